@@ -1,0 +1,158 @@
+import { Packr } from 'msgpackr';
+import {
+  KIND_OF_TYPE,
+  RECORD_TYPE,
+  type AppendableRecord,
+  type BatchCommitRecord,
+  type JournalRecord,
+  type KnownRecordKind,
+  type RecordOf,
+} from '../model/records.js';
+import { BATCH_COMMIT_PAYLOAD_SIZE, BATCH_COMMIT_TYPE, FIRST_CRITICAL_TYPE, HEAD_SIZE } from './constants.js';
+
+// Payload codec (docs/journal-format.md, section 7): each kind is a MessagePack
+// array of its fields in a fixed order; the batch commit is fixed binary.
+
+type PayloadKind = Exclude<KnownRecordKind, 'batch-commit'>;
+type FieldsOf<K extends PayloadKind> = readonly Exclude<keyof RecordOf<K>, 'kind'>[];
+
+const FIELDS: { [K in PayloadKind]: FieldsOf<K> } = {
+  'process-start': ['at', 'codeVersion', 'app', 'config', 'node', 'v8', 'timeZone', 'locale', 'pid', 'durability'],
+  'session-start': [
+    'session',
+    'prev',
+    'at',
+    'sessionKind',
+    'route',
+    'transport',
+    'input',
+    'codeVersion',
+    'startedAfterTx',
+    'idempotencyKey',
+    'meta',
+  ],
+  'session-attempt': ['session', 'prev', 'at', 'attempt', 'reason', 'fromCheckpoint', 'codeVersion'],
+  value: ['session', 'prev', 'source', 'value'],
+  'call-start': ['session', 'prev', 'call', 'name', 'request', 'idempotencyKey', 'at'],
+  'call-result': ['session', 'prev', 'call', 'ok', 'value', 'at'],
+  'write-tx': ['session', 'prev', 'tx', 'committedAt', 'readAtTx', 'changes', 'readDigest', 'result', 'migration'],
+  'read-tx': ['session', 'prev', 'readAtTx', 'readDigest', 'result'],
+  checkpoint: ['session', 'prev', 'at', 'label', 'state', 'randomDraws'],
+  response: ['session', 'prev', 'at', 'status', 'headers', 'body'],
+  'duplicate-request': ['at', 'originalSession', 'idempotencyKey', 'route'],
+  'session-end': ['session', 'prev', 'at', 'status', 'error', 'randomDraws'],
+  snapshot: ['at', 'tx', 'file', 'bytes', 'sha256'],
+  suspension: ['session', 'prev', 'at', 'sessionKind', 'missing'],
+};
+
+const packr = new Packr({
+  useRecords: false,
+  mapsAsObjects: true,
+  useBigIntExtension: true,
+  moreTypes: false,
+});
+
+export interface EncodedRecord {
+  type: number;
+  payload: Uint8Array;
+}
+
+export class UnsupportedRecordError extends Error {
+  constructor(readonly type: number) {
+    super(`unsupported record type ${type}`);
+  }
+}
+
+export class MalformedPayloadError extends Error {}
+
+/** Encode a record's payload. Change rows are stored as arrays (section 7). */
+export function encodePayload(record: AppendableRecord | BatchCommitRecord): EncodedRecord {
+  if (record.kind === 'batch-commit') {
+    return { type: BATCH_COMMIT_TYPE, payload: encodeBatchCommit(record) };
+  }
+  const fields = FIELDS[record.kind] as readonly string[];
+  const values: unknown[] = new Array(fields.length);
+  const source = record as unknown as Record<string, unknown>;
+  for (let i = 0; i < fields.length; i++) values[i] = source[fields[i]];
+  if (record.kind === 'write-tx') {
+    const changesIndex = fields.indexOf('changes');
+    values[changesIndex] = record.changes.map((c) => [c.table, c.key, c.before, c.after]);
+  }
+  return { type: RECORD_TYPE[record.kind], payload: packr.pack(values) };
+}
+
+export function decodePayload(type: number, payload: Uint8Array): JournalRecord {
+  const kind = KIND_OF_TYPE.get(type);
+  if (kind === undefined) {
+    if (type >= FIRST_CRITICAL_TYPE) throw new UnsupportedRecordError(type);
+    return { kind: 'unknown', type, payload };
+  }
+  if (kind === 'batch-commit') return decodeBatchCommit(payload);
+  let values: unknown;
+  try {
+    values = packr.unpack(payload);
+  } catch (error) {
+    throw new MalformedPayloadError(`${kind} payload is not MessagePack: ${(error as Error).message}`);
+  }
+  if (!Array.isArray(values)) throw new MalformedPayloadError(`${kind} payload is not an array`);
+  const fields = FIELDS[kind] as readonly string[];
+  if (values.length < fields.length) {
+    throw new MalformedPayloadError(`${kind} payload has ${values.length} fields, expected ${fields.length}`);
+  }
+  const record: Record<string, unknown> = { kind };
+  for (let i = 0; i < fields.length; i++) record[fields[i]] = values[i];
+  if (kind === 'write-tx') {
+    record.changes = (record.changes as unknown[][]).map(([table, key, before, after]) => ({ table, key, before, after }));
+  }
+  return record as unknown as JournalRecord;
+}
+
+/** Encode any MessagePack value the way payload fields are encoded. */
+export function packValue(value: unknown): Uint8Array {
+  return packr.pack(value);
+}
+
+export function unpackValue(bytes: Uint8Array): unknown {
+  return packr.unpack(bytes);
+}
+
+function encodeBatchCommit(record: BatchCommitRecord): Buffer {
+  const out = Buffer.alloc(BATCH_COMMIT_PAYLOAD_SIZE);
+  writeBatchCommit(out, 0, record.seq, record.records, record.bytes, record.at, record.prevHead, record.head);
+  return out;
+}
+
+/** Write a batch-commit payload in place (the writer's hot path). */
+export function writeBatchCommit(
+  out: Buffer,
+  offset: number,
+  seq: number,
+  records: number,
+  bytes: number,
+  at: number,
+  prevHead: Uint8Array,
+  head: Uint8Array,
+): void {
+  out.writeBigUInt64LE(BigInt(seq), offset);
+  out.writeUInt32LE(records, offset + 8);
+  out.writeUInt32LE(bytes, offset + 12);
+  out.writeBigUInt64LE(BigInt(Math.max(0, Math.floor(at))), offset + 16);
+  out.set(prevHead, offset + 24);
+  out.set(head, offset + 24 + HEAD_SIZE);
+}
+
+export function decodeBatchCommit(payload: Uint8Array): BatchCommitRecord {
+  if (payload.byteLength !== BATCH_COMMIT_PAYLOAD_SIZE) {
+    throw new MalformedPayloadError(`batch-commit payload is ${payload.byteLength} bytes, expected ${BATCH_COMMIT_PAYLOAD_SIZE}`);
+  }
+  const view = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  return {
+    kind: 'batch-commit',
+    seq: Number(view.readBigUInt64LE(0)),
+    records: view.readUInt32LE(8),
+    bytes: view.readUInt32LE(12),
+    at: Number(view.readBigUInt64LE(16)),
+    prevHead: Buffer.from(view.subarray(24, 24 + HEAD_SIZE)),
+    head: Buffer.from(view.subarray(24 + HEAD_SIZE, 24 + 2 * HEAD_SIZE)),
+  };
+}

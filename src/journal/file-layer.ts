@@ -1,0 +1,97 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { FILE_MODE } from './constants.js';
+
+// The narrow file API the writer and reader use. Production code uses the
+// real file system; tests substitute layers that inject ENOSPC, failed
+// fsyncs, or a power loss that drops everything not yet fdatasynced.
+
+export interface JournalFile {
+  readonly path: string;
+  /** Write all of `data` at `position`; throws on a short or failed write. */
+  write(data: Uint8Array, position: number): void;
+  read(into: Uint8Array, offset: number, length: number, position: number): number;
+  datasync(): Promise<void>;
+  datasyncSync(): void;
+  size(): number;
+  truncate(length: number): void;
+  close(): void;
+}
+
+export interface FileLayer {
+  /** Open for reading and writing; `create` makes a new file (it must not exist). */
+  open(file: string, mode: 'read' | 'write' | 'create'): JournalFile;
+  list(dir: string): string[];
+  exists(file: string): boolean;
+  mkdir(dir: string): void;
+  remove(file: string): void;
+  /** Make a directory's entries durable (after creating or removing a file). */
+  syncDir(dir: string): void;
+}
+
+class NodeFile implements JournalFile {
+  constructor(
+    readonly path: string,
+    private readonly fd: number,
+  ) {}
+
+  write(data: Uint8Array, position: number): void {
+    let done = 0;
+    while (done < data.byteLength) {
+      const n = fs.writeSync(this.fd, data, done, data.byteLength - done, position + done);
+      if (n <= 0) throw Object.assign(new Error(`short write to ${this.path}`), { code: 'EIO' });
+      done += n;
+    }
+  }
+
+  read(into: Uint8Array, offset: number, length: number, position: number): number {
+    return fs.readSync(this.fd, into, offset, length, position);
+  }
+
+  datasync(): Promise<void> {
+    return new Promise((resolve, reject) => fs.fdatasync(this.fd, (error) => (error ? reject(error) : resolve())));
+  }
+
+  datasyncSync(): void {
+    fs.fdatasyncSync(this.fd);
+  }
+
+  size(): number {
+    return fs.fstatSync(this.fd).size;
+  }
+
+  truncate(length: number): void {
+    fs.ftruncateSync(this.fd, length);
+  }
+
+  close(): void {
+    fs.closeSync(this.fd);
+  }
+}
+
+export const nodeFileLayer: FileLayer = {
+  open(file, mode) {
+    const flags = mode === 'read' ? 'r' : mode === 'write' ? 'r+' : 'wx+';
+    return new NodeFile(file, fs.openSync(file, flags, FILE_MODE));
+  },
+  list(dir) {
+    return fs.readdirSync(dir);
+  },
+  exists(file) {
+    return fs.existsSync(file);
+  },
+  mkdir(dir) {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  },
+  remove(file) {
+    fs.rmSync(file, { force: true });
+  },
+  syncDir(dir) {
+    const fd = fs.openSync(path.resolve(dir), 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  },
+};

@@ -1,0 +1,63 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { JournalLockedError } from '../model/errors.js';
+import { FILE_MODE, LOCK_FILE } from './constants.js';
+
+// One writer per journal. The LOCK file holds the writer's pid; a lock left by
+// a process that no longer exists (it was killed) is taken over.
+
+const heldHere = new Set<string>();
+
+export function acquireLock(dir: string): () => void {
+  const lockPath = path.join(dir, LOCK_FILE);
+  if (heldHere.has(lockPath)) {
+    throw new JournalLockedError(`journal ${dir} is locked by a writer in this process (${lockPath})`, lockPath);
+  }
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const tmp = `${lockPath}.${process.pid}.${Date.now()}`;
+    fs.writeFileSync(tmp, `${process.pid}\n${os.hostname()}\n`, { mode: FILE_MODE });
+    try {
+      fs.linkSync(tmp, lockPath); // atomic: fails if a lock exists
+      heldHere.add(lockPath);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        heldHere.delete(lockPath);
+        fs.rmSync(lockPath, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = readHolder(lockPath);
+      if (holder !== null && holder.host === os.hostname() && !isAlive(holder.pid)) {
+        fs.rmSync(lockPath, { force: true });
+        continue;
+      }
+      const who = holder ? `pid ${holder.pid} on ${holder.host}` : 'another writer';
+      throw new JournalLockedError(`journal ${dir} is locked by ${who} (${lockPath})`, lockPath);
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+  }
+  throw new JournalLockedError(`journal ${dir} is locked (${lockPath})`, lockPath);
+}
+
+function readHolder(lockPath: string): { pid: number; host: string } | null {
+  try {
+    const [pid, host] = fs.readFileSync(lockPath, 'utf8').split('\n');
+    const n = Number(pid);
+    return Number.isInteger(n) && n > 0 ? { pid: n, host: host ?? '' } : null;
+  } catch {
+    return null;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

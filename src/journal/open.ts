@@ -1,0 +1,163 @@
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { CorruptJournalError, EnvironmentError, NotFoundError } from '../model/errors.js';
+import type { Durability } from '../model/records.js';
+import { DEFAULT_SEGMENT_BYTES, HEADER_SIZE, ZERO_HEAD, segmentFileName } from './constants.js';
+import { nodeFileLayer, type FileLayer } from './file-layer.js';
+import { readLayout, segmentIndexOf, type JournalLayout } from './layout.js';
+import { acquireLock } from './lock.js';
+import { FrameScanner, type ScanResult } from './scanner.js';
+import { encodeSegmentHeader } from './segment-header.js';
+import { JournalWriter } from './writer.js';
+
+// Opening a journal for appending: take the lock, recover the unsynced tail
+// (or refuse on corruption), then hand the writer its starting state.
+
+export interface OpenWriterOptions {
+  durability?: Durability;
+  /** Rotate to a new segment once one reaches this many bytes (default 64 MiB). */
+  segmentBytes?: number;
+  /** Seal a batch early once it holds this many bytes (default 1 MiB). */
+  maxBatchBytes?: number;
+  layer?: FileLayer;
+  now?: () => number;
+}
+
+export interface Recovery {
+  /** Bytes of unsynced tail that were cut off. */
+  truncatedBytes: number;
+  /** Why the tail ended, when there was one. */
+  reason: string | null;
+  /** Segment files removed because they held only tail. */
+  removedSegments: string[];
+  created: boolean;
+}
+
+export interface OpenedWriter {
+  writer: JournalWriter;
+  recovery: Recovery;
+}
+
+export async function openJournalWriter(dir: string, options: OpenWriterOptions = {}): Promise<OpenedWriter> {
+  const layer = options.layer ?? nodeFileLayer;
+  const now = options.now ?? Date.now;
+  const absolute = path.resolve(dir);
+  try {
+    layer.mkdir(absolute);
+  } catch (error) {
+    throw environmentError(error, absolute);
+  }
+  const release = acquireLock(absolute);
+  try {
+    const settings = {
+      dir: absolute,
+      layer,
+      durability: options.durability ?? 'batch',
+      segmentBytes: options.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
+      maxBatchBytes: options.maxBatchBytes ?? 1 << 20,
+      now,
+      onClose: release,
+    };
+    let layout: JournalLayout | null;
+    try {
+      layout = readLayout(absolute, layer);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      layout = null;
+    }
+    if (layout === null) {
+      const journalId = randomBytes(16);
+      const segmentFile = layer.open(path.join(absolute, segmentFileName(1)), 'create');
+      segmentFile.write(
+        encodeSegmentHeader({ segment: 1, baseOffset: 0, nextBatchSeq: 1, chainHead: ZERO_HEAD, journalId, createdAt: now() }),
+        0,
+      );
+      const writer = new JournalWriter({
+        ...settings,
+        journalId,
+        segment: 1,
+        segmentFile,
+        segmentSize: HEADER_SIZE,
+        nextPosition: 0,
+        nextSeq: 1,
+        chainHead: ZERO_HEAD,
+        segmentDirty: true,
+      });
+      return { writer, recovery: { truncatedBytes: 0, reason: null, removedSegments: [], created: true } };
+    }
+
+    const scan = scanTail(layout, layer);
+    if (scan.corruption) {
+      const { position, reason, path: file } = scan.corruption;
+      throw new CorruptJournalError(
+        `journal is corrupt at position ${position} (${file}): ${reason}; see what would be lost with 'replay repair --truncate-at ${position}'`,
+        position,
+        file,
+      );
+    }
+    const recovery = cutTail(layout, layer, scan);
+    const fresh = readLayout(absolute, layer);
+    const last = fresh.segments[fresh.segments.length - 1];
+    const segmentFile = layer.open(last.path, 'write');
+    const writer = new JournalWriter({
+      ...settings,
+      journalId: last.header.journalId,
+      segment: last.segment,
+      segmentFile,
+      segmentSize: segmentFile.size(),
+      nextPosition: scan.committedEnd,
+      nextSeq: scan.lastSeq + 1,
+      chainHead: scan.chainHead,
+      segmentDirty: false,
+    });
+    return { writer, recovery };
+  } catch (error) {
+    release();
+    throw environmentError(error, absolute);
+  }
+}
+
+/** Scan the last two segments, which hold everything a crash can have left unsynced. */
+function scanTail(layout: JournalLayout, layer: FileLayer): ScanResult {
+  const first = Math.max(0, layout.segments.length - 2);
+  const scanner = new FrameScanner(layout, layer, { from: layout.segments[first].header.baseOffset, verifyChain: true });
+  const frames = scanner.frames();
+  let step = frames.next();
+  while (!step.done) step = frames.next();
+  return step.value;
+}
+
+/** Truncate the unsynced tail and remove segments that held nothing else. */
+export function cutTail(layout: JournalLayout, layer: FileLayer, scan: ScanResult): Recovery {
+  const removedSegments: string[] = [];
+  if (scan.tailBytes === 0 && layout.tornSegment === null) {
+    return { truncatedBytes: 0, reason: null, removedSegments, created: false };
+  }
+  const keepIndex = Math.max(0, segmentIndexOf(layout, scan.committedEnd));
+  const keep = layout.segments[keepIndex];
+  const file = layer.open(keep.path, 'write');
+  try {
+    file.truncate(HEADER_SIZE + (scan.committedEnd - keep.header.baseOffset));
+    file.datasyncSync();
+  } finally {
+    file.close();
+  }
+  for (const later of layout.segments.slice(keepIndex + 1)) {
+    layer.remove(later.path);
+    removedSegments.push(later.path);
+  }
+  if (layout.tornSegment) {
+    layer.remove(layout.tornSegment.path);
+    removedSegments.push(layout.tornSegment.path);
+  }
+  layer.syncDir(layout.dir);
+  return { truncatedBytes: scan.tailBytes, reason: scan.tail?.reason ?? null, removedSegments, created: false };
+}
+
+function environmentError(error: unknown, dir: string): unknown {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (code === 'EACCES' || code === 'EPERM') return new EnvironmentError(`permission denied: ${dir}`, 'E_PERMISSION', { cause: error });
+  if (code === 'ENOSPC') return new EnvironmentError(`disk full: ${dir}`, 'E_DISK_FULL', { cause: error });
+  if (code === 'EROFS') return new EnvironmentError(`read-only file system: ${dir}`, 'E_READ_ONLY', { cause: error });
+  return error;
+}

@@ -1,0 +1,377 @@
+import { createHash } from 'node:crypto';
+import {
+  BATCH_COMMIT_FRAME_SIZE,
+  BATCH_COMMIT_PAYLOAD_SIZE,
+  BATCH_COMMIT_TYPE,
+  FRAME_HEADER_SIZE,
+  HEADER_SIZE,
+  HEAD_SIZE,
+  MAX_PAYLOAD,
+} from './constants.js';
+import { maskedCrc } from './checksum.js';
+import type { FileLayer, JournalFile } from './file-layer.js';
+import { segmentIndexOf, type JournalLayout } from './layout.js';
+
+// Walks the frames of a journal in position order, yields only those covered
+// by an intact batch commit, and classifies the first damage it meets as an
+// unsynced tail or as corruption (docs/journal-format.md, section 9).
+
+export interface Frame {
+  position: number;
+  type: number;
+  /** Valid only until the next frame is requested. */
+  payload: Buffer;
+  /** Header plus payload. */
+  size: number;
+}
+
+export interface Damage {
+  /** Logical position of the first damaged byte or record. */
+  position: number;
+  reason: string;
+  path: string;
+}
+
+export interface ScanResult {
+  /** Position just past the last intact batch commit. */
+  committedEnd: number;
+  /** Logical end of all the bytes present. */
+  dataEnd: number;
+  /** Bytes after committedEnd that were never acknowledged (0 when corrupt). */
+  tailBytes: number;
+  /** Why the tail ends where it does, when there is a tail. */
+  tail: Damage | null;
+  /** Damage inside acknowledged data: the scan stopped there. */
+  corruption: Damage | null;
+  records: number;
+  batches: number;
+  /** `seq` of the last intact batch commit, 0 if none. */
+  lastSeq: number;
+  /** `head` of the last intact batch commit (or the start head). */
+  chainHead: Buffer;
+}
+
+export interface ScanOptions {
+  /** A batch boundary to start from; default 0, the start of the journal. */
+  from?: number;
+  /** Recompute every batch's SHA-256 head (what `audit` and `info` do). */
+  verifyChain?: boolean;
+  /** Bytes read per I/O; grows when one batch is larger. */
+  chunkSize?: number;
+}
+
+interface PendingFrame {
+  index: number;
+  type: number;
+  size: number;
+}
+
+const DEFAULT_CHUNK = 1 << 20;
+
+export class FrameScanner {
+  result: ScanResult | null = null;
+
+  constructor(
+    private readonly layout: JournalLayout,
+    private readonly layer: FileLayer,
+    private readonly options: ScanOptions = {},
+  ) {}
+
+  *frames(): Generator<Frame, ScanResult> {
+    const { layout, layer } = this;
+    const from = this.options.from ?? layout.segments[0].header.baseOffset;
+    const verifyChain = this.options.verifyChain ?? false;
+    let segmentIndex = segmentIndexOf(layout, from);
+    if (segmentIndex < 0) segmentIndex = 0;
+    const first = layout.segments[segmentIndex].header;
+    const startsAtSegment = from === first.baseOffset;
+    // Chain state: known exactly when starting at a segment boundary.
+    let expectedSeq: number | null = startsAtSegment ? first.nextBatchSeq : null;
+    let chainHead: Buffer = startsAtSegment ? first.chainHead : Buffer.alloc(HEAD_SIZE);
+    let headKnown = startsAtSegment;
+
+    let records = 0;
+    let batches = 0;
+    let lastSeq = startsAtSegment ? first.nextBatchSeq - 1 : 0;
+    let committedEnd = from;
+    let damage: Damage | null = null;
+    let semanticDamage = false;
+    let dataEnd = from;
+
+    let buf = Buffer.allocUnsafe(this.options.chunkSize ?? DEFAULT_CHUNK);
+    const pending: PendingFrame[] = [];
+
+    for (; segmentIndex < layout.segments.length && damage === null; segmentIndex++) {
+      const info = layout.segments[segmentIndex];
+      const header = info.header;
+      const firstSegment = position0Of(from, header.baseOffset);
+      const position0 = firstSegment ? from : header.baseOffset;
+      if (!firstSegment) {
+        // Crossing into a new segment: it must continue where the last one ended.
+        if (committedEnd !== header.baseOffset || dataEnd !== header.baseOffset) {
+          damage = {
+            position: committedEnd,
+            reason: `segment ${header.segment} starts at position ${header.baseOffset}, but the previous segment ends at ${dataEnd}${
+              dataEnd !== committedEnd ? ' with an uncommitted batch' : ''
+            }`,
+            path: info.path,
+          };
+          break;
+        }
+        if ((expectedSeq !== null && header.nextBatchSeq !== expectedSeq) || (headKnown && !header.chainHead.equals(chainHead))) {
+          damage = {
+            position: header.baseOffset,
+            reason: `segment ${header.segment} header does not continue the batch chain`,
+            path: info.path,
+          };
+          semanticDamage = true;
+          break;
+        }
+      }
+
+      const file = layer.open(info.path, 'read');
+      try {
+        // bufPos: logical position of buf[0]; filled: bytes valid in buf.
+        let bufPos = position0;
+        let filled = 0;
+        let cursor = 0;
+        let batchStart = 0; // index in buf of the current batch's first byte
+        let fileOffset = HEADER_SIZE + (position0 - header.baseOffset);
+        let eof = false;
+        pending.length = 0;
+
+        const refill = (): void => {
+          // Keep the uncommitted batch; drop what was already emitted.
+          if (batchStart > 0) {
+            buf.copy(buf, 0, batchStart, filled);
+            filled -= batchStart;
+            cursor -= batchStart;
+            bufPos += batchStart;
+            for (const p of pending) p.index -= batchStart;
+            batchStart = 0;
+          }
+          if (filled === buf.length) {
+            const bigger = Buffer.allocUnsafe(buf.length * 2);
+            buf.copy(bigger, 0, 0, filled);
+            buf = bigger;
+          }
+          const n = readFully(file, buf, filled, buf.length - filled, fileOffset);
+          if (n === 0) eof = true;
+          filled += n;
+          fileOffset += n;
+          dataEnd = Math.max(dataEnd, bufPos + filled);
+        };
+
+        refill();
+        parse: while (true) {
+          const available = filled - cursor;
+          if (available < FRAME_HEADER_SIZE) {
+            if (eof) break;
+            refill();
+            continue;
+          }
+          const position = bufPos + cursor;
+          const length = buf.readUInt32LE(cursor + 4);
+          const type = buf[cursor + 8];
+          if (type === 0 || length > MAX_PAYLOAD) {
+            damage = {
+              position,
+              reason: type === 0 ? 'record type 0 (zeroed or garbage bytes)' : `record length ${length} exceeds the maximum`,
+              path: info.path,
+            };
+            break;
+          }
+          const size = FRAME_HEADER_SIZE + length;
+          if (available < size) {
+            if (eof) break;
+            refill();
+            continue;
+          }
+          const stored = buf.readUInt32LE(cursor);
+          if (stored !== maskedCrc(buf.subarray(cursor + 4, cursor + size))) {
+            damage = { position, reason: 'checksum mismatch', path: info.path };
+            break;
+          }
+          if (type !== BATCH_COMMIT_TYPE) {
+            pending.push({ index: cursor, type, size });
+            cursor += size;
+            continue;
+          }
+          // A batch commit: check it against the batch it closes.
+          const problem = checkCommit(buf, cursor, length, pending, batchStart, expectedSeq, headKnown ? chainHead : null);
+          if (problem !== null) {
+            damage = { position, reason: problem, path: info.path };
+            semanticDamage = true;
+            break;
+          }
+          const payloadAt = cursor + FRAME_HEADER_SIZE;
+          const seq = Number(buf.readBigUInt64LE(payloadAt));
+          const prevHead = buf.subarray(payloadAt + 24, payloadAt + 24 + HEAD_SIZE);
+          const head = buf.subarray(payloadAt + 24 + HEAD_SIZE, payloadAt + 24 + 2 * HEAD_SIZE);
+          if (verifyChain) {
+            const computed = batchHead(prevHead, seq, buf.subarray(batchStart, cursor));
+            if (!computed.equals(head)) {
+              damage = {
+                position: bufPos + batchStart,
+                reason: `batch ${seq} does not match its hash: bytes between positions ${bufPos + batchStart} and ${position} were altered`,
+                path: info.path,
+              };
+              semanticDamage = true;
+              break parse;
+            }
+          }
+          for (const p of pending) {
+            yield { position: bufPos + p.index, type: p.type, payload: buf.subarray(p.index + FRAME_HEADER_SIZE, p.index + p.size), size: p.size };
+          }
+          records += pending.length;
+          pending.length = 0;
+          yield { position, type, payload: buf.subarray(payloadAt, cursor + size), size };
+          batches++;
+          lastSeq = seq;
+          expectedSeq = seq + 1;
+          chainHead = Buffer.from(head);
+          headKnown = true;
+          cursor += size;
+          batchStart = cursor;
+          committedEnd = bufPos + cursor;
+        }
+        if (damage !== null) {
+          const afterDamage = HEADER_SIZE + (damage.position - header.baseOffset) + 1;
+          if (semanticDamage || this.intactCommitAfter(segmentIndex, afterDamage)) break;
+          // Nothing acknowledged follows: the damage is the start of the tail.
+          this.result = this.finish(committedEnd, dataEnd, damage, null, records, batches, lastSeq, chainHead);
+          return this.result;
+        }
+        if (committedEnd < bufPos + filled) {
+          // Bytes after the last commit of this segment: a tail if nothing follows.
+          const tailStart = committedEnd;
+          const tailDamage: Damage = {
+            position: tailStart,
+            reason: filled - cursor > 0 ? 'torn record at the end' : 'records with no batch commit after them',
+            path: info.path,
+          };
+          if (this.intactCommitAfter(segmentIndex, HEADER_SIZE + (tailStart - header.baseOffset) + 1)) {
+            damage = { ...tailDamage, reason: `${tailDamage.reason} of segment ${header.segment}, followed by more segments` };
+            break;
+          }
+          this.result = this.finish(committedEnd, dataEnd, tailDamage, null, records, batches, lastSeq, chainHead);
+          return this.result;
+        }
+      } finally {
+        file.close();
+      }
+    }
+
+    if (damage !== null) {
+      this.result = this.finish(committedEnd, dataEnd, null, damage, records, batches, lastSeq, chainHead);
+      return this.result;
+    }
+    const torn = layout.tornSegment;
+    const tail: Damage | null = torn ? { position: committedEnd, reason: torn.reason, path: torn.path } : null;
+    this.result = this.finish(committedEnd, dataEnd + (torn ? torn.fileSize : 0), tail, null, records, batches, lastSeq, chainHead);
+    return this.result;
+  }
+
+  private finish(
+    committedEnd: number,
+    dataEnd: number,
+    tail: Damage | null,
+    corruption: Damage | null,
+    records: number,
+    batches: number,
+    lastSeq: number,
+    chainHead: Buffer,
+  ): ScanResult {
+    return {
+      committedEnd,
+      dataEnd,
+      tailBytes: corruption ? 0 : Math.max(0, dataEnd - committedEnd),
+      tail: corruption ? null : tail,
+      corruption,
+      records,
+      batches,
+      lastSeq,
+      chainHead,
+    };
+  }
+
+  /** True if an intact batch-commit frame starts anywhere after `fileOffset`. */
+  private intactCommitAfter(segmentIndex: number, fileOffset: number): boolean {
+    const { segments } = this.layout;
+    for (let s = segmentIndex; s < segments.length; s++) {
+      const file = this.layer.open(segments[s].path, 'read');
+      try {
+        if (findCommitFrame(file, s === segmentIndex ? fileOffset : HEADER_SIZE) >= 0) return true;
+      } finally {
+        file.close();
+      }
+    }
+    return false;
+  }
+}
+
+/** The first segment scanned starts at `from`; later ones at their base. */
+function position0Of(from: number, baseOffset: number): boolean {
+  return from >= baseOffset;
+}
+
+function readFully(file: JournalFile, into: Buffer, offset: number, length: number, position: number): number {
+  let total = 0;
+  while (total < length) {
+    const n = file.read(into, offset + total, length - total, position + total);
+    if (n === 0) break;
+    total += n;
+  }
+  return total;
+}
+
+function checkCommit(
+  buf: Buffer,
+  cursor: number,
+  length: number,
+  pending: PendingFrame[],
+  batchStart: number,
+  expectedSeq: number | null,
+  chainHead: Buffer | null,
+): string | null {
+  if (length !== BATCH_COMMIT_PAYLOAD_SIZE) return `batch commit payload is ${length} bytes, expected ${BATCH_COMMIT_PAYLOAD_SIZE}`;
+  const at = cursor + FRAME_HEADER_SIZE;
+  const seq = Number(buf.readBigUInt64LE(at));
+  const count = buf.readUInt32LE(at + 8);
+  const bytes = buf.readUInt32LE(at + 12);
+  if (expectedSeq !== null && seq !== expectedSeq) return `batch commit has seq ${seq}, expected ${expectedSeq}`;
+  // Starting mid-journal the first batch may be partial; only check full ones.
+  if (expectedSeq !== null || chainHead !== null) {
+    if (count !== pending.length || bytes !== cursor - batchStart) {
+      return `batch ${seq} commit says ${count} records in ${bytes} bytes, but the batch holds ${pending.length} in ${cursor - batchStart}`;
+    }
+  }
+  if (chainHead !== null && !chainHead.equals(buf.subarray(at + 24, at + 24 + HEAD_SIZE))) {
+    return `batch ${seq} does not continue the hash chain (prevHead differs)`;
+  }
+  return null;
+}
+
+export function batchHead(prevHead: Uint8Array, seq: number, batchBytes: Uint8Array): Buffer {
+  const seqBytes = Buffer.alloc(8);
+  seqBytes.writeBigUInt64LE(BigInt(seq));
+  return createHash('sha256').update(prevHead).update(seqBytes).update(batchBytes).digest();
+}
+
+/** File offset of the first intact batch-commit frame at or after `from`, or -1. */
+export function findCommitFrame(file: JournalFile, from: number): number {
+  const size = file.size();
+  const chunk = Buffer.allocUnsafe(Math.max(1 << 20, BATCH_COMMIT_FRAME_SIZE * 2));
+  let offset = from;
+  while (offset + BATCH_COMMIT_FRAME_SIZE <= size) {
+    const n = readFully(file, chunk, 0, chunk.length, offset);
+    const last = n - BATCH_COMMIT_FRAME_SIZE;
+    for (let i = 0; i <= last; i++) {
+      if (chunk[i + 8] !== BATCH_COMMIT_TYPE || chunk.readUInt32LE(i + 4) !== BATCH_COMMIT_PAYLOAD_SIZE) continue;
+      if (chunk.readUInt32LE(i) === maskedCrc(chunk.subarray(i + 4, i + BATCH_COMMIT_FRAME_SIZE))) return offset + i;
+    }
+    if (n < chunk.length) break;
+    offset += last + 1;
+  }
+  return -1;
+}

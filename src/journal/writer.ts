@@ -1,0 +1,425 @@
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import { JournalFailedError } from '../model/errors.js';
+import type { AppendableRecord, Durability } from '../model/records.js';
+import { maskedCrc } from './checksum.js';
+import { encodePayload, writeBatchCommit } from './codec.js';
+import {
+  BATCH_COMMIT_FRAME_SIZE,
+  BATCH_COMMIT_PAYLOAD_SIZE,
+  BATCH_COMMIT_TYPE,
+  FRAME_HEADER_SIZE,
+  HEADER_SIZE,
+  MAX_PAYLOAD,
+  segmentFileName,
+} from './constants.js';
+import type { FileLayer, JournalFile } from './file-layer.js';
+import { encodeSegmentHeader } from './segment-header.js';
+
+// Appends records in batches, ends each batch with a hash-chained commit, and
+// acknowledges a record once its batch is durable under the chosen mode
+// (docs/journal-format.md, sections 6 and 8). Fail-stop on any I/O error.
+
+export interface Appended {
+  /** The record's position, known at once. */
+  position: number;
+  /** Resolves when the record is acknowledged; shared by its whole batch. */
+  durable: Promise<void>;
+}
+
+export interface WriterStats {
+  records: number;
+  batches: number;
+  bytes: number;
+  syncs: number;
+  /** Total and worst fdatasync latency, in nanoseconds. */
+  syncNanos: number;
+  maxSyncNanos: number;
+}
+
+/** Where the writer resumes: the state after recovery (see open.ts). */
+export interface WriterStart {
+  dir: string;
+  layer: FileLayer;
+  durability: Durability;
+  segmentBytes: number;
+  maxBatchBytes: number;
+  journalId: Buffer;
+  segment: number;
+  segmentFile: JournalFile;
+  /** Bytes in the segment file, header included. */
+  segmentSize: number;
+  nextPosition: number;
+  nextSeq: number;
+  chainHead: Buffer;
+  /** True when the segment file was just created and is not yet synced. */
+  segmentDirty: boolean;
+  now: () => number;
+  onClose: () => void;
+}
+
+interface Ticket {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+function newTicket(): Ticket {
+  let resolve!: () => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Callers that never await a batch must not crash the process on failure.
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+interface SealedBatch {
+  bytes: Buffer;
+  ticket: Ticket;
+  /** Chain state just after this batch: where a segment started after it begins. */
+  after: ChainPoint;
+}
+
+interface ChainPoint {
+  position: number;
+  nextSeq: number;
+  head: Buffer;
+}
+
+export class JournalWriter {
+  readonly durability: Durability;
+  readonly dir: string;
+  readonly stats: WriterStats = { records: 0, batches: 0, bytes: 0, syncs: 0, syncNanos: 0, maxSyncNanos: 0 };
+
+  private readonly layer: FileLayer;
+  private readonly segmentBytes: number;
+  private readonly maxBatchBytes: number;
+  private readonly journalId: Buffer;
+  private readonly now: () => number;
+  private readonly onClose: () => void;
+
+  private segment: number;
+  private file: JournalFile;
+  private fileSize: number;
+  private nextPosition: number;
+  private nextSeq: number;
+  private head: Buffer;
+
+  // The batch being filled.
+  private batch: Buffer = Buffer.allocUnsafe(1 << 16);
+  private batchLength = 0;
+  private batchRecords = 0;
+  private ticket: Ticket | null = null;
+  private scheduled = false;
+
+  // Written batches waiting for a sync (batch mode), and files/dir to sync.
+  private awaitingSync: Ticket[] = [];
+  private dirtyFiles = new Set<JournalFile>();
+  private retiredFiles: JournalFile[] = [];
+  private dirDirty = false;
+  private syncing: Promise<void> | null = null;
+  // Batches not yet written (always mode writes and syncs one at a time).
+  private queue: SealedBatch[] = [];
+  private draining: Promise<void> | null = null;
+
+  private failure: JournalFailedError | null = null;
+  private closed = false;
+
+  constructor(start: WriterStart) {
+    this.dir = start.dir;
+    this.layer = start.layer;
+    this.durability = start.durability;
+    this.segmentBytes = start.segmentBytes;
+    this.maxBatchBytes = start.maxBatchBytes;
+    this.journalId = start.journalId;
+    this.segment = start.segment;
+    this.file = start.segmentFile;
+    this.fileSize = start.segmentSize;
+    this.nextPosition = start.nextPosition;
+    this.nextSeq = start.nextSeq;
+    this.head = start.chainHead;
+    this.now = start.now;
+    this.onClose = start.onClose;
+    if (start.segmentDirty) {
+      this.dirtyFiles.add(this.file);
+      this.dirDirty = true;
+    }
+  }
+
+  /** The position the next record will get. */
+  get position(): number {
+    return this.nextPosition;
+  }
+
+  /** The head of the last sealed batch, as 64 lowercase hex digits. */
+  get chainHead(): string {
+    return this.head.toString('hex');
+  }
+
+  get lastSeq(): number {
+    return this.nextSeq - 1;
+  }
+
+  get failed(): JournalFailedError | null {
+    return this.failure;
+  }
+
+  append(record: AppendableRecord): Appended {
+    const { type, payload } = encodePayload(record);
+    return this.appendRaw(type, payload);
+  }
+
+  /** Append an already-encoded payload of the given record type. */
+  appendRaw(type: number, payload: Uint8Array): Appended {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new JournalFailedError(`journal ${this.dir} is closed`);
+    if (type <= 0 || type > 255 || type === BATCH_COMMIT_TYPE) throw new RangeError(`record type ${type} cannot be appended`);
+    if (payload.byteLength > MAX_PAYLOAD) throw new RangeError(`record payload of ${payload.byteLength} bytes exceeds ${MAX_PAYLOAD}`);
+    const size = FRAME_HEADER_SIZE + payload.byteLength;
+    this.reserve(size + BATCH_COMMIT_FRAME_SIZE);
+    const at = this.batchLength;
+    const buf = this.batch;
+    buf.writeUInt32LE(payload.byteLength, at + 4);
+    buf[at + 8] = type;
+    buf.set(payload, at + FRAME_HEADER_SIZE);
+    buf.writeUInt32LE(maskedCrc(buf.subarray(at + 4, at + size)), at);
+    const position = this.nextPosition;
+    this.nextPosition += size;
+    this.batchLength += size;
+    this.batchRecords++;
+    const ticket = (this.ticket ??= newTicket());
+
+    if (this.durability === 'always') {
+      this.seal();
+    } else if (this.batchLength >= this.maxBatchBytes) {
+      this.seal();
+    } else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        // Under `batch`, records that arrive during a sync wait for it to end
+        // and then form the next group commit.
+        if (this.durability === 'batch' && this.syncing) return;
+        this.seal();
+      });
+    }
+    return { position, durable: ticket.promise };
+  }
+
+  /** Seal the current batch now and wait until everything appended is acknowledged. */
+  async flush(): Promise<void> {
+    if (this.failure) throw this.failure;
+    this.seal();
+    await this.settle();
+    if (this.failure) throw this.failure;
+  }
+
+  /** Flush, sync, and release the journal. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      if (!this.failure) {
+        this.seal();
+        await this.settle();
+      }
+    } finally {
+      this.closed = true;
+      for (const file of new Set([this.file, ...this.retiredFiles])) {
+        try {
+          file.close();
+        } catch {
+          // Closing after a failure may fail again; nothing more to lose.
+        }
+      }
+      this.onClose();
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  private async settle(): Promise<void> {
+    while (this.draining || this.syncing || (this.durability === 'batch' && this.awaitingSync.length > 0)) {
+      if (this.draining) await this.draining.catch(() => {});
+      else if (this.syncing) await this.syncing.catch(() => {});
+      else this.startSync();
+    }
+  }
+
+  private reserve(bytes: number): void {
+    if (this.batchLength + bytes <= this.batch.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.batch.length * 2, this.batchLength + bytes));
+    this.batch.copy(bigger, 0, 0, this.batchLength);
+    this.batch = bigger;
+  }
+
+  /** End the current batch with its commit record and hand it to the I/O path. */
+  private seal(): void {
+    if (this.failure || this.batchRecords === 0 || this.ticket === null) return;
+    const seq = this.nextSeq++;
+    const records = this.batchRecords;
+    const bytes = this.batchLength;
+    const prevHead = this.head;
+    const seqBytes = Buffer.allocUnsafe(8);
+    seqBytes.writeBigUInt64LE(BigInt(seq));
+    const head = createHash('sha256').update(prevHead).update(seqBytes).update(this.batch.subarray(0, bytes)).digest();
+    this.reserve(BATCH_COMMIT_FRAME_SIZE);
+    const at = this.batchLength;
+    const buf = this.batch;
+    buf.writeUInt32LE(BATCH_COMMIT_PAYLOAD_SIZE, at + 4);
+    buf[at + 8] = BATCH_COMMIT_TYPE;
+    writeBatchCommit(buf, at + FRAME_HEADER_SIZE, seq, records, bytes, this.now(), prevHead, head);
+    buf.writeUInt32LE(maskedCrc(buf.subarray(at + 4, at + BATCH_COMMIT_FRAME_SIZE)), at);
+    this.nextPosition += BATCH_COMMIT_FRAME_SIZE;
+    this.head = head;
+    const total = bytes + BATCH_COMMIT_FRAME_SIZE;
+    const ticket = this.ticket;
+    this.ticket = null;
+    this.batchLength = 0;
+    this.batchRecords = 0;
+    this.stats.records += records;
+    this.stats.batches++;
+    this.stats.bytes += total;
+
+    const after: ChainPoint = { position: this.nextPosition, nextSeq: this.nextSeq, head };
+    if (this.durability === 'always') {
+      this.queue.push({ bytes: Buffer.from(buf.subarray(0, total)), ticket, after });
+      this.draining ??= this.drainOneByOne();
+      return;
+    }
+    try {
+      this.writeToSegment(buf.subarray(0, total), after);
+    } catch (error) {
+      ticket.reject(this.fail(error));
+      return;
+    }
+    if (this.durability === 'none') {
+      ticket.resolve();
+    } else {
+      this.awaitingSync.push(ticket);
+      if (!this.syncing) this.startSync();
+    }
+  }
+
+  private writeToSegment(bytes: Buffer, after: ChainPoint): void {
+    this.file.write(bytes, this.fileSize);
+    this.fileSize += bytes.length;
+    if (this.durability !== 'none') this.dirtyFiles.add(this.file);
+    if (this.fileSize >= this.segmentBytes) this.rotate(after);
+  }
+
+  /** Start the next segment; the old one is synced (if needed) before any batch after it is acknowledged. */
+  private rotate(at: ChainPoint): void {
+    const old = this.file;
+    this.segment++;
+    const file = path.join(this.dir, segmentFileName(this.segment));
+    const created = this.layer.open(file, 'create');
+    const header = encodeSegmentHeader({
+      segment: this.segment,
+      baseOffset: at.position,
+      nextBatchSeq: at.nextSeq,
+      chainHead: at.head,
+      journalId: this.journalId,
+      createdAt: this.now(),
+    });
+    created.write(header, 0);
+    this.file = created;
+    this.fileSize = HEADER_SIZE;
+    if (this.durability === 'none') {
+      old.close();
+    } else {
+      this.retiredFiles.push(old);
+      this.dirtyFiles.add(created);
+      this.dirDirty = true;
+    }
+  }
+
+  /** One fdatasync for every batch written so far (batch mode). */
+  private startSync(): void {
+    const tickets = this.awaitingSync;
+    this.awaitingSync = [];
+    const files = [...this.dirtyFiles];
+    this.dirtyFiles.clear();
+    const retired = this.retiredFiles;
+    this.retiredFiles = [];
+    const syncDir = this.dirDirty;
+    this.dirDirty = false;
+    this.syncing = (async () => {
+      try {
+        await this.syncFiles(files, syncDir);
+        for (const file of retired) file.close();
+      } catch (error) {
+        const failure = this.fail(error);
+        for (const t of tickets) t.reject(failure);
+        return;
+      } finally {
+        this.syncing = null;
+      }
+      for (const t of tickets) t.resolve();
+      // What arrived during the sync is the next group commit.
+      if (!this.failure && !this.closed) {
+        this.seal();
+        if (this.awaitingSync.length > 0 && !this.syncing) this.startSync();
+      }
+    })();
+  }
+
+  /** Always mode: write one batch, sync it, acknowledge it, then the next. */
+  private async drainOneByOne(): Promise<void> {
+    try {
+      while (this.queue.length > 0 && !this.failure) {
+        const batch = this.queue.shift()!;
+        try {
+          this.writeToSegment(batch.bytes, batch.after);
+          const files = [...this.dirtyFiles];
+          this.dirtyFiles.clear();
+          const retired = this.retiredFiles;
+          this.retiredFiles = [];
+          const syncDir = this.dirDirty;
+          this.dirDirty = false;
+          await this.syncFiles(files, syncDir);
+          for (const file of retired) file.close();
+        } catch (error) {
+          batch.ticket.reject(this.fail(error));
+          break;
+        }
+        batch.ticket.resolve();
+      }
+    } finally {
+      this.draining = null;
+    }
+  }
+
+  private async syncFiles(files: JournalFile[], syncDir: boolean): Promise<void> {
+    for (const file of files) {
+      const started = process.hrtime.bigint();
+      await file.datasync();
+      const nanos = Number(process.hrtime.bigint() - started);
+      this.stats.syncs++;
+      this.stats.syncNanos += nanos;
+      if (nanos > this.stats.maxSyncNanos) this.stats.maxSyncNanos = nanos;
+    }
+    if (syncDir) this.layer.syncDir(this.dir);
+  }
+
+  /** Fail-stop: remember the first error, refuse everything from now on. */
+  private fail(error: unknown): JournalFailedError {
+    if (!this.failure) {
+      const code = (error as NodeJS.ErrnoException)?.code;
+      const what = code === 'ENOSPC' ? 'the disk is full' : `${(error as Error)?.message ?? String(error)}`;
+      this.failure = new JournalFailedError(
+        `journal ${this.dir} stopped accepting records: ${what} (segment ${segmentFileName(this.segment)}); nothing after the last acknowledged record was acknowledged`,
+        { cause: error },
+      );
+      const failure = this.failure;
+      this.ticket?.reject(failure);
+      this.ticket = null;
+      for (const t of this.awaitingSync) t.reject(failure);
+      this.awaitingSync = [];
+      for (const b of this.queue) b.ticket.reject(failure);
+      this.queue = [];
+    }
+    return this.failure;
+  }
+}
