@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { CorruptJournalError, NotFoundError } from '../model/errors.js';
+import { CorruptJournalError, NotAJournalError } from '../model/errors.js';
 import { HEADER_SIZE, parseSegmentFileName } from './constants.js';
 import type { FileLayer } from './file-layer.js';
 import { decodeSegmentHeader, type SegmentHeader } from './segment-header.js';
@@ -34,24 +34,24 @@ export function segmentDataEnd(info: SegmentInfo): number {
 }
 
 /**
- * Read the segment headers of a journal directory. Throws NotFoundError when
+ * Read the segment headers of a journal directory. Throws NotAJournalError when
  * the directory holds no journal, and CorruptJournalError when a segment other
  * than the last has a bad header or the segments do not line up.
  */
 export function readLayout(dir: string, layer: FileLayer): JournalLayout {
   const absolute = path.resolve(dir);
-  if (!layer.exists(absolute)) throw new NotFoundError(`no journal at ${absolute}: the directory does not exist`);
+  if (!layer.exists(absolute)) throw new NotAJournalError(`no journal at ${absolute}: the directory does not exist`, absolute);
   let names: string[];
   try {
     names = layer.list(absolute);
   } catch (error) {
-    throw new NotFoundError(`no journal at ${absolute}: ${(error as Error).message}`);
+    throw new NotAJournalError(`no journal at ${absolute}: ${(error as Error).message}`, absolute);
   }
   const numbers = names
     .map((name) => parseSegmentFileName(name))
     .filter((n): n is number => n !== null)
     .sort((a, b) => a - b);
-  if (numbers.length === 0) throw new NotFoundError(`no journal at ${absolute}: it holds no segment files (*.wbj)`);
+  if (numbers.length === 0) throw new NotAJournalError(`no journal at ${absolute}: it holds no segment files (*.wbj)`, absolute);
 
   const segments: SegmentInfo[] = [];
   let tornSegment: BadSegment | null = null;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { CorruptJournalError, EnvironmentError, NotFoundError } from '../model/errors.js';
+import { CorruptJournalError, EnvironmentError, NotAJournalError } from '../model/errors.js';
 import type { Durability } from '../model/records.js';
 import { DEFAULT_SEGMENT_BYTES, HEADER_SIZE, ZERO_HEAD, segmentFileName } from './constants.js';
 import { nodeFileLayer, type FileLayer } from './file-layer.js';
@@ -62,7 +62,7 @@ export async function openJournalWriter(dir: string, options: OpenWriterOptions 
     try {
       layout = readLayout(absolute, layer);
     } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error;
+      if (!(error instanceof NotAJournalError)) throw error;
       layout = null;
     }
     if (layout === null) {

@@ -88,3 +88,15 @@ export class JournalFailedError extends EnvironmentError {
 export function isWindbackError(error: unknown): error is WindbackError {
   return error instanceof WindbackError;
 }
+
+/** The path is not a readable journal at all (no segments, unreadable headers). */
+export class NotAJournalError extends WindbackError {
+  readonly code = 'E_NOT_A_JOURNAL';
+  readonly exitCode = EXIT.corrupt;
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,57 @@
+import * as path from 'node:path';
+import { Command, Flags } from '@oclif/core';
+import { reportError } from './errors.js';
+
+// Every replay command: the global --journal and --debug flags, --json, and
+// one way of turning errors into a line and an exit code.
+
+export const DEFAULT_JOURNAL = '.windback';
+
+export abstract class ReplayCommand<T> extends Command {
+  static override enableJsonFlag = true;
+
+  static override baseFlags = {
+    journal: Flags.string({
+      char: 'j',
+      summary: 'Journal directory.',
+      description: `Defaults to ${DEFAULT_JOURNAL} in the current directory.`,
+      env: 'REPLAY_JOURNAL',
+      default: DEFAULT_JOURNAL,
+      helpGroup: 'GLOBAL',
+    }),
+    debug: Flags.boolean({ summary: 'Print stack traces on errors.', helpGroup: 'GLOBAL' }),
+  };
+
+  /** Set by a command whose result reports a difference (exit 1). */
+  protected exitCode = 0;
+
+  abstract override run(): Promise<T>;
+
+  protected journalDir(flags: { journal: string }): string {
+    return path.resolve(flags.journal);
+  }
+
+  protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
+    const report = reportError(error);
+    process.exitCode = report.exitCode;
+    if (this.jsonRequested()) {
+      this.logJson({ error: report });
+    } else {
+      process.stderr.write(`replay: ${report.message}\n`);
+    }
+    if (this.argv.includes('--debug') && error instanceof Error && error.stack) {
+      process.stderr.write(`${error.stack}\n`);
+    }
+    return undefined;
+  }
+
+  protected override async finally(error: Error | undefined): Promise<unknown> {
+    if (!error && this.exitCode !== 0) process.exitCode = this.exitCode;
+    return super.finally(error);
+  }
+
+  /** --json even when parsing failed before oclif knew about it. */
+  private jsonRequested(): boolean {
+    return this.argv.includes('--json') || this.jsonEnabled();
+  }
+}

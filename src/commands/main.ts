@@ -1,0 +1,23 @@
+import sourceMapSupport from 'source-map-support';
+import { flush, run } from '@oclif/core';
+import { reportError } from './errors.js';
+
+// The replay binary: run oclif, and turn anything that escapes a command
+// (an unknown command, a failure loading the CLI) into one line and an exit code.
+
+export async function main(argv: string[], binUrl: string): Promise<void> {
+  sourceMapSupport.install({ environment: 'node', handleUncaughtExceptions: false });
+  try {
+    await run(argv, binUrl);
+    await flush();
+  } catch (error) {
+    const report = reportError(error);
+    if (argv.includes('--json')) {
+      process.stdout.write(`${JSON.stringify({ error: report }, null, 2)}\n`);
+    } else {
+      process.stderr.write(`replay: ${report.message}\n`);
+    }
+    if (argv.includes('--debug') && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    process.exitCode = report.exitCode;
+  }
+}
