@@ -131,7 +131,7 @@ export interface WriteTxRecord {
   changes: RowChange[];
   readDigest: Uint8Array;
   result: unknown;
-  /** The migration's name, or null for an ordinary transaction. */
+  /** The migration's name, or null for an ordinary transaction. A migration's `result` is its SQL text. */
   migration: string | null;
 }
 
