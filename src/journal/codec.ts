@@ -50,6 +50,8 @@ const packr = new Packr({
   mapsAsObjects: true,
   useBigIntExtension: true,
   moreTypes: false,
+  // Decoded `bin` values must own their bytes: the reader reuses its buffer.
+  copyBuffers: true,
 });
 
 export interface EncodedRecord {
@@ -85,7 +87,7 @@ export function decodePayload(type: number, payload: Uint8Array): JournalRecord 
   const kind = KIND_OF_TYPE.get(type);
   if (kind === undefined) {
     if (type >= FIRST_CRITICAL_TYPE) throw new UnsupportedRecordError(type);
-    return { kind: 'unknown', type, payload };
+    return { kind: 'unknown', type, payload: Uint8Array.prototype.slice.call(payload) };
   }
   if (kind === 'batch-commit') return decodeBatchCommit(payload);
   let values: unknown;

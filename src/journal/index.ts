@@ -7,3 +7,4 @@ export { FrameScanner, batchHead, type Frame, type Damage, type ScanResult, type
 export { JournalReader, corruptionError, decodeFrame, type PositionedRecord, type ReadOptions } from './reader.js';
 export { JournalWriter, type Appended, type WriterStats } from './writer.js';
 export { openJournalWriter, cutTail, type OpenWriterOptions, type OpenedWriter, type Recovery } from './open.js';
+export { truncateJournal, type Truncation } from './truncate.js';

@@ -75,7 +75,8 @@ export function readLayout(dir: string, layer: FileLayer): JournalLayout {
         tornSegment = { segment, path: file, fileSize, reason: decoded };
         break;
       }
-      throw new CorruptJournalError(`${file}: ${decoded}`, expectedBase, file);
+      // The first segment's records start at position 0.
+      throw new CorruptJournalError(`${file}: ${decoded}`, expectedBase ?? 0, file);
     }
     if (decoded.segment !== segment) {
       throw new CorruptJournalError(`${file}: header names segment ${decoded.segment}`, expectedBase, file);

@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { CorruptJournalError, EnvironmentError, NotAJournalError } from '../model/errors.js';
 import type { Durability } from '../model/records.js';
-import { DEFAULT_SEGMENT_BYTES, HEADER_SIZE, ZERO_HEAD, segmentFileName } from './constants.js';
+import { DEFAULT_SEGMENT_BYTES, HEADER_SIZE, ZERO_HEAD, parseSegmentFileName, segmentFileName } from './constants.js';
 import { nodeFileLayer, type FileLayer } from './file-layer.js';
 import { readLayout, segmentIndexOf, type JournalLayout } from './layout.js';
 import { acquireLock } from './lock.js';
-import { FrameScanner, type ScanResult } from './scanner.js';
-import { encodeSegmentHeader } from './segment-header.js';
+import { FrameScanner, findCommitFrame, type ScanResult } from './scanner.js';
+import { decodeSegmentHeader, encodeSegmentHeader } from './segment-header.js';
 import { JournalWriter } from './writer.js';
 
 // Opening a journal for appending: take the lock, recover the unsynced tail
@@ -59,10 +59,12 @@ export async function openJournalWriter(dir: string, options: OpenWriterOptions 
       onClose: release,
     };
     let layout: JournalLayout | null;
+    let tornCreation: Recovery | null = null;
     try {
       layout = readLayout(absolute, layer);
     } catch (error) {
-      if (!(error instanceof NotAJournalError)) throw error;
+      if (error instanceof CorruptJournalError) tornCreation = removeTornFirstSegment(absolute, layer);
+      if (!(error instanceof NotAJournalError) && tornCreation === null) throw error;
       layout = null;
     }
     if (layout === null) {
@@ -83,7 +85,7 @@ export async function openJournalWriter(dir: string, options: OpenWriterOptions 
         chainHead: ZERO_HEAD,
         segmentDirty: true,
       });
-      return { writer, recovery: { truncatedBytes: 0, reason: null, removedSegments: [], created: true } };
+      return { writer, recovery: tornCreation ?? { truncatedBytes: 0, reason: null, removedSegments: [], created: true } };
     }
 
     const scan = scanTail(layout, layer);
@@ -97,6 +99,7 @@ export async function openJournalWriter(dir: string, options: OpenWriterOptions 
     }
     const recovery = cutTail(layout, layer, scan);
     const fresh = readLayout(absolute, layer);
+    syncSegments(fresh, layer);
     const last = fresh.segments[fresh.segments.length - 1];
     const segmentFile = layer.open(last.path, 'write');
     const writer = new JournalWriter({
@@ -115,6 +118,51 @@ export async function openJournalWriter(dir: string, options: OpenWriterOptions 
     release();
     throw environmentError(error, absolute);
   }
+}
+
+/**
+ * A journal whose creation never completed (a crash or power loss before its
+ * first sync): its only segment, number 1, has no valid header and holds no
+ * batch commit. That segment is a torn tail (format section 3): remove it, so
+ * that the journal is created afresh. Returns null for anything else.
+ */
+function removeTornFirstSegment(dir: string, layer: FileLayer): Recovery | null {
+  const names = layer.list(dir).filter((name) => parseSegmentFileName(name) !== null);
+  if (names.length !== 1 || parseSegmentFileName(names[0]) !== 1) return null;
+  const file = path.join(dir, names[0]);
+  const handle = layer.open(file, 'read');
+  let size: number;
+  let reason: string;
+  try {
+    size = handle.size();
+    const header = Buffer.alloc(HEADER_SIZE);
+    const decoded = decodeSegmentHeader(header.subarray(0, handle.read(header, 0, HEADER_SIZE, 0)));
+    if (typeof decoded !== 'string' || findCommitFrame(handle, 0) >= 0) return null;
+    reason = decoded;
+  } finally {
+    handle.close();
+  }
+  layer.remove(file);
+  layer.syncDir(dir);
+  return { truncatedBytes: size, reason, removedSegments: [file], created: true };
+}
+
+/**
+ * Make every segment and the directory durable. A writer that crashed (or ran
+ * with durability `none`) may have left committed batches, whole segments and
+ * their directory entries in the page cache only; what is acknowledged from
+ * now on must not rest on them.
+ */
+function syncSegments(layout: JournalLayout, layer: FileLayer): void {
+  for (const segment of layout.segments) {
+    const file = layer.open(segment.path, 'write');
+    try {
+      file.datasyncSync();
+    } finally {
+      file.close();
+    }
+  }
+  layer.syncDir(layout.dir);
 }
 
 /** Scan the last two segments, which hold everything a crash can have left unsynced. */

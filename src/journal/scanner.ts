@@ -8,7 +8,7 @@ import {
   HEAD_SIZE,
   MAX_PAYLOAD,
 } from './constants.js';
-import { maskedCrc } from './checksum.js';
+import { maskedCrcOf } from './checksum.js';
 import type { FileLayer, JournalFile } from './file-layer.js';
 import { segmentIndexOf, type JournalLayout } from './layout.js';
 
@@ -60,12 +60,6 @@ export interface ScanOptions {
   chunkSize?: number;
 }
 
-interface PendingFrame {
-  index: number;
-  type: number;
-  size: number;
-}
-
 const DEFAULT_CHUNK = 1 << 20;
 
 export class FrameScanner {
@@ -99,7 +93,9 @@ export class FrameScanner {
     let dataEnd = from;
 
     let buf = Buffer.allocUnsafe(this.options.chunkSize ?? DEFAULT_CHUNK);
-    const pending: PendingFrame[] = [];
+    // Where in buf each frame of the uncommitted batch starts; its type and
+    // size are read back from buf, which keeps the batch until it is emitted.
+    const pending: number[] = [];
 
     for (; segmentIndex < layout.segments.length && damage === null; segmentIndex++) {
       const info = layout.segments[segmentIndex];
@@ -147,7 +143,7 @@ export class FrameScanner {
             filled -= batchStart;
             cursor -= batchStart;
             bufPos += batchStart;
-            for (const p of pending) p.index -= batchStart;
+            for (let i = 0; i < pending.length; i++) pending[i] -= batchStart;
             batchStart = 0;
           }
           if (filled === buf.length) {
@@ -188,12 +184,12 @@ export class FrameScanner {
             continue;
           }
           const stored = buf.readUInt32LE(cursor);
-          if (stored !== maskedCrc(buf.subarray(cursor + 4, cursor + size))) {
+          if (stored !== maskedCrcOf(buf, cursor + 4, cursor + size)) {
             damage = { position, reason: 'checksum mismatch', path: info.path };
             break;
           }
           if (type !== BATCH_COMMIT_TYPE) {
-            pending.push({ index: cursor, type, size });
+            pending.push(cursor);
             cursor += size;
             continue;
           }
@@ -220,8 +216,10 @@ export class FrameScanner {
               break parse;
             }
           }
-          for (const p of pending) {
-            yield { position: bufPos + p.index, type: p.type, payload: buf.subarray(p.index + FRAME_HEADER_SIZE, p.index + p.size), size: p.size };
+          for (let i = 0; i < pending.length; i++) {
+            const index = pending[i];
+            const frameSize = FRAME_HEADER_SIZE + buf.readUInt32LE(index + 4);
+            yield { position: bufPos + index, type: buf[index + 8], payload: buf.subarray(index + FRAME_HEADER_SIZE, index + frameSize), size: frameSize };
           }
           records += pending.length;
           pending.length = 0;
@@ -251,7 +249,13 @@ export class FrameScanner {
             path: info.path,
           };
           if (this.intactCommitAfter(segmentIndex, HEADER_SIZE + (tailStart - header.baseOffset) + 1)) {
-            damage = { ...tailDamage, reason: `${tailDamage.reason} of segment ${header.segment}, followed by more segments` };
+            // Acknowledged data follows. A torn record is the first record that fails a
+            // check (its length runs past the segment's end), so the damage is there.
+            damage = {
+              ...tailDamage,
+              position: filled - cursor > 0 ? bufPos + cursor : tailStart,
+              reason: `${tailDamage.reason} of segment ${header.segment}, followed by more segments`,
+            };
             break;
           }
           this.result = this.finish(committedEnd, dataEnd, tailDamage, null, records, batches, lastSeq, chainHead);
@@ -267,6 +271,12 @@ export class FrameScanner {
       return this.result;
     }
     const torn = layout.tornSegment;
+    if (torn && this.intactCommitIn(torn.path, 0)) {
+      // A damaged header in front of committed batches is damage inside acknowledged data.
+      const corruption: Damage = { position: committedEnd, reason: `${torn.reason}, but the segment holds committed batches`, path: torn.path };
+      this.result = this.finish(committedEnd, dataEnd, null, corruption, records, batches, lastSeq, chainHead);
+      return this.result;
+    }
     const tail: Damage | null = torn ? { position: committedEnd, reason: torn.reason, path: torn.path } : null;
     this.result = this.finish(committedEnd, dataEnd + (torn ? torn.fileSize : 0), tail, null, records, batches, lastSeq, chainHead);
     return this.result;
@@ -295,18 +305,22 @@ export class FrameScanner {
     };
   }
 
-  /** True if an intact batch-commit frame starts anywhere after `fileOffset`. */
+  /** True if an intact batch-commit frame starts anywhere after `fileOffset` (a trailing segment with a damaged header included). */
   private intactCommitAfter(segmentIndex: number, fileOffset: number): boolean {
-    const { segments } = this.layout;
+    const { segments, tornSegment } = this.layout;
     for (let s = segmentIndex; s < segments.length; s++) {
-      const file = this.layer.open(segments[s].path, 'read');
-      try {
-        if (findCommitFrame(file, s === segmentIndex ? fileOffset : HEADER_SIZE) >= 0) return true;
-      } finally {
-        file.close();
-      }
+      if (this.intactCommitIn(segments[s].path, s === segmentIndex ? fileOffset : HEADER_SIZE)) return true;
     }
-    return false;
+    return tornSegment !== null && this.intactCommitIn(tornSegment.path, 0);
+  }
+
+  private intactCommitIn(path: string, fileOffset: number): boolean {
+    const file = this.layer.open(path, 'read');
+    try {
+      return findCommitFrame(file, fileOffset) >= 0;
+    } finally {
+      file.close();
+    }
   }
 }
 
@@ -329,7 +343,7 @@ function checkCommit(
   buf: Buffer,
   cursor: number,
   length: number,
-  pending: PendingFrame[],
+  pending: number[],
   batchStart: number,
   expectedSeq: number | null,
   chainHead: Buffer | null,
@@ -368,7 +382,7 @@ export function findCommitFrame(file: JournalFile, from: number): number {
     const last = n - BATCH_COMMIT_FRAME_SIZE;
     for (let i = 0; i <= last; i++) {
       if (chunk[i + 8] !== BATCH_COMMIT_TYPE || chunk.readUInt32LE(i + 4) !== BATCH_COMMIT_PAYLOAD_SIZE) continue;
-      if (chunk.readUInt32LE(i) === maskedCrc(chunk.subarray(i + 4, i + BATCH_COMMIT_FRAME_SIZE))) return offset + i;
+      if (chunk.readUInt32LE(i) === maskedCrcOf(chunk, i + 4, i + BATCH_COMMIT_FRAME_SIZE)) return offset + i;
     }
     if (n < chunk.length) break;
     offset += last + 1;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { JournalFailedError } from '../model/errors.js';
 import type { AppendableRecord, Durability } from '../model/records.js';
-import { maskedCrc } from './checksum.js';
+import { maskedCrcOf } from './checksum.js';
 import { encodePayload, writeBatchCommit } from './codec.js';
 import {
   BATCH_COMMIT_FRAME_SIZE,
@@ -120,6 +120,11 @@ export class JournalWriter {
   private dirtyFiles = new Set<JournalFile>();
   private retiredFiles: JournalFile[] = [];
   private dirDirty = false;
+  // Segments created and how many of those are durable (data and directory
+  // entry synced). A new segment is started only once every earlier one is, so
+  // a power loss leaves at most the last segment torn (format section 3).
+  private segmentsCreated = 0;
+  private segmentsDurable = 0;
   private syncing: Promise<void> | null = null;
   // Batches not yet written (always mode writes and syncs one at a time).
   private queue: SealedBatch[] = [];
@@ -146,6 +151,7 @@ export class JournalWriter {
     if (start.segmentDirty) {
       this.dirtyFiles.add(this.file);
       this.dirDirty = true;
+      this.segmentsCreated = 1;
     }
   }
 
@@ -185,7 +191,7 @@ export class JournalWriter {
     buf.writeUInt32LE(payload.byteLength, at + 4);
     buf[at + 8] = type;
     buf.set(payload, at + FRAME_HEADER_SIZE);
-    buf.writeUInt32LE(maskedCrc(buf.subarray(at + 4, at + size)), at);
+    buf.writeUInt32LE(maskedCrcOf(buf, at + 4, at + size), at);
     const position = this.nextPosition;
     this.nextPosition += size;
     this.batchLength += size;
@@ -270,7 +276,7 @@ export class JournalWriter {
     buf.writeUInt32LE(BATCH_COMMIT_PAYLOAD_SIZE, at + 4);
     buf[at + 8] = BATCH_COMMIT_TYPE;
     writeBatchCommit(buf, at + FRAME_HEADER_SIZE, seq, records, bytes, this.now(), prevHead, head);
-    buf.writeUInt32LE(maskedCrc(buf.subarray(at + 4, at + BATCH_COMMIT_FRAME_SIZE)), at);
+    buf.writeUInt32LE(maskedCrcOf(buf, at + 4, at + BATCH_COMMIT_FRAME_SIZE), at);
     this.nextPosition += BATCH_COMMIT_FRAME_SIZE;
     this.head = head;
     const total = bytes + BATCH_COMMIT_FRAME_SIZE;
@@ -306,7 +312,8 @@ export class JournalWriter {
     this.file.write(bytes, this.fileSize);
     this.fileSize += bytes.length;
     if (this.durability !== 'none') this.dirtyFiles.add(this.file);
-    if (this.fileSize >= this.segmentBytes) this.rotate(after);
+    const previousDurable = this.durability === 'none' || this.segmentsDurable === this.segmentsCreated;
+    if (this.fileSize >= this.segmentBytes && previousDurable) this.rotate(after);
   }
 
   /** Start the next segment; the old one is synced (if needed) before any batch after it is acknowledged. */
@@ -332,6 +339,7 @@ export class JournalWriter {
       this.retiredFiles.push(old);
       this.dirtyFiles.add(created);
       this.dirDirty = true;
+      this.segmentsCreated++;
     }
   }
 
@@ -392,6 +400,7 @@ export class JournalWriter {
   }
 
   private async syncFiles(files: JournalFile[], syncDir: boolean): Promise<void> {
+    const created = this.segmentsCreated;
     for (const file of files) {
       const started = process.hrtime.bigint();
       await file.datasync();
@@ -400,7 +409,11 @@ export class JournalWriter {
       this.stats.syncNanos += nanos;
       if (nanos > this.stats.maxSyncNanos) this.stats.maxSyncNanos = nanos;
     }
-    if (syncDir) this.layer.syncDir(this.dir);
+    if (syncDir) {
+      this.layer.syncDir(this.dir);
+      // Every segment created before this sync started is now durable.
+      this.segmentsDurable = Math.max(this.segmentsDurable, created);
+    }
   }
 
   /** Fail-stop: remember the first error, refuse everything from now on. */
