@@ -1,0 +1,534 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import type { RowChange, TxId } from '../model/records.js';
+import { ChangeCapture } from './capture.js';
+import { CorruptSnapshotError, STORE_ERROR, StoreDivergedError, TxOrderError, storeUsageError } from './errors.js';
+import { fsyncDir, fsyncFile, parentDir, removeDatabaseFiles, sha256OfFile, sha256OfFileSync } from './files.js';
+import { dumpDatabase } from './logical.js';
+import { META_TABLE, RESERVED_PREFIX, isInternalName, readUserTables, readUserTriggers, type UserTrigger } from './schema.js';
+import { leadingKeyword, quoteIdent as q, splitStatements } from './sql-text.js';
+import { DigestScratch } from './digest.js';
+import { StatementCache, TxContext } from './txdb.js';
+import type {
+  AbortedTx,
+  LogicalDump,
+  MigrationOptions,
+  MigrationResult,
+  QueryResult,
+  ReadResult,
+  SnapshotInfo,
+  Store,
+  TxDb,
+  WriteResult,
+} from './types.js';
+import { cloneResult, rowsEqual, showRow, toSqlValue } from './values.js';
+
+// The SQLite store. docs/store.md describes the design; types.ts the contract.
+
+export type Synchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
+
+export interface SqliteStoreOptions {
+  /**
+   * PRAGMA synchronous for the live file (journal_mode is WAL). The journal is
+   * the source of truth, so the file need not sync on commit: 'NORMAL' (the
+   * default) syncs only at WAL checkpoints and cannot corrupt the file; 'OFF'
+   * never syncs, and after an OS crash or power loss the file may be damaged
+   * (rebuild it from a snapshot).
+   */
+  synchronous?: Synchronous;
+  /** Enforce FOREIGN KEY constraints in transactions (default true). */
+  foreignKeys?: boolean;
+  /** TxDb statements return INTEGER values as bigint by default (default false: numbers). */
+  safeIntegers?: boolean;
+  /** How long to wait for another connection's lock, in ms (default 5000). */
+  timeout?: number;
+}
+
+const FORMAT = 1;
+const MIGRATION_KEYWORDS = new Set(['CREATE', 'DROP', 'ALTER', 'INSERT', 'UPDATE', 'DELETE', 'REPLACE', 'WITH', 'SELECT', 'VALUES', 'ANALYZE', 'REINDEX']);
+const SCHEMA_KEYWORDS = new Set(['CREATE', 'DROP', 'ALTER']);
+
+type TxBody<A extends unknown[], R> = Database.Transaction<(...args: A) => R>;
+
+/** Open (or create) a Windback SQLite store; ':memory:' for an in-memory one. */
+export function openSqliteStore(file: string, options: SqliteStoreOptions = {}): SqliteStore {
+  return SqliteStore.open(file, options);
+}
+
+/**
+ * Copy a snapshot to `tmpFile` (replacing it) and open the copy, for rebuilding
+ * the state as of a transaction. With `sha256`, the snapshot is checked first.
+ */
+export function openSnapshotCopy(
+  snapshotFile: string,
+  tmpFile: string,
+  options: SqliteStoreOptions & { sha256?: string } = {},
+): SqliteStore {
+  if (options.sha256 !== undefined) {
+    const actual = sha256OfFileSync(snapshotFile);
+    if (actual !== options.sha256.toLowerCase()) {
+      throw new CorruptSnapshotError(`snapshot ${snapshotFile} has SHA-256 ${actual}, but ${options.sha256} was recorded`, snapshotFile);
+    }
+  }
+  removeDatabaseFiles(tmpFile);
+  fs.copyFileSync(snapshotFile, tmpFile);
+  return SqliteStore.open(tmpFile, { synchronous: 'OFF', ...options });
+}
+
+export class SqliteStore implements Store {
+  private _lastAppliedTx: TxId;
+  private busy: string | null = null;
+  private _lastAbort: AbortedTx | null = null;
+  private fkOn: boolean;
+  private closed = false;
+  private readonly capture: ChangeCapture;
+  private readonly cache: StatementCache;
+  private readonly scratch = new DigestScratch();
+  private userTriggers: UserTrigger[];
+  private readonly setLast: Database.Statement<[TxId], unknown>;
+  private readonly writeTx: TxBody<[TxContext, TxId, (db: TxDb) => unknown], WriteResult<unknown>>;
+  private readonly readTx: TxBody<[TxContext, (db: TxDb) => unknown], ReadResult<unknown>>;
+  private readonly applyTx: TxBody<[TxId, readonly RowChange[]], void>;
+  private readonly migrateTx: TxBody<[TxId, string, string[], MigrationOptions], MigrationResult>;
+
+  static open(file: string, options: SqliteStoreOptions = {}): SqliteStore {
+    let db: Database.Database;
+    try {
+      db = new Database(file, { timeout: options.timeout ?? 5000 });
+    } catch (error) {
+      throw storeUsageError(STORE_ERROR.notAStore, `cannot open the database ${file}: ${(error as Error).message}`);
+    }
+    try {
+      return new SqliteStore(db, file, options);
+    } catch (error) {
+      db.close();
+      if ((error as { code?: unknown }).code === 'SQLITE_NOTADB') {
+        throw storeUsageError(STORE_ERROR.notAStore, `${file} is not a SQLite database`);
+      }
+      throw error;
+    }
+  }
+
+  private constructor(
+    private readonly db: Database.Database,
+    readonly file: string,
+    private readonly options: SqliteStoreOptions,
+  ) {
+    if (!db.memory) db.pragma('journal_mode = WAL');
+    const sync = options.synchronous ?? 'NORMAL';
+    if (!['OFF', 'NORMAL', 'FULL', 'EXTRA'].includes(sync)) throw new TypeError(`synchronous must be OFF, NORMAL, FULL or EXTRA, not ${sync}`);
+    db.pragma(`synchronous = ${sync}`);
+    db.pragma('recursive_triggers = ON');
+    db.pragma('temp_store = MEMORY');
+    db.pragma(`foreign_keys = ${this.foreignKeys ? 'ON' : 'OFF'}`);
+    this.fkOn = this.foreignKeys;
+    this._lastAppliedTx = initMeta(db, file);
+    this.setLast = db.prepare(`UPDATE ${META_TABLE} SET value = ? WHERE key = 'lastAppliedTx'`);
+    this.capture = new ChangeCapture(db);
+    this.capture.install(readUserTables(db));
+    this.cache = new StatementCache(db);
+    this.userTriggers = readUserTriggers(db);
+
+    this.writeTx = db.transaction((ctx: TxContext, txId: TxId, fn: (db: TxDb) => unknown) => {
+      const sequence = this.capture.sequenceState();
+      const value = fn(ctx.handle);
+      refuseThenable(value, 'write()');
+      ctx.closeIterators();
+      const result = cloneResult(value, 'write()');
+      requireTransaction(db);
+      const changes = this.capture.collect(sequence);
+      this.setLast.run(txId);
+      return { result, changes, readDigest: ctx.digest.finish(), readAtTx: txId - 1 };
+    });
+
+    this.readTx = db.transaction((ctx: TxContext, fn: (db: TxDb) => unknown) => {
+      const value = fn(ctx.handle);
+      refuseThenable(value, 'read()');
+      ctx.closeIterators();
+      const result = cloneResult(value, 'read()');
+      return { result, readDigest: ctx.digest.finish(), readAtTx: this._lastAppliedTx };
+    });
+
+    this.applyTx = db.transaction((txId: TxId, changes: readonly RowChange[]) => {
+      // User triggers already did their work when the transaction was
+      // recorded; their effects are among the changes. Keep them from firing
+      // twice by dropping them for the duration of this transaction.
+      for (const trigger of this.userTriggers) db.exec(`DROP TRIGGER main.${q(trigger.name)}`);
+      this.capture.apply(txId, changes);
+      for (const trigger of this.userTriggers) db.exec(trigger.sql);
+      this.capture.discard();
+      this.setLast.run(txId);
+    });
+
+    this.migrateTx = db.transaction((txId: TxId, name: string, statements: string[], options: MigrationOptions) =>
+      this.runMigration(txId, name, statements, options),
+    );
+  }
+
+  private get foreignKeys(): boolean {
+    return this.options.foreignKeys ?? true;
+  }
+
+  get lastAppliedTx(): TxId {
+    return this._lastAppliedTx;
+  }
+
+  get lastAbort(): AbortedTx | null {
+    return this._lastAbort;
+  }
+
+  /** The id the next write or applyChanges must use. */
+  get nextTxId(): TxId {
+    return this._lastAppliedTx + 1;
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  // ---- transactions -------------------------------------------------------
+
+  write<T>(txId: TxId, fn: (db: TxDb) => T): WriteResult<T> {
+    this.enter('write()');
+    try {
+      this.checkOrder(txId, 'write()');
+      this.setForeignKeys(true);
+      this._lastAbort = null;
+      const ctx = new TxContext(this.db, this.cache, 'write', this.options.safeIntegers ?? false, this.scratch);
+      try {
+        const out = this.writeTx.immediate(ctx, txId, fn as (db: TxDb) => unknown);
+        this._lastAppliedTx = txId;
+        return out as WriteResult<T>;
+      } catch (error) {
+        this._lastAbort = aborted(ctx, 'write', txId - 1);
+        throw error;
+      } finally {
+        ctx.close();
+      }
+    } finally {
+      this.busy = null;
+    }
+  }
+
+  read<T>(fn: (db: TxDb) => T): ReadResult<T> {
+    this.enter('read()');
+    try {
+      this.setForeignKeys(true);
+      this._lastAbort = null;
+      const ctx = new TxContext(this.db, this.cache, 'read', this.options.safeIntegers ?? false, this.scratch);
+      try {
+        return this.readTx.deferred(ctx, fn as (db: TxDb) => unknown) as ReadResult<T>;
+      } catch (error) {
+        this._lastAbort = aborted(ctx, 'read', this._lastAppliedTx);
+        throw error;
+      } finally {
+        ctx.close();
+      }
+    } finally {
+      this.busy = null;
+    }
+  }
+
+  applyChanges(txId: TxId, changes: readonly RowChange[]): void {
+    this.enter('applyChanges()');
+    try {
+      this.checkOrder(txId, 'applyChanges()');
+      this.withoutForeignKeys(() => this.applyTx.immediate(txId, changes));
+      this._lastAppliedTx = txId;
+    } finally {
+      this.busy = null;
+    }
+  }
+
+  applyMigration(txId: TxId, name: string, sql: string, options: MigrationOptions = {}): MigrationResult {
+    this.enter('applyMigration()');
+    try {
+      this.checkOrder(txId, 'applyMigration()');
+      const statements = splitStatements(sql);
+      if (statements.length === 0) throw storeUsageError(STORE_ERROR.sql, `migration "${name}" has no statements`);
+      statements.forEach((statement, i) => {
+        const keyword = leadingKeyword(statement);
+        if (!MIGRATION_KEYWORDS.has(keyword)) {
+          throw storeUsageError(
+            STORE_ERROR.refused,
+            `migration "${name}", statement ${i + 1}: ${keyword || 'this statement'} is not allowed in a migration ` +
+              `(migrations run inside the store's own transaction; allowed: ${[...MIGRATION_KEYWORDS].join(', ')}): ${statement}`,
+          );
+        }
+        if (statement.toLowerCase().includes(RESERVED_PREFIX)) {
+          throw storeUsageError(
+            STORE_ERROR.refused,
+            `migration "${name}", statement ${i + 1}: refusing SQL that mentions ${RESERVED_PREFIX} (the store's own tables): ${statement}`,
+          );
+        }
+      });
+      let result: MigrationResult;
+      try {
+        result = this.withoutForeignKeys(() => this.migrateTx.immediate(txId, name, statements, options));
+      } catch (error) {
+        // The transaction rolled back, and with it the temp capture objects
+        // the migration dropped or made: rebuild capture from the schema as it is.
+        this.capture.install(readUserTables(this.db));
+        throw error;
+      } finally {
+        this.cache.clear();
+      }
+      this.userTriggers = readUserTriggers(this.db);
+      this._lastAppliedTx = txId;
+      return result;
+    } finally {
+      this.busy = null;
+    }
+  }
+
+  private runMigration(txId: TxId, name: string, statements: string[], options: MigrationOptions): MigrationResult {
+    const db = this.db;
+    // Net changes across the migration, merged from the segments between
+    // schema changes (capture is rebuilt after each one).
+    const merged = new Map<string, RowChange>();
+    let sequence = this.capture.isInstalled ? this.capture.sequenceState() : null;
+    const flush = (): void => {
+      if (!this.capture.isInstalled) return;
+      for (const change of this.capture.collect(sequence)) {
+        const id = `${change.table}\u0000${String(change.key)}`;
+        const seen = merged.get(id);
+        if (seen === undefined) merged.set(id, { ...change });
+        else seen.after = change.after;
+      }
+    };
+    statements.forEach((statement, i) => {
+      if (SCHEMA_KEYWORDS.has(leadingKeyword(statement))) {
+        flush();
+        this.capture.uninstall();
+        sequence = null;
+      } else if (!this.capture.isInstalled) {
+        this.capture.install(readUserTables(db));
+        sequence = this.capture.sequenceState();
+      }
+      try {
+        db.exec(statement);
+      } catch (error) {
+        throw storeUsageError(STORE_ERROR.sql, `migration "${name}", statement ${i + 1} failed: ${(error as Error).message}: ${statement}`);
+      }
+    });
+    flush();
+    this.capture.install(readUserTables(db));
+
+    const temp = db
+      .prepare(
+        `SELECT type, name FROM temp.sqlite_schema WHERE name NOT LIKE '\\_windback\\_%' ESCAPE '\\' AND tbl_name NOT LIKE '\\_windback\\_%' ESCAPE '\\'`,
+      )
+      .all() as { type: string; name: string }[];
+    if (temp.length > 0) {
+      throw storeUsageError(
+        STORE_ERROR.unsupportedSchema,
+        `migration "${name}" creates temporary ${temp[0].type} "${temp[0].name}": temporary objects are not part of the database and would not be replayed`,
+      );
+    }
+    if (this.foreignKeys) {
+      const violations = db.prepare('PRAGMA foreign_key_check').all() as { table: string; rowid: number | null; parent: string }[];
+      if (violations.length > 0) {
+        const v = violations[0];
+        throw storeUsageError(
+          STORE_ERROR.sql,
+          `migration "${name}" leaves ${violations.length} foreign key violation(s); the first: table "${v.table}" rowid ${v.rowid} references a missing row of "${v.parent}"`,
+        );
+      }
+    }
+    const changes = [...merged.values()].filter((c) => !rowsEqual(c.before, c.after));
+    if (options.expectedChanges !== undefined) {
+      const diff = changesDifference(options.expectedChanges, changes);
+      if (diff !== null) {
+        throw new StoreDivergedError(
+          `migration "${name}" (transaction ${txId}) produced different row changes than when it was recorded (${diff}): its DML is not deterministic, or the database does not match the journal`,
+          txId,
+        );
+      }
+    }
+    this.setLast.run(txId);
+    return { changes, statements: statements.length };
+  }
+
+  // ---- snapshots ----------------------------------------------------------
+
+  async snapshot(toFile: string): Promise<SnapshotInfo> {
+    this.assertOpen();
+    const target = path.resolve(toFile);
+    const partial = `${target}.partial`;
+    removeDatabaseFiles(partial);
+    // The online backup copies pages in steps between event-loop turns;
+    // transactions committed meanwhile by this connection are carried into
+    // the copy, so it is consistent as of the moment it completes.
+    await this.db.backup(partial);
+    let tx: TxId;
+    const copy = new Database(partial, { fileMustExist: true });
+    try {
+      copy.pragma('journal_mode = DELETE');
+      tx = readLastApplied(copy);
+    } finally {
+      copy.close();
+    }
+    fsyncFile(partial);
+    fs.renameSync(partial, target);
+    fsyncDir(parentDir(target));
+    const bytes = fs.statSync(target).size;
+    return { file: target, tx, bytes, sha256: await sha256OfFile(target) };
+  }
+
+  // ---- inspection ---------------------------------------------------------
+
+  dumpLogical(): LogicalDump {
+    this.assertIdle('dumpLogical()');
+    return dumpDatabase(this.db);
+  }
+
+  queryReadOnly(sql: string, params?: unknown[] | Record<string, unknown>): QueryResult {
+    this.assertIdle('queryReadOnly()');
+    let stmt: Database.Statement<unknown[], unknown>;
+    try {
+      stmt = this.db.prepare(sql);
+    } catch (error) {
+      throw storeUsageError(STORE_ERROR.sql, `cannot run SQL: ${(error as Error).message}: ${sql}`);
+    }
+    if (!stmt.readonly || !stmt.reader) {
+      throw storeUsageError(STORE_ERROR.notReadOnly, `refusing SQL that is not a read-only query: ${sql}`);
+    }
+    const columns = stmt.columns().map((c) => c.name);
+    let raw: unknown[][];
+    try {
+      const args = params === undefined ? [] : Array.isArray(params) ? params : [params];
+      raw = stmt.raw(true).safeIntegers(true).all(...args) as unknown[][];
+    } catch (error) {
+      throw storeUsageError(STORE_ERROR.sql, `cannot run SQL: ${(error as Error).message}: ${sql}`);
+    }
+    return { columns, rows: raw.map((row) => row.map((v) => toSqlValue(v, false))) };
+  }
+
+  tableCounts(): Record<string, number> {
+    this.assertIdle('tableCounts()');
+    const counts: Record<string, number> = {};
+    for (const table of this.capture.tableInfos) {
+      counts[table.name] = Number(this.db.prepare(`SELECT count(*) FROM main.${q(table.name)}`).pluck(true).safeIntegers(true).get());
+    }
+    return counts;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    if (this.busy !== null) throw storeUsageError(STORE_ERROR.busy, `cannot close the store while ${this.busy} is running`);
+    this.closed = true;
+    this.db.close();
+  }
+
+  // ---- helpers ------------------------------------------------------------
+
+  private assertOpen(): void {
+    if (this.closed) throw storeUsageError(STORE_ERROR.closed, `the store ${this.file} is closed`);
+  }
+
+  private assertIdle(what: string): void {
+    this.assertOpen();
+    if (this.busy !== null) {
+      throw storeUsageError(STORE_ERROR.busy, `${what} called while ${this.busy} is running: the store runs one transaction at a time`);
+    }
+  }
+
+  private enter(what: string): void {
+    this.assertIdle(what);
+    this.busy = what;
+  }
+
+  private checkOrder(txId: TxId, what: string): void {
+    if (!Number.isSafeInteger(txId) || txId < 1) throw new TypeError(`${what}: a transaction id is an integer from 1, not ${String(txId)}`);
+    if (txId !== this._lastAppliedTx + 1) throw new TxOrderError(this._lastAppliedTx + 1, txId, what);
+  }
+
+  /**
+   * PRAGMA foreign_keys cannot change inside a transaction, and changing it
+   * expires every prepared statement; so it is switched lazily: off for
+   * applying changes and migrations, on again before the next transaction.
+   */
+  private setForeignKeys(on: boolean): void {
+    if (!this.foreignKeys || this.fkOn === on) return;
+    this.db.pragma(`foreign_keys = ${on ? 'ON' : 'OFF'}`);
+    this.fkOn = on;
+  }
+
+  private withoutForeignKeys<R>(fn: () => R): R {
+    this.setForeignKeys(false);
+    return fn();
+  }
+}
+
+function initMeta(db: Database.Database, file: string): TxId {
+  const exists = db.prepare(`SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?`).get(META_TABLE) !== undefined;
+  if (!exists) {
+    const tables = (db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table'`).pluck(true).all() as string[]).filter(
+      (n) => !isInternalName(n),
+    );
+    if (tables.length > 0) {
+      throw storeUsageError(
+        STORE_ERROR.notAStore,
+        `${file} holds tables (${tables.slice(0, 5).join(', ')}${tables.length > 5 ? ', ...' : ''}) but no ${META_TABLE} table: it is not a Windback store, and its state cannot be tied to a journal`,
+      );
+    }
+    db.transaction(() => {
+      db.exec(`CREATE TABLE ${META_TABLE} (key TEXT PRIMARY KEY NOT NULL, value)`);
+      db.prepare(`INSERT INTO ${META_TABLE} (key, value) VALUES ('format', ?), ('lastAppliedTx', 0)`).run(FORMAT);
+    })();
+  }
+  const format = db.prepare(`SELECT value FROM ${META_TABLE} WHERE key = 'format'`).pluck(true).get();
+  if (format !== FORMAT) {
+    throw storeUsageError(STORE_ERROR.notAStore, `${file} is a Windback store of format ${String(format)}; this version reads format ${FORMAT}`);
+  }
+  return readLastApplied(db);
+}
+
+function readLastApplied(db: Database.Database): TxId {
+  const value = db.prepare(`SELECT value FROM ${META_TABLE} WHERE key = 'lastAppliedTx'`).pluck(true).get();
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw storeUsageError(STORE_ERROR.notAStore, `${db.name}: ${META_TABLE}.lastAppliedTx is ${String(value)}, not a transaction id`);
+  }
+  return value;
+}
+
+function aborted(ctx: TxContext, mode: 'read' | 'write', readAtTx: TxId): AbortedTx {
+  ctx.closeIterators();
+  return { mode, readDigest: ctx.digest.finish(), readAtTx };
+}
+
+function refuseThenable(value: unknown, what: string): void {
+  if (value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function') {
+    // Keep a rejection of the abandoned promise from becoming an unhandled one.
+    (value as PromiseLike<unknown>).then(undefined, () => undefined);
+    throw storeUsageError(
+      STORE_ERROR.asyncTx,
+      `${what} callback returned a Promise: transactions run synchronously, so the callback must not be async or await anything`,
+    );
+  }
+}
+
+function requireTransaction(db: Database.Database): void {
+  if (!db.inTransaction) {
+    throw new Error('SQLite rolled the transaction back on its own after an error inside it (disk full, I/O error or similar); nothing was committed');
+  }
+}
+
+/** The first difference between two change lists, in words, or null. */
+export function changesDifference(expected: readonly RowChange[], actual: readonly RowChange[]): string | null {
+  for (let i = 0; i < Math.max(expected.length, actual.length); i++) {
+    const e = expected[i];
+    const a = actual[i];
+    if (e === undefined || a === undefined) {
+      return `${expected.length} changes recorded, ${actual.length} now`;
+    }
+    if (e.table !== a.table || String(e.key) !== String(a.key)) {
+      return `change ${i + 1} was to "${e.table}" rowid ${e.key}, now to "${a.table}" rowid ${a.key}`;
+    }
+    if (!rowsEqual(e.before, a.before, true) || !rowsEqual(e.after, a.after, true)) {
+      return `change ${i + 1} to "${e.table}" rowid ${e.key} was ${showRow(e.before)} -> ${showRow(e.after)}, now ${showRow(a.before)} -> ${showRow(a.after)}`;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,43 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach } from 'vitest';
+import { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from '../../src/store/index.js';
+
+// Shared by the store tests: stores that close themselves, and temp dirs.
+
+const open: SqliteStore[] = [];
+const dirs: string[] = [];
+
+afterEach(() => {
+  for (const store of open.splice(0)) if (store.isOpen) store.close();
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+export function memStore(options?: SqliteStoreOptions): SqliteStore {
+  return track(openSqliteStore(':memory:', options));
+}
+
+export function track(store: SqliteStore): SqliteStore {
+  open.push(store);
+  return store;
+}
+
+export function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'windback-store-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** A store with one migration applied. */
+export function storeWith(sql: string, options?: SqliteStoreOptions): SqliteStore {
+  const store = memStore(options);
+  store.applyMigration(1, 'init', sql);
+  return store;
+}
+
+/** The type and value of one cell, as SQLite sees it. */
+export function cell(store: SqliteStore, sql: string, params: unknown[] = []): [string, unknown] {
+  const { rows } = store.queryReadOnly(`SELECT typeof(v), v FROM (${sql})`, params);
+  return rows[0] as [string, unknown];
+}
