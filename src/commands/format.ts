@@ -1,8 +1,14 @@
 import chalk from 'chalk';
 import type { InfoResult } from '../services/info.js';
+import type { RepairResult } from '../services/repair.js';
+import type { SessionsResult } from '../services/sessions.js';
+import type { WindResult } from '../services/wind.js';
 
 // Human-readable renderings of service results. JSON output never goes
-// through here. chalk honours NO_COLOR and non-TTY output by itself.
+// through here. chalk turns colour off for non-TTY output and FORCE_COLOR=0;
+// NO_COLOR (https://no-color.org) it does not know, so it is honoured here,
+// over FORCE_COLOR.
+if (process.env.NO_COLOR) chalk.level = 0;
 
 export function formatInfo(r: InfoResult): string {
   const integrity =
@@ -35,4 +41,129 @@ export function formatBytes(bytes: number): string {
     unit++;
   }
   return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+// --- tables -------------------------------------------------------------------
+
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+function visibleLength(text: string): number {
+  return text.replace(ANSI, '').length;
+}
+
+/** An aligned table: a bold header row, then the rows; columns in `right` are right-aligned. */
+export function formatTable(headers: string[], rows: string[][], right: ReadonlySet<number> = new Set()): string {
+  const widths = headers.map((h, i) => Math.max(visibleLength(h), ...rows.map((r) => visibleLength(r[i] ?? ''))));
+  const line = (cells: string[]): string =>
+    cells
+      .map((cell, i) => {
+        const pad = ' '.repeat(widths[i] - visibleLength(cell));
+        if (i === cells.length - 1 && !right.has(i)) return cell;
+        return right.has(i) ? pad + cell : cell + pad;
+      })
+      .join('  ')
+      .trimEnd();
+  return [chalk.bold(line(headers)), ...rows.map(line)].join('\n');
+}
+
+export function formatStatus(status: string): string {
+  switch (status) {
+    case 'ok':
+      return chalk.green(status);
+    case 'error':
+      return chalk.red(status);
+    case 'aborted':
+      return chalk.magenta(status);
+    case 'open':
+      return chalk.yellow(status);
+    default:
+      return status;
+  }
+}
+
+// --- sessions -----------------------------------------------------------------
+
+export function formatSessions(rows: SessionsResult): string {
+  if (rows.length === 0) return chalk.dim('no sessions match');
+  const table = formatTable(
+    ['ID', 'KIND', 'STATUS', 'ROUTE', 'STARTED', 'ENDED', 'TX'],
+    rows.map((s) => [
+      String(s.id),
+      s.kind,
+      formatStatus(s.status),
+      s.route,
+      s.startedAt,
+      s.endedAt ?? chalk.dim('-'),
+      `${s.startedAfterTx}..${s.endedAtTx ?? ''}`,
+    ]),
+    new Set([0]),
+  );
+  return `${table}\n${chalk.dim(`${rows.length.toLocaleString('en-US')} session${rows.length === 1 ? '' : 's'}; TX is the last transaction committed at start..at end`)}`;
+}
+
+// --- wind ---------------------------------------------------------------------
+
+export function formatWind(r: WindResult): string {
+  const lines = [`${chalk.bold(`tx ${r.tx}`)} committed at ${r.at}`];
+  if (r.alive.length === 0) {
+    lines.push(chalk.dim('no session was in flight'));
+  } else {
+    lines.push(`${r.alive.length} session${r.alive.length === 1 ? '' : 's'} in flight:`, '');
+    lines.push(
+      formatTable(
+        ['ID', 'KIND', 'STATUS', 'STARTED', 'AFTER TX', 'LAST CHECKPOINT', 'TXS'],
+        r.alive.map((s) => [
+          String(s.id),
+          s.kind,
+          formatStatus(s.status),
+          s.startedAt,
+          String(s.startedAfterTx),
+          s.lastCheckpoint ? `${s.lastCheckpoint.label} @${s.lastCheckpoint.position}` : chalk.dim('-'),
+          s.txs.length === 0 ? chalk.dim('-') : s.txs.map((t) => (t === r.tx ? chalk.bold(`${t}*`) : String(t))).join(','),
+        ]),
+        new Set([0, 4]),
+      ),
+    );
+    if (r.alive.some((s) => s.txs.includes(r.tx))) lines.push(chalk.dim(`* committed tx ${r.tx}`));
+  }
+  const example = r.alive.find((s) => s.txs.includes(r.tx)) ?? r.alive[0];
+  lines.push(
+    '',
+    chalk.dim('next:'),
+    chalk.dim(`  replay show ${example ? example.id : '<id>'}          the session's records`),
+    chalk.dim(`  replay state --tx ${Math.max(0, r.tx - 1)}   the database just before tx ${r.tx}`),
+    chalk.dim(`  replay wind --tx ${r.tx > 1 ? r.tx - 1 : r.tx + 1}    one transaction ${r.tx > 1 ? 'earlier' : 'later'}`),
+  );
+  return lines.join('\n');
+}
+
+// --- repair -------------------------------------------------------------------
+
+export function formatRepair(r: RepairResult): string {
+  const lines = [`${chalk.bold('journal')}     ${r.journal}`];
+  if (r.damage) {
+    const what = r.damage.kind === 'corruption' ? chalk.red('corruption') : chalk.yellow('torn tail');
+    lines.push(`damage      ${what} at position ${r.damage.position}: ${r.damage.reason} (${r.damage.path})`);
+  } else {
+    lines.push(`damage      ${chalk.green('none')}`);
+  }
+  lines.push(
+    r.newEnd === r.truncateAt
+      ? `cut at      position ${r.newEnd}`
+      : `cut at      position ${r.newEnd} (the start of the batch holding position ${r.truncateAt}; batches are cut whole)`,
+  );
+  const l = r.lost;
+  const txs = l.transactions === 0 ? 'no write transactions' : `${l.transactions} write transaction${l.transactions === 1 ? '' : 's'} (tx ${l.firstTx} to ${l.lastTx})`;
+  const lose = `${l.records.toLocaleString('en-US')} readable record${l.records === 1 ? '' : 's'} of ${l.sessions.toLocaleString('en-US')} session${l.sessions === 1 ? '' : 's'}, ${txs}, ${formatBytes(l.bytes)} in all (${formatBytes(l.unreadableBytes)} unreadable)`;
+  lines.push(`${r.truncated ? 'lost' : 'would lose'}  ${l.bytes === 0 ? 'nothing' : lose}`);
+  if (r.truncated) {
+    lines.push(chalk.green(`Truncated the journal at position ${r.newEnd}.`));
+    if (r.removedSegments.length > 0) lines.push(`removed     ${r.removedSegments.join(', ')}`);
+    lines.push(chalk.dim('The catalog is rebuilt on next use.'));
+  } else if (l.bytes === 0) {
+    lines.push(chalk.dim('Nothing to cut.'));
+  } else {
+    lines.push(chalk.yellow(`Nothing was changed. Rerun with --yes to truncate the journal at position ${r.newEnd}.`));
+  }
+  return lines.join('\n');
 }

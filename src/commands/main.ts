@@ -1,5 +1,5 @@
 import sourceMapSupport from 'source-map-support';
-import { flush, run } from '@oclif/core';
+import { flush, run, settings } from '@oclif/core';
 import { reportError } from './errors.js';
 
 // The replay binary: run oclif, and turn anything that escapes a command
@@ -7,6 +7,9 @@ import { reportError } from './errors.js';
 
 export async function main(argv: string[], binUrl: string): Promise<void> {
   sourceMapSupport.install({ environment: 'node', handleUncaughtExceptions: false });
+  // Always run the compiled commands: with NODE_ENV=development or test, oclif
+  // would otherwise look for TypeScript sources and warn on every run.
+  settings.enableAutoTranspile = false;
   try {
     await run(argv, binUrl);
     await flush();
