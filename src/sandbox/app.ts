@@ -1,0 +1,93 @@
+// The app API: what `import { defineApp, RetryableError } from 'windback'`
+// resolves to inside the sandbox (the bundler leaves 'windback' external and
+// the session's require returns this module). One frozen object shared by all
+// sessions.
+
+import type { AppDefinition } from './app-types.js';
+import { DeterminismError, RetryableError } from './errors.js';
+import { RealmTypeError, isObject } from './intrinsics.js';
+
+const { isArray } = Array;
+const { keys, hasOwn } = Object;
+
+const FIELDS = ['name', 'config', 'secretFields', 'migrations', 'kinds', 'routes'];
+
+/** Definitions that went through defineApp (so the host can tell an app from anything else exported). */
+const defined = new WeakSet<object>();
+
+function invalid(message: string): never {
+  throw new RealmTypeError(`defineApp: ${message}`);
+}
+
+/**
+ * Checks an app definition and returns it unchanged. Throws a TypeError that
+ * names the offending field.
+ */
+export function defineApp<const D extends AppDefinition<Config>, Config = D['config']>(definition: D): D {
+  if (!isObject(definition) || isArray(definition)) invalid('expected an object: defineApp({ name, migrations, kinds })');
+  const d = definition as unknown as Record<string, unknown>;
+  for (const key of keys(d)) {
+    if (!FIELDS.includes(key)) invalid(`unknown field "${key}"; the fields are ${FIELDS.join(', ')}`);
+  }
+  if (typeof d.name !== 'string' || d.name.trim() === '') invalid('"name" must be a non-empty string');
+
+  if (!isArray(d.migrations)) invalid('"migrations" must be an array of { name, sql } (it may be empty)');
+  const seen = new Set<string>();
+  (d.migrations as unknown[]).forEach((m, i) => {
+    const migration = m as { name?: unknown; sql?: unknown } | null;
+    if (!isObject(migration)) invalid(`migrations[${i}] must be an object { name, sql }`);
+    if (typeof migration.name !== 'string' || migration.name === '') invalid(`migrations[${i}].name must be a non-empty string`);
+    if (typeof migration.sql !== 'string' || migration.sql.trim() === '') invalid(`migrations[${i}] ("${migration.name}") needs its sql as a non-empty string`);
+    if (seen.has(migration.name)) invalid(`migrations[${i}]: the name "${migration.name}" is used twice`);
+    seen.add(migration.name);
+  });
+
+  if (!isObject(d.kinds) || isArray(d.kinds)) invalid('"kinds" must be an object of handlers: { kind: async (input, ctx) => response }');
+  const kinds = d.kinds as Record<string, unknown>;
+  const kindNames = keys(kinds);
+  if (kindNames.length === 0) invalid('"kinds" must name at least one kind');
+  for (const kind of kindNames) {
+    if (typeof kinds[kind] !== 'function') invalid(`kinds.${kind} must be a function (input, ctx) => Promise<response>`);
+  }
+
+  if (d.secretFields !== undefined) {
+    if (!isArray(d.secretFields)) invalid('"secretFields" must be an array of config field paths');
+    (d.secretFields as unknown[]).forEach((f, i) => {
+      if (typeof f !== 'string' || f === '') invalid(`secretFields[${i}] must be a non-empty string`);
+    });
+  }
+
+  if (d.routes !== undefined) {
+    if (!isObject(d.routes) || isArray(d.routes)) invalid('"routes" must be an object { path: kind }');
+    const routes = d.routes as Record<string, unknown>;
+    for (const path of keys(routes)) {
+      const route = routes[path];
+      const kind = typeof route === 'string' ? route : isObject(route) ? (route as { kind?: unknown }).kind : undefined;
+      if (typeof kind !== 'string') invalid(`routes["${path}"] must be a kind name or { kind, method?, transport? }`);
+      if (!hasOwn(kinds, kind)) invalid(`routes["${path}"] names the kind "${kind}", which is not in "kinds"`);
+    }
+  }
+
+  defined.add(definition);
+  return definition;
+}
+
+/**
+ * The app definition a bundle exported: `export default defineApp(...)` or
+ * `module.exports = defineApp(...)`. For the host, after running the factory.
+ */
+export function appDefinitionOf(moduleExports: unknown): AppDefinition {
+  if (isObject(moduleExports)) {
+    if (defined.has(moduleExports)) return moduleExports as AppDefinition;
+    const fallback = (moduleExports as { default?: unknown }).default;
+    if (isObject(fallback) && defined.has(fallback)) return fallback as AppDefinition;
+  }
+  throw new RealmTypeError('the app bundle must export the result of defineApp(...): `export default defineApp({ ... })`');
+}
+
+/** The 'windback' module as app code sees it. */
+export const appApi = { __proto__: null, defineApp, RetryableError, DeterminismError } as unknown as {
+  defineApp: typeof defineApp;
+  RetryableError: typeof RetryableError;
+  DeterminismError: typeof DeterminismError;
+};
