@@ -101,7 +101,9 @@ const BATCHES: (AppendableRecord | { kind: 'unknown'; type: number; payload: Uin
       result: { ok: true, balance: 8750 },
       migration: null,
     },
-    { kind: 'read-tx', session: 1, prev: 0, readAtTx: 2, readDigest: new Uint8Array([1, 2, 3, 4]), result: [{ id: 1, cents: 8750n }] },
+    // Written before read-tx gained its trailing `error` and `write` fields: the
+    // committed fixture holds this 5-field form, which readers must keep reading.
+    { kind: 'read-tx', session: 1, prev: 0, readAtTx: 2, readDigest: new Uint8Array([1, 2, 3, 4]), result: [{ id: 1, cents: 8750n }] } as unknown as AppendableRecord,
     { kind: 'checkpoint', session: 1, prev: 0, at: NOW + 7, label: 'after-debit', state: { step: 2, big: 2n ** 70n, ratio: 0.1 }, randomDraws: 3 },
   ],
   [

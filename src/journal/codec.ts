@@ -36,13 +36,21 @@ const FIELDS: { [K in PayloadKind]: FieldsOf<K> } = {
   'call-start': ['session', 'prev', 'call', 'name', 'request', 'idempotencyKey', 'at'],
   'call-result': ['session', 'prev', 'call', 'ok', 'value', 'at'],
   'write-tx': ['session', 'prev', 'tx', 'committedAt', 'readAtTx', 'changes', 'readDigest', 'result', 'migration'],
-  'read-tx': ['session', 'prev', 'readAtTx', 'readDigest', 'result'],
+  'read-tx': ['session', 'prev', 'readAtTx', 'readDigest', 'result', 'error', 'write'],
   checkpoint: ['session', 'prev', 'at', 'label', 'state', 'randomDraws'],
   response: ['session', 'prev', 'at', 'status', 'headers', 'body'],
   'duplicate-request': ['at', 'originalSession', 'idempotencyKey', 'route'],
   'session-end': ['session', 'prev', 'at', 'status', 'error', 'randomDraws'],
   snapshot: ['at', 'tx', 'file', 'bytes', 'sha256'],
   suspension: ['session', 'prev', 'at', 'sessionKind', 'missing'],
+};
+
+/**
+ * Trailing fields a reader may find missing (a record written before they
+ * were appended), with the value they then take (format section 10).
+ */
+const OPTIONAL: { [K in PayloadKind]?: Partial<Record<Exclude<keyof RecordOf<K>, 'kind'>, unknown>> } = {
+  'read-tx': { error: null, write: false },
 };
 
 const packr = new Packr({
@@ -98,11 +106,13 @@ export function decodePayload(type: number, payload: Uint8Array): JournalRecord 
   }
   if (!Array.isArray(values)) throw new MalformedPayloadError(`${kind} payload is not an array`);
   const fields = FIELDS[kind] as readonly string[];
-  if (values.length < fields.length) {
-    throw new MalformedPayloadError(`${kind} payload has ${values.length} fields, expected ${fields.length}`);
+  const optional = (OPTIONAL[kind] ?? {}) as Record<string, unknown>;
+  const required = fields.length - Object.keys(optional).length;
+  if (values.length < required) {
+    throw new MalformedPayloadError(`${kind} payload has ${values.length} fields, expected ${required}`);
   }
   const record: Record<string, unknown> = { kind };
-  for (let i = 0; i < fields.length; i++) record[fields[i]] = values[i];
+  for (let i = 0; i < fields.length; i++) record[fields[i]] = i < values.length ? values[i] : optional[fields[i]];
   if (kind === 'write-tx') {
     record.changes = (record.changes as unknown[][]).map(([table, key, before, after]) => ({ table, key, before, after }));
   }

@@ -47,6 +47,8 @@ export interface ErrorInfo {
   stack?: string | null;
   /** Set when the app marked the error as retryable. */
   retryable?: boolean;
+  /** An HTTP status the error carried (business errors), if any. */
+  status?: number;
 }
 
 /** Fields shared by every record that belongs to a session. */
@@ -140,6 +142,13 @@ export interface ReadTxRecord extends SessionScoped {
   readAtTx: TxId;
   readDigest: Uint8Array;
   result: unknown;
+  /**
+   * Set when the function threw: what the app saw. A write transaction that
+   * threw rolled back and wrote nothing, so it is journaled here, as a read.
+   */
+  error: ErrorInfo | null;
+  /** True for a ctx.tx() whose function threw (see `error`). */
+  write: boolean;
 }
 
 export interface CheckpointRecord extends SessionScoped {

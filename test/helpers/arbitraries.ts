@@ -177,6 +177,8 @@ export const recordArbitraries: { [K in AppendableKind]: fc.Arbitrary<RecordOf<K
     readAtTx: int,
     readDigest: bytes(32),
     result: appValue,
+    error: fc.option(fc.record({ name: text(), message: text() }), { nil: null }),
+    write: fc.boolean(),
   }),
   checkpoint: fc.record({
     kind: fc.constant('checkpoint'),

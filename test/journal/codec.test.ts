@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodePayload, encodePayload, packValue, unpackValue } from '../../src/journal/index.js';
 import { MalformedPayloadError, UnsupportedRecordError } from '../../src/journal/codec.js';
-import { RECORD_TYPE, type AppendableRecord } from '../../src/model/records.js';
+import { RECORD_TYPE, type AppendableRecord, type ReadTxRecord } from '../../src/model/records.js';
 import { APPENDABLE_KINDS, appValue, batchCommit, decoded, plain, recordArbitraries } from '../helpers/arbitraries.js';
 import { size, thrown } from '../helpers/journal.js';
 
@@ -24,7 +24,7 @@ const SPEC_FIELDS: Record<AppendableRecord['kind'], [type: number, fields: strin
   'call-start': [5, ['session', 'prev', 'call', 'name', 'request', 'idempotencyKey', 'at']],
   'call-result': [6, ['session', 'prev', 'call', 'ok', 'value', 'at']],
   'write-tx': [7, ['session', 'prev', 'tx', 'committedAt', 'readAtTx', 'changes', 'readDigest', 'result', 'migration']],
-  'read-tx': [8, ['session', 'prev', 'readAtTx', 'readDigest', 'result']],
+  'read-tx': [8, ['session', 'prev', 'readAtTx', 'readDigest', 'result', 'error', 'write']],
   checkpoint: [9, ['session', 'prev', 'at', 'label', 'state', 'randomDraws']],
   response: [10, ['session', 'prev', 'at', 'status', 'headers', 'body']],
   'duplicate-request': [11, ['at', 'originalSession', 'idempotencyKey', 'route']],
@@ -32,6 +32,9 @@ const SPEC_FIELDS: Record<AppendableRecord['kind'], [type: number, fields: strin
   snapshot: [13, ['at', 'tx', 'file', 'bytes', 'sha256']],
   suspension: [14, ['session', 'prev', 'at', 'sessionKind', 'missing']],
 };
+
+/** Fields appended within version 1 (spec, read-tx row): older records may lack them. */
+const OPTIONAL_TRAILING: Partial<Record<string, number>> = { 'read-tx': 2 };
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
@@ -198,12 +201,18 @@ describe('payload codec', () => {
     );
   });
 
-  it('a payload with fewer fields than its kind has is malformed', () => {
+  it('a payload with fewer fields than its kind requires is malformed', () => {
     for (const kind of APPENDABLE_KINDS) {
       const [type, fields] = SPEC_FIELDS[kind];
-      const error = thrown(() => decodePayload(type, packValue(new Array(fields.length - 1).fill(null))));
+      const required = fields.length - (OPTIONAL_TRAILING[kind] ?? 0);
+      const error = thrown(() => decodePayload(type, packValue(new Array(required - 1).fill(null))));
       expect(error, kind).toBeInstanceOf(MalformedPayloadError);
     }
+  });
+
+  it('a read-tx written before its error and write fields were appended reads them as nil and false', () => {
+    const record = decodePayload(8, packValue([3, null, 7, new Uint8Array([1]), { ok: 1 }])) as ReadTxRecord;
+    expect(record).toMatchObject({ kind: 'read-tx', session: 3, readAtTx: 7, error: null, write: false });
   });
 
   it('a payload that is not a MessagePack array is malformed', () => {
