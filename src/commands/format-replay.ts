@@ -1,0 +1,62 @@
+import chalk from 'chalk';
+import type { AuditResult } from '../services/audit.js';
+import type { RunResult } from '../services/run.js';
+import type { Step } from '../services/show.js';
+import type { RestoreResult, StateResult } from '../services/state.js';
+import { formatTable } from './format.js';
+
+// Human renderings of the replay commands' results.
+
+export function formatRun(r: RunResult): string {
+  if (r.equal) return `${chalk.green('equal')}: session ${r.session} replays as recorded (${r.steps} steps compared)`;
+  const d = r.divergence!;
+  const where = d.location ? ` at ${d.location.file}:${d.location.line}:${d.location.column}` : '';
+  const lines = [
+    `${chalk.red('DIVERGED')}: session ${r.session} at step ${d.step} (${d.kind})${where}`,
+    `  ${d.message}`,
+  ];
+  if (d.construct) lines.push(`  construct: ${d.construct}`);
+  lines.push(`  expected: ${brief(d.expected)}`, `  actual:   ${brief(d.actual)}`, chalk.dim(`  see the steps with: replay show ${r.session}`));
+  return lines.join('\n');
+}
+
+export function formatSteps(steps: Step[]): string {
+  const rows = steps.map((s) => [String(s.index), String(s.attempt), s.kind, s.at ?? '', s.tx === null ? '' : String(s.tx), String(s.bytes), s.summary]);
+  return formatTable(['#', 'ATT', 'KIND', 'AT', 'TX', 'BYTES', 'SUMMARY'], rows, new Set([0, 1, 4, 5]));
+}
+
+export function formatState(r: StateResult): string {
+  if ('tables' in r) {
+    if (r.tables.length === 0) return `as of tx ${r.tx}: no tables`;
+    return `as of tx ${r.tx}\n${formatTable(['TABLE', 'ROWS'], r.tables.map((t) => [t.name, String(t.rows)]), new Set([1]))}`;
+  }
+  const rows = r.rows.map((row) => row.map(cell));
+  return `as of tx ${r.tx}: ${r.rows.length} row${r.rows.length === 1 ? '' : 's'}\n${formatTable(r.columns, rows)}`;
+}
+
+export function formatRestore(r: RestoreResult): string {
+  const total = r.tables.reduce((n, t) => n + t.rows, 0);
+  return `wrote ${r.out}: the database as of tx ${r.tx}, ${r.tables.length} tables, ${total} rows${r.fromSnapshot !== null ? ` (from the snapshot at tx ${r.fromSnapshot})` : ''}`;
+}
+
+export function formatAudit(r: AuditResult): string {
+  const lines = [
+    r.ok ? `${chalk.green('ok')}: ${r.records.toLocaleString('en-US')} records in ${r.batches.toLocaleString('en-US')} batches, every checksum and hash-chain link verified` : `${chalk.red('TAMPERED OR DAMAGED')}: ${r.problem}`,
+    `responses   ${r.responses.toLocaleString('en-US')}`,
+    `chain head  ${r.chainHead}`,
+  ];
+  if (r.expectedHeadSeq !== null) lines.push(`expected head found at batch ${r.expectedHeadSeq}`);
+  if (r.tornTail > 0) lines.push(chalk.yellow(`torn tail: ${r.tornTail} unacknowledged bytes after the last batch commit (left by a crash)`));
+  return lines.join('\n');
+}
+
+function cell(value: unknown): string {
+  if (value === null) return 'NULL';
+  if (value instanceof Uint8Array) return `x'${Buffer.from(value).toString('hex')}'`;
+  return String(value);
+}
+
+function brief(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 160 ? `${text.slice(0, 157)}...` : text;
+}

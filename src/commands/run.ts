@@ -1,0 +1,30 @@
+import { Args, Flags } from '@oclif/core';
+import type { RunResult } from '../services/run.js';
+import { ReplayCommand } from './base.js';
+import { formatRun } from './format-replay.js';
+
+export default class Run extends ReplayCommand<RunResult> {
+  static override summary = 'Re-execute one recorded session and compare it with the journal.';
+  static override description =
+    'Runs the session in a fresh vm scope with the code version it was recorded with (or --code), serving every value and call result from the journal and re-running every transaction against the database as it was. Exit 0 when the replay equals the recording, 1 when it diverges (the JSON result is printed either way).';
+  static override examples = [
+    '<%= config.bin %> run 42',
+    '<%= config.bin %> run 42 --code ./src/app.ts',
+    '<%= config.bin %> run 42 --json',
+  ];
+  static override args = { session: Args.string({ required: true, description: 'The session id.' }) };
+  static override flags = {
+    code: Flags.string({ summary: 'Run this app entry instead of the recorded code (a what-if replay).' }),
+    strict: Flags.boolean({ summary: 'Also compare values consumed, read digests, return values and checkpoint states (default for recorded code).', allowNo: true }),
+    'keep-going': Flags.boolean({ summary: 'Continue after the first divergence (best effort).' }),
+  };
+
+  async run(): Promise<RunResult> {
+    const { args, flags } = await this.parse(Run);
+    const { run } = await import('../services/run.js');
+    const result = await run({ journal: this.journalDir(flags), session: args.session, code: flags.code, strict: flags.strict, keepGoing: flags['keep-going'] });
+    if (!this.jsonEnabled()) this.log(formatRun(result));
+    if (!result.equal) this.exitCode = 1;
+    return result;
+  }
+}

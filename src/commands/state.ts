@@ -1,0 +1,27 @@
+import { Flags } from '@oclif/core';
+import { state, type StateResult } from '../services/state.js';
+import { ReplayCommand } from './base.js';
+import { formatState } from './format-replay.js';
+
+export default class State extends ReplayCommand<StateResult> {
+  static override summary = 'Query the database as it was just after a transaction.';
+  static override description =
+    'Rebuilds the database as of transaction N in a private temporary file (the nearest snapshot plus the journal\'s row changes) and runs a read-only query on it. Without --table or --sql it lists the tables with their row counts. Statements that write are refused.';
+  static override examples = [
+    '<%= config.bin %> state --tx 4811',
+    '<%= config.bin %> state --tx 4811 --table accounts',
+    '<%= config.bin %> state --tx 4811 --sql "select id, balance from accounts where balance < 0"',
+  ];
+  static override flags = {
+    tx: Flags.string({ summary: 'The transaction id (0: before any).', required: true }),
+    table: Flags.string({ summary: 'Show every row of this table.' }),
+    sql: Flags.string({ summary: 'A read-only SQL query.' }),
+  };
+
+  async run(): Promise<StateResult> {
+    const { flags } = await this.parse(State);
+    const result = state({ journal: this.journalDir(flags), tx: flags.tx, table: flags.table, sql: flags.sql });
+    if (!this.jsonEnabled()) this.log(formatState(result));
+    return result;
+  }
+}

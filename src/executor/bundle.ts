@@ -1,0 +1,98 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { build } from 'esbuild';
+import { CorruptJournalError, UsageError } from '../model/errors.js';
+
+// An app's code, bundled once with esbuild into one CommonJS script plus its
+// source map. The hash of the two is the code version; the journal directory
+// keeps both, content-addressed, so a replay can run exactly what was recorded.
+
+export interface AppBundle {
+  /** SHA-256 of the code, 64 hex digits. */
+  codeVersion: string;
+  /** CommonJS source, `require('windback')` left for the sandbox to provide. */
+  code: string;
+  /** The source map, as JSON text, with sources relative to `sourceRoot`. */
+  map: string;
+  /** Where the entry point was read from. */
+  entry: string;
+}
+
+/** The module name apps import the app API from. */
+export const APP_API_MODULE = 'windback';
+
+export async function bundleApp(entry: string): Promise<AppBundle> {
+  const absolute = path.resolve(entry);
+  if (!fs.existsSync(absolute)) throw new UsageError(`app entry not found: ${absolute}`, 'E_NOT_FOUND');
+  let result;
+  try {
+    result = await build({
+      entryPoints: [absolute],
+      bundle: true,
+      write: false,
+      format: 'cjs',
+      platform: 'node',
+      target: 'node20',
+      sourcemap: 'external',
+      sourcesContent: true,
+      outfile: path.join(path.dirname(absolute), '__windback_bundle.js'),
+      external: [APP_API_MODULE],
+      logLevel: 'silent',
+      // Deterministic output: the code version must not depend on the machine.
+      absWorkingDir: path.dirname(absolute),
+      charset: 'utf8',
+      legalComments: 'none',
+    });
+  } catch (error) {
+    const first = (error as { errors?: { text: string; location?: { file: string; line: number; column: number } }[] }).errors?.[0];
+    const where = first?.location ? ` at ${first.location.file}:${first.location.line}:${first.location.column}` : '';
+    throw new UsageError(`cannot bundle ${absolute}: ${first?.text ?? (error as Error).message}${where}`, 'E_BUNDLE');
+  }
+  const code = stripSourceMapComment(result.outputFiles.find((f) => f.path.endsWith('.js'))!.text);
+  // Sources stay relative (so the code version does not depend on the
+  // machine); sourceRoot tells debuggers where they were.
+  const rawMap = JSON.parse(result.outputFiles.find((f) => f.path.endsWith('.map'))!.text) as Record<string, unknown>;
+  const map = JSON.stringify({ ...rawMap, sourceRoot: path.dirname(absolute) });
+  return { codeVersion: versionOf(code), code, map, entry: absolute };
+}
+
+/** The code version: SHA-256 of the bundled code (not of its map, which names local paths). */
+function versionOf(code: string): string {
+  return createHash('sha256').update(code).digest('hex');
+}
+
+function stripSourceMapComment(code: string): string {
+  return code.replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n');
+}
+
+/** Keep a bundle in `<journal>/code/<version>.js` and `.js.map` (idempotent). */
+export function storeBundle(journalDir: string, bundle: AppBundle): string {
+  const dir = path.join(journalDir, 'code');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, `${bundle.codeVersion}.js`);
+  if (!fs.existsSync(file)) {
+    writeAtomically(`${file}.map`, bundle.map);
+    writeAtomically(file, bundle.code);
+  }
+  return file;
+}
+
+export function loadStoredBundle(journalDir: string, codeVersion: string): AppBundle {
+  const file = path.join(journalDir, 'code', `${codeVersion}.js`);
+  if (!fs.existsSync(file)) {
+    throw new UsageError(`code version ${codeVersion} is not in ${path.dirname(file)}; pass --code <path> to run other code`, 'E_NOT_FOUND');
+  }
+  const code = fs.readFileSync(file, 'utf8');
+  const map = fs.readFileSync(`${file}.map`, 'utf8');
+  if (versionOf(code) !== codeVersion) {
+    throw new CorruptJournalError(`${file} does not match its code version (it was altered)`, null, file);
+  }
+  return { codeVersion, code, map, entry: file };
+}
+
+function writeAtomically(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text, { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}

@@ -1,0 +1,859 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { isDeepStrictEqual } from 'node:util';
+import type {
+  CallResultRecord,
+  CallStartRecord,
+  CheckpointRecord,
+  ErrorInfo,
+  Position,
+  ReadTxRecord,
+  ValueRecord,
+  WriteTxRecord,
+} from '../model/records.js';
+import type { AppDb, Divergence, DivergenceKind, ExecutionObserver, ExecutionStep, LiveEffects, ReplayDatabase, SessionIdentity, SessionOutcome } from './types.js';
+import type { CallOptions, SessionContext } from '../sandbox/app-types.js';
+import type { BridgeValueArgs, BridgeValueSource, BridgeValues, SessionBridge, TimerRequest } from '../sandbox/bridge.js';
+import type { EffectRecord, Positioned } from './history.js';
+import type { CodeRealm } from './realm.js';
+import { appLocation, type SourceLocation } from './source-maps.js';
+
+// Runs one attempt of one session in its code realm. Every effect is either
+// served from the journal (the effects the attempt inherits, or all of them on
+// replay) or performed live and journaled; asynchronous outcomes (call results
+// and timer firings) reach the app in the order the journal holds them.
+
+export interface ExecuteOptions {
+  realm: CodeRealm;
+  session: SessionIdentity;
+  /** Effects already in the journal, in journal order: served, not redone. */
+  served: readonly Positioned<EffectRecord>[];
+  /** Live side; null on replay, where nothing may happen that the journal does not hold. */
+  live: LiveEffects | null;
+  /** Replay only: re-run served transactions for comparison. */
+  replay?: ReplayOptions;
+  observer?: ExecutionObserver;
+}
+
+export interface ReplayOptions {
+  database: ReplayDatabase;
+  /** Compare every value consumed, read digests, return values and checkpoint states too. */
+  strict: boolean;
+  /** Go on after the first divergence (best effort). */
+  keepGoing: boolean;
+  /**
+   * Served effects before this position were inherited from earlier attempts:
+   * served as they are, not re-executed or compared (they were, in their own attempt).
+   */
+  compareFrom?: Position;
+  /**
+   * The recording of this attempt ends in a crash: asking for an effect past
+   * the end of what was journaled ends the replay of the attempt there, it is
+   * not an extra step.
+   */
+  endsAtCrash?: boolean;
+}
+
+export interface AttemptOutcome extends SessionOutcome {
+  /** Position of the last checkpoint reached (served or live), for a retry. */
+  lastCheckpoint: Position | null;
+  /** True when the session stopped waiting for something the journal never delivered (a crashed attempt, on replay). */
+  stalled: boolean;
+  /** Served effects the execution did not consume. */
+  unconsumed: Positioned<EffectRecord>[];
+}
+
+class DivergenceStop extends Error {}
+class CrashPoint extends DivergenceStop {}
+
+/**
+ * The ctx.call() a session is inside, if any. What a call's own function does
+ * (fetches, values) is not journaled on its own: the call's result is, and on
+ * replay or resume the function does not run at all.
+ */
+const insideCall = new AsyncLocalStorage<{ run: SessionRun; key: string }>();
+
+type AsyncEvent = { type: 'call'; call: number; entry: Positioned<CallResultRecord> } | { type: 'timer'; id: number; entry: Positioned<ValueRecord> };
+
+export async function executeSession(options: ExecuteOptions): Promise<AttemptOutcome> {
+  return new SessionRun(options).run();
+}
+
+class SessionRun {
+  private readonly values = new Map<string, Positioned<ValueRecord>[]>();
+  private readonly callStarts = new Map<number, Positioned<CallStartRecord>>();
+  private readonly callResults = new Map<number, Positioned<CallResultRecord>>();
+  private readonly txs: Positioned<WriteTxRecord>[] = [];
+  private readonly reads: Positioned<ReadTxRecord>[] = [];
+  private readonly checkpoints: Positioned<CheckpointRecord>[] = [];
+  private readonly asyncEvents: AsyncEvent[] = [];
+  private readonly consumed = new Set<Positioned<EffectRecord>>();
+
+  private nextCall = 0;
+  private stepIndex = 0;
+  private lastCheckpoint: Position | null = null;
+  private readonly divergences: Divergence[] = [];
+  private stopped = false;
+  private randomDraws: () => number = () => 0;
+  private lastDate = 0;
+  private lastPerf = 0;
+  private continuation = 0;
+
+  // Asynchronous ordering.
+  private readonly pendingCalls = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  private readonly armedTimers = new Map<number, TimerRequest>();
+  private readonly liveTimers = new Map<number, NodeJS.Timeout>();
+  private readonly heldLive: (() => void)[] = [];
+  private releasing = false;
+  private inFlight = 0;
+  private settled = false;
+  private wake: (() => void) | null = null;
+
+  constructor(private readonly options: ExecuteOptions) {
+    for (const entry of options.served) {
+      const record = entry.record;
+      switch (record.kind) {
+        case 'value':
+          if (record.source === 'timer') this.asyncEvents.push({ type: 'timer', id: Number(record.value), entry: entry as Positioned<ValueRecord> });
+          else this.queue(record.source).push(entry as Positioned<ValueRecord>);
+          break;
+        case 'call-start':
+          this.callStarts.set(record.call, entry as Positioned<CallStartRecord>);
+          break;
+        case 'call-result':
+          this.callResults.set(record.call, entry as Positioned<CallResultRecord>);
+          this.asyncEvents.push({ type: 'call', call: record.call, entry: entry as Positioned<CallResultRecord> });
+          break;
+        case 'write-tx':
+          this.txs.push(entry as Positioned<WriteTxRecord>);
+          break;
+        case 'read-tx':
+          this.reads.push(entry as Positioned<ReadTxRecord>);
+          break;
+        case 'checkpoint':
+          this.checkpoints.push(entry as Positioned<CheckpointRecord>);
+          break;
+      }
+    }
+  }
+
+  private queue(source: string): Positioned<ValueRecord>[] {
+    let list = this.values.get(source);
+    if (!list) this.values.set(source, (list = []));
+    return list;
+  }
+
+  async run(): Promise<AttemptOutcome> {
+    const { realm, session } = this.options;
+    let output: unknown;
+    let thrown: unknown;
+    let failed = false;
+    try {
+      const { definition, scope } = realm.instantiate(this.bridge());
+      this.randomDraws = scope.randomDraws;
+      const handler = definition.kinds[session.kind];
+      if (typeof handler !== 'function') {
+        throw new TypeError(`the app has no session kind "${session.kind}" (kinds: ${Object.keys(definition.kinds).join(', ')})`);
+      }
+      await this.checkpoint('start', null);
+      const result = handler(session.input, this.context());
+      output = await this.untilSettledOrStalled(Promise.resolve(result));
+      if (!this.stalledFlag) await this.checkpoint('response', null);
+    } catch (error) {
+      if (error instanceof DivergenceStop) {
+        this.stopped = true;
+      } else {
+        failed = true;
+        thrown = error;
+        if (this.options.replay && realm.isDeterminismError(error)) {
+          const e = error as { construct: string; message: string; stack?: string };
+          this.diverge('determinism', null, null, e.message, appLocation(realm.filename, e), null, false, e.construct);
+        }
+      }
+    } finally {
+      this.settled = true;
+      for (const timer of this.liveTimers.values()) clearTimeout(timer);
+      this.liveTimers.clear();
+    }
+    // Isolation: a session that changed state shared with other sessions fails,
+    // and its realm is retired (docs/sandbox.md, "Isolation").
+    const breaches = realm.changes();
+    if (breaches.length > 0 && !failed) {
+      failed = true;
+      thrown = Object.assign(new Error(`the session changed state shared with other sessions: ${breaches.join('; ')}`), { name: 'IsolationError' });
+    }
+    const retry = failed && this.options.realm.isRetryableError(thrown);
+    return {
+      status: this.stopped || this.stalledFlag ? 'error' : failed ? (retry ? 'retry' : 'error') : 'ok',
+      output: failed ? undefined : output,
+      error: failed ? errorInfo(thrown, retry) : null,
+      thrown,
+      randomDraws: this.randomDraws(),
+      divergences: this.divergences,
+      stopped: this.stopped,
+      lastCheckpoint: this.lastCheckpoint,
+      stalled: this.stalledFlag,
+      unconsumed: this.options.served.filter((e) => !this.consumed.has(e)),
+    };
+  }
+
+  // ---- the bridge the sandbox calls -------------------------------------------------
+
+  private bridge(): SessionBridge {
+    const session = this.options.session;
+    return {
+      timeZone: session.timeZone,
+      locale: session.locale,
+      value: <S extends BridgeValueSource>(source: S, ...args: BridgeValueArgs[S]) => this.value(source, args as unknown[]) as BridgeValues[S],
+      setTimer: (timer) => this.setTimer(timer),
+      clearTimer: (id) => this.clearTimer(id),
+      call: (name, request) => this.fetchCall(name, request) as never,
+      log: (level, args) => {
+        if (this.options.live) this.options.live.log(level, args);
+      },
+    };
+  }
+
+  private context(): SessionContext {
+    const { session } = this.options;
+    const run = this;
+    return Object.freeze({
+      session: Object.freeze({ id: session.id, kind: session.kind, attempt: session.attempt, route: session.route }),
+      config: session.config as never,
+      console: Object.freeze({
+        log: (...args: unknown[]) => run.options.live?.log('log', args),
+        info: (...args: unknown[]) => run.options.live?.log('info', args),
+        warn: (...args: unknown[]) => run.options.live?.log('warn', args),
+        error: (...args: unknown[]) => run.options.live?.log('error', args),
+        debug: (...args: unknown[]) => run.options.live?.log('debug', args),
+      }),
+      tx: <T>(body: (db: AppDb) => T) => run.guard(() => run.tx(body)) as Promise<T>,
+      read: <T>(body: (db: AppDb) => T) => run.guard(() => run.read(body)) as Promise<T>,
+      call: <T>(name: string, fn: (idempotencyKey: string) => T | Promise<T>, request?: unknown, opts?: CallOptions) => {
+        if (typeof name !== 'string' || typeof fn !== 'function') {
+          return Promise.reject(new TypeError('ctx.call(name, fn, request?): name must be a string and fn a function (idempotencyKey) => result'));
+        }
+        return run.call(name, request ?? null, opts, (key) => insideCall.run({ run, key }, () => fn(key))) as Promise<T>;
+      },
+      checkpoint: (label?: string, state?: unknown) => run.guard(() => run.checkpoint(label ?? 'checkpoint', state ?? null)),
+      need: () => {
+        throw new TypeError('ctx.need() (suspend and prefetch) is not available yet in this version of Windback');
+      },
+    }) as unknown as SessionContext;
+  }
+
+  /** Turn a synchronous effect into the promise the app API promises, with its errors. */
+  private guard<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  // ---- values ----------------------------------------------------------------------
+
+  private value(source: string, args: unknown[]): unknown {
+    const frame = insideCall.getStore();
+    if (frame?.run === this && this.options.live) return produce(this.options.live, source, args);
+    const list = this.values.get(source);
+    const entry = list?.find((e) => !this.consumed.has(e));
+    if (entry) {
+      this.consumed.add(entry);
+      const value = entry.record.value;
+      if (source === 'random-bytes' && lengthOf(value) !== args[0]) {
+        this.diverge('value', entry, { source, length: args[0] }, `crypto.getRandomValues asked for ${String(args[0])} bytes; the journal holds ${lengthOf(value)}`);
+      }
+      this.track(source, value);
+      this.step('value', 'served', entry);
+      return value;
+    }
+    const live = this.options.live;
+    if (live) {
+      const value = produce(live, source, args);
+      const { position } = live.journal.append({ kind: 'value', source, value });
+      this.track(source, value);
+      this.step('value', 'live', { position, record: { kind: 'value', session: this.options.session.id, prev: null, source, value } });
+      return value;
+    }
+    // Replay of code that asks for more than was recorded: a deterministic
+    // continuation, a divergence only under --strict.
+    if (this.options.replay?.endsAtCrash) this.crashPoint();
+    if (this.options.replay?.strict) this.diverge('extra-step', null, { source }, `the session asked for a ${source} value the journal does not hold`);
+    return this.continue(source, args);
+  }
+
+  private track(source: string, value: unknown): void {
+    if (source === 'date' && typeof value === 'number') this.lastDate = value;
+    if (source === 'performance' && typeof value === 'number') this.lastPerf = value;
+  }
+
+  private continue(source: string, args: unknown[]): unknown {
+    const n = ++this.continuation;
+    switch (source) {
+      case 'date':
+        return this.lastDate;
+      case 'performance':
+        return this.lastPerf;
+      case 'random-seed':
+        return [this.options.session.id >>> 0, n, 0x9e3779b9, 0x85ebca6b];
+      case 'uuid':
+        return `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+      case 'random-bytes':
+        return new Uint8Array(Number(args[0]) || 0).map((_, i) => (i * 31 + n) & 0xff);
+      default:
+        return null;
+    }
+  }
+
+  // ---- calls -------------------------------------------------------------------------
+
+  /** fetch() from app code: a journaled call of its own, unless it runs inside a ctx.call(). */
+  private fetchCall(name: string, request: unknown): Promise<unknown> {
+    const live = this.options.live;
+    const frame = insideCall.getStore();
+    if (frame?.run === this && live) return live.call(name, request, frame.key);
+    return this.call(name, request, undefined, (key) => {
+      if (!live) return new Promise(() => {});
+      return live.call(name, request, key);
+    });
+  }
+
+  private call(name: string, request: unknown, options: CallOptions | undefined, perform: (key: string) => unknown): Promise<unknown> {
+    const index = this.nextCall++;
+    const key = options?.idempotencyKey ?? `${this.options.session.keyPrefix}-${index}`;
+    const started = this.callStarts.get(index);
+    if (started) {
+      this.consumed.add(started);
+      if (started.record.name !== name || !isDeepStrictEqual(normalize(started.record.request), normalize(request))) {
+        this.diverge(
+          'call',
+          started,
+          { name, request },
+          `call ${index} is ${name}(${brief(request)}); the journal holds ${started.record.name}(${brief(started.record.request)})`,
+        );
+      }
+      this.step('call', 'served', started);
+      if (this.callResults.has(index)) {
+        return new Promise((resolve, reject) => {
+          this.pendingCalls.set(index, { resolve, reject });
+          this.release();
+        });
+      }
+      // In doubt: the start is journaled, its outcome is not.
+      if (this.options.live) return this.liveCallResult(index, started.record.idempotencyKey, perform);
+      return new Promise(() => {}); // replay of a crashed attempt: the outcome never came
+    }
+    const live = this.options.live;
+    if (!live) {
+      if (this.options.replay?.endsAtCrash) this.crashPoint();
+      this.diverge('extra-step', null, { name, request }, `call ${index} ${name}(${brief(request)}) is not in the journal`);
+      return new Promise(() => {});
+    }
+    const appended = live.journal.append({ kind: 'call-start', call: index, name, request, idempotencyKey: key, at: live.now() });
+    this.step('call', 'live', { position: appended.position, record: { kind: 'call-start', session: this.options.session.id, prev: null, call: index, name, request, idempotencyKey: key, at: 0 } });
+    // The intent is durable before the effect happens, so a crash leaves it "in doubt", never unknown.
+    return appended.durable.then(() => this.liveCallResult(index, key, perform));
+  }
+
+  private liveCallResult(index: number, key: string, perform: (key: string) => unknown): Promise<unknown> {
+    const live = this.options.live!;
+    this.inFlight++;
+    return new Promise((resolve, reject) => {
+      const finish = (succeeded: boolean, value: unknown): void => {
+        let ok = succeeded;
+        // Live outcomes wait until every journaled outcome has been delivered.
+        this.hold(() => {
+          this.inFlight--;
+          if (this.settled) return;
+          let recorded: unknown;
+          try {
+            // A host-realm copy: what is journaled is exactly what the app gets on replay.
+            recorded = ok ? structuredClone(value) : errorInfo(value, false);
+          } catch (error) {
+            ok = false;
+            recorded = errorInfo(new TypeError(`the result of call ${index} is not serializable: ${(error as Error).message}`), false);
+          }
+          const appended = live.journal.append({ kind: 'call-result', call: index, ok, value: recorded, at: live.now() });
+          this.step('call-result', 'live', {
+            position: appended.position,
+            record: { kind: 'call-result', session: this.options.session.id, prev: null, call: index, ok, value: recorded, at: 0 },
+          });
+          if (ok) resolve(recorded);
+          else reject(toError(recorded as ErrorInfo)); // the same error object a replay will build
+        });
+      };
+      let pending: Promise<unknown>;
+      try {
+        pending = Promise.resolve(perform(key));
+      } catch (error) {
+        pending = Promise.reject(error);
+      }
+      pending.then(
+        (value) => finish(true, value),
+        (error) => finish(false, error),
+      );
+    });
+  }
+
+  // ---- timers --------------------------------------------------------------------------
+
+  private setTimer(timer: TimerRequest): void {
+    this.armedTimers.set(timer.id, timer);
+    if (this.asyncEvents.some((e) => e.type === 'timer' && e.id === timer.id && !this.consumed.has(e.entry))) {
+      this.release();
+      return;
+    }
+    const live = this.options.live;
+    if (!live) return; // replay: a timer the journal never saw fire does not fire
+    this.inFlight++;
+    const fire = (): void => {
+      this.hold(() => {
+        if (this.settled || !this.armedTimers.has(timer.id)) return;
+        const appended = live.journal.append({ kind: 'value', source: 'timer', value: timer.id });
+        this.step('timer', 'live', { position: appended.position, record: { kind: 'value', session: this.options.session.id, prev: null, source: 'timer', value: timer.id } });
+        if (timer.kind !== 'interval') {
+          this.armedTimers.delete(timer.id);
+          this.liveTimers.delete(timer.id);
+          this.inFlight--;
+        }
+        timer.fire();
+      });
+    };
+    const handle = timer.kind === 'interval' ? setInterval(fire, timer.delayMs) : setTimeout(fire, timer.delayMs);
+    this.liveTimers.set(timer.id, handle);
+  }
+
+  private clearTimer(id: number): void {
+    this.armedTimers.delete(id);
+    const handle = this.liveTimers.get(id);
+    if (handle) {
+      clearTimeout(handle);
+      this.liveTimers.delete(id);
+      this.inFlight--;
+    }
+  }
+
+  // ---- ordering of asynchronous outcomes ----------------------------------------------
+
+  /** Deliver journaled outcomes in journal order, one per macrotask so the app reacts in between. */
+  private release(): void {
+    if (this.releasing || this.settled) return;
+    const next = this.asyncEvents.find((e) => !this.consumed.has(e.entry));
+    if (!next) {
+      this.flushHeld();
+      return;
+    }
+    const ready = next.type === 'call' ? this.pendingCalls.has(next.call) : this.armedTimers.has(next.id);
+    if (!ready) return; // released when the app gets there
+    this.releasing = true;
+    this.inFlight++;
+    setImmediate(() => {
+      this.releasing = false;
+      this.inFlight--;
+      if (this.settled) return;
+      this.consumed.add(next.entry);
+      if (next.type === 'call') {
+        const waiter = this.pendingCalls.get(next.call)!;
+        this.pendingCalls.delete(next.call);
+        this.step('call-result', 'served', next.entry);
+        const record = next.entry.record;
+        if (record.ok) waiter.resolve(record.value);
+        else waiter.reject(toError(record.value as ErrorInfo));
+      } else {
+        const timer = this.armedTimers.get(next.id)!;
+        if (timer.kind !== 'interval') this.armedTimers.delete(next.id);
+        this.step('timer', 'served', next.entry);
+        try {
+          timer.fire();
+        } catch (error) {
+          this.fail(error);
+        }
+      }
+      this.release();
+      this.poke();
+    });
+  }
+
+  private hold(deliver: () => void): void {
+    if (this.asyncEvents.every((e) => this.consumed.has(e.entry))) {
+      deliver();
+      this.poke();
+    } else {
+      this.heldLive.push(deliver);
+    }
+  }
+
+  private flushHeld(): void {
+    while (this.heldLive.length > 0) this.heldLive.shift()!();
+    this.poke();
+  }
+
+  private failure: unknown = null;
+  private fail(error: unknown): void {
+    this.failure ??= error;
+    this.poke();
+  }
+
+  // ---- transactions, reads, checkpoints --------------------------------------------------
+
+  private tx(body: (db: AppDb) => unknown): unknown {
+    // The next write in journal order: a committed transaction, or one whose function threw.
+    const committed = this.txs.find((e) => !this.consumed.has(e));
+    const aborted = this.reads.find((e) => !this.consumed.has(e) && e.record.write);
+    if (aborted && (!committed || aborted.position < committed.position)) return this.servedAbort(aborted, body, true);
+    const entry = committed;
+    if (entry) {
+      this.consumed.add(entry);
+      const replay = this.options.replay;
+      if (!replay || entry.position < (replay.compareFrom ?? 0)) {
+        // Resume (or an inherited effect on replay): the transaction committed before the crash; its result is served.
+        this.step('tx', 'served', entry);
+        return entry.record.result;
+      }
+      const recorded = entry.record;
+      let actual: ReturnType<ReplayDatabase['write']>;
+      try {
+        actual = replay.database.write(recorded, body);
+      } catch (error) {
+        this.diverge('tx', entry, errorInfo(error, false), `transaction ${recorded.tx} threw on replay: ${(error as Error)?.message}`, undefined, recorded.changes);
+        throw error;
+      }
+      if (!isDeepStrictEqual(normalize(actual.changes), normalize(recorded.changes))) {
+        this.diverge('tx', entry, actual.changes, `transaction ${recorded.tx} wrote different rows`, undefined, recorded.changes);
+      } else if (replay.strict && !Buffer.from(actual.readDigest).equals(Buffer.from(recorded.readDigest))) {
+        this.diverge('tx', entry, { readDigest: hex(actual.readDigest) }, `transaction ${recorded.tx} read different data`, undefined, {
+          readDigest: hex(recorded.readDigest),
+        });
+      } else if (replay.strict && !isDeepStrictEqual(normalize(actual.result), normalize(recorded.result))) {
+        this.diverge('tx', entry, actual.result, `transaction ${recorded.tx} returned a different value`, undefined, recorded.result);
+      }
+      this.step('tx', 'served', entry, actual);
+      return actual.result;
+    }
+    const live = this.options.live;
+    if (!live) {
+      if (this.options.replay?.endsAtCrash) this.crashPoint();
+      this.diverge('extra-step', null, { kind: 'tx' }, 'a write transaction that is not in the journal');
+      throw new DivergenceStop();
+    }
+    let r: ReturnType<LiveEffects['database']['write']>;
+    try {
+      r = live.database.write(body);
+    } catch (error) {
+      this.journalAbort(live, error, true);
+      throw error;
+    }
+    const record = {
+      kind: 'write-tx' as const,
+      tx: r.tx,
+      committedAt: r.committedAt,
+      readAtTx: r.readAtTx,
+      changes: r.changes,
+      readDigest: r.readDigest,
+      result: r.result,
+      migration: null,
+    };
+    const { position } = live.journal.append(record);
+    this.step('tx', 'live', { position, record: { ...record, session: this.options.session.id, prev: null } });
+    return r.result;
+  }
+
+  private read(body: (db: AppDb) => unknown): unknown {
+    const entry = this.reads.find((e) => !this.consumed.has(e) && !e.record.write);
+    if (entry) {
+      if (entry.record.error) return this.servedAbort(entry, body, false);
+      this.consumed.add(entry);
+      const replay = this.options.replay;
+      if (!replay || entry.position < (replay.compareFrom ?? 0)) {
+        this.step('read', 'served', entry);
+        return entry.record.result;
+      }
+      const actual = replay.database.read(entry.record, body);
+      if (replay.strict && !Buffer.from(actual.readDigest).equals(Buffer.from(entry.record.readDigest))) {
+        this.diverge('read', entry, { readDigest: hex(actual.readDigest) }, 'a read saw different data', undefined, { readDigest: hex(entry.record.readDigest) });
+      } else if (replay.strict && !isDeepStrictEqual(normalize(actual.result), normalize(entry.record.result))) {
+        this.diverge('read', entry, actual.result, 'a read returned a different value', undefined, entry.record.result);
+      }
+      this.step('read', 'served', entry, actual);
+      return actual.result;
+    }
+    const live = this.options.live;
+    if (!live) {
+      if (this.options.replay?.endsAtCrash) this.crashPoint();
+      this.diverge('extra-step', null, { kind: 'read' }, 'a read that is not in the journal');
+      throw new DivergenceStop();
+    }
+    let r: ReturnType<LiveEffects['database']['read']>;
+    try {
+      r = live.database.read(body);
+    } catch (error) {
+      this.journalAbort(live, error, false);
+      throw error;
+    }
+    const record = { kind: 'read-tx' as const, readAtTx: r.readAtTx, readDigest: r.readDigest, result: r.result, error: null, write: false };
+    const { position } = live.journal.append(record);
+    this.step('read', 'live', { position, record: { ...record, session: this.options.session.id, prev: null } });
+    return r.result;
+  }
+
+  /** A transaction or read whose function threw: it wrote nothing, but what the app saw is journaled. */
+  private journalAbort(live: LiveEffects, error: unknown, write: boolean): void {
+    const record = {
+      kind: 'read-tx' as const,
+      readAtTx: live.database.lastTx,
+      readDigest: new Uint8Array(0),
+      result: null,
+      error: errorInfo(error, false),
+      write,
+    };
+    const { position } = live.journal.append(record);
+    this.step(write ? 'tx' : 'read', 'live', { position, record: { ...record, session: this.options.session.id, prev: null } });
+  }
+
+  /** Serve (resume) or re-run (replay) a journaled transaction or read whose function threw. */
+  private servedAbort(entry: Positioned<ReadTxRecord>, body: (db: AppDb) => unknown, write: boolean): never {
+    this.consumed.add(entry);
+    const recorded = entry.record.error!;
+    const replay = this.options.replay;
+    if (!replay || entry.position < (replay.compareFrom ?? 0)) {
+      this.step(write ? 'tx' : 'read', 'served', entry);
+      throw toError(recorded);
+    }
+    let threw: unknown = null;
+    try {
+      replay.database.attempt(entry.record, body, write);
+    } catch (error) {
+      threw = error ?? new Error('undefined thrown');
+    }
+    this.step(write ? 'tx' : 'read', 'served', entry, threw === null ? { committed: true } : errorInfo(threw, false));
+    if (threw === null) {
+      this.diverge(write ? 'tx' : 'read', entry, { threw: false }, `the ${write ? 'transaction' : 'read'} threw ${recorded.name}: ${recorded.message} when recorded, and did not on replay`, undefined, recorded);
+      throw new DivergenceStop();
+    }
+    const actual = errorInfo(threw, false);
+    if (actual.name !== recorded.name || actual.message !== recorded.message) {
+      this.diverge(write ? 'tx' : 'read', entry, { name: actual.name, message: actual.message }, `the ${write ? 'transaction' : 'read'} threw a different error`, undefined, {
+        name: recorded.name,
+        message: recorded.message,
+      });
+    }
+    throw threw;
+  }
+
+  private checkpoint(label: string, state: unknown): void {
+    let copy: unknown;
+    try {
+      copy = structuredClone(state);
+    } catch (error) {
+      throw new TypeError(`ctx.checkpoint("${label}"): the state is not serializable: ${(error as Error).message}`);
+    }
+    const entry = this.checkpoints.find((e) => !this.consumed.has(e));
+    if (entry) {
+      this.consumed.add(entry);
+      const replay = this.options.replay;
+      if (entry.record.label !== label || (replay?.strict && !isDeepStrictEqual(normalize(entry.record.state), normalize(copy)))) {
+        this.diverge('checkpoint', entry, { label, state: copy }, `checkpoint "${label}" differs from the journal's "${entry.record.label}"`, undefined, {
+          label: entry.record.label,
+          state: entry.record.state,
+        });
+      } else if (replay?.strict && entry.record.randomDraws !== this.randomDraws()) {
+        this.diverge('value', entry, { randomDraws: this.randomDraws() }, `Math.random was drawn ${this.randomDraws()} times by checkpoint "${label}"; the journal says ${entry.record.randomDraws}`, undefined, {
+          randomDraws: entry.record.randomDraws,
+        });
+      }
+      this.lastCheckpoint = entry.position;
+      this.step('checkpoint', 'served', entry);
+      return;
+    }
+    const live = this.options.live;
+    if (!live) {
+      if (this.options.replay?.endsAtCrash) this.crashPoint();
+      this.diverge('extra-step', null, { label }, `checkpoint "${label}" is not in the journal`);
+      return;
+    }
+    const record = { kind: 'checkpoint' as const, at: live.now(), label, state: copy, randomDraws: this.randomDraws() };
+    const { position } = live.journal.append(record);
+    this.lastCheckpoint = position;
+    this.step('checkpoint', 'live', { position, record: { ...record, session: this.options.session.id, prev: null } });
+  }
+
+  // ---- completion ---------------------------------------------------------------------------
+
+  private stalledFlag = false;
+
+  /** Replay reached the point where the recorded attempt crashed: end it there, as it ended. */
+  private crashPoint(): never {
+    this.stalledFlag = true;
+    this.stopped = true;
+    this.poke();
+    throw new CrashPoint();
+  }
+
+  /** The handler's outcome, or a stall: the app waits and nothing the journal holds or the live side does will wake it. */
+  private async untilSettledOrStalled(handler: Promise<unknown>): Promise<unknown> {
+    let done = false;
+    let outcome: { ok: boolean; value: unknown } | null = null;
+    handler.then(
+      (value) => {
+        done = true;
+        outcome = { ok: true, value };
+        this.poke();
+      },
+      (error) => {
+        done = true;
+        outcome = { ok: false, value: error };
+        this.poke();
+      },
+    );
+    let idleTurns = 0;
+    // Live, the session may wait on the network or a timer for as long as it
+    // likes; only a replay, where everything comes from the journal, can stall.
+    const canStall = this.options.live === null;
+    while (!done) {
+      if (this.failure !== null) throw this.failure;
+      if (this.stopped) throw new DivergenceStop();
+      if (!canStall || this.inFlight > 0 || this.releasing) {
+        idleTurns = 0;
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        continue;
+      }
+      // Nothing in flight: give microtasks and immediates two turns to move.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (done) break;
+      if (++idleTurns >= 3) {
+        this.stalledFlag = true;
+        return undefined;
+      }
+    }
+    const result = outcome as unknown as { ok: boolean; value: unknown };
+    if (this.failure !== null) throw this.failure;
+    if (!result.ok) throw result.value;
+    return result.value;
+  }
+
+  private poke(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  // ---- observation and divergence -------------------------------------------------------------
+
+  private step(kind: ExecutionStep['kind'], origin: ExecutionStep['origin'], entry: { position: Position | null; record: ExecutionStep['record'] }, actual?: unknown): void {
+    const index = this.stepIndex++;
+    const observer = this.options.observer;
+    if (!observer?.step) return;
+    observer.step({
+      kind,
+      origin,
+      record: entry.record,
+      position: entry.position,
+      actual,
+      location: this.options.replay ? appLocation(this.options.realm.filename) : null,
+    });
+    void index;
+  }
+
+  private diverge(
+    kind: DivergenceKind,
+    entry: Positioned | null,
+    actual: unknown,
+    message: string,
+    location?: SourceLocation | null,
+    expected?: unknown,
+    stop = true,
+    construct: string | null = null,
+  ): void {
+    if (!this.options.replay) {
+      // Recording or resuming: the code disagrees with its own journal. That is
+      // nondeterminism the sandbox did not catch; refuse to go on.
+      throw new Error(`nondeterminism detected while resuming session ${this.options.session.id}: ${message}`);
+    }
+    const divergence: Divergence = {
+      step: this.stepIndex,
+      position: entry?.position ?? null,
+      kind,
+      expected: expected ?? entry?.record ?? null,
+      actual,
+      location: location === undefined ? appLocation(this.options.realm.filename) : location,
+      construct,
+      message,
+    };
+    this.divergences.push(divergence);
+    this.options.observer?.divergence?.(divergence);
+    if (stop && !this.options.replay.keepGoing) {
+      this.stopped = true;
+      this.poke();
+    }
+  }
+}
+
+function produce(live: LiveEffects, source: string, args: unknown[]): unknown {
+  switch (source) {
+    case 'date':
+      return live.now();
+    case 'performance':
+      return live.monotonicNow();
+    case 'random-seed':
+      return live.randomSeed();
+    case 'uuid':
+      return live.uuid();
+    case 'random-bytes':
+      return live.randomBytes(Number(args[0]));
+    default:
+      throw new TypeError(`unknown value source ${source}`);
+  }
+}
+
+function lengthOf(value: unknown): number {
+  return value && typeof (value as ArrayLike<number>).length === 'number' ? (value as ArrayLike<number>).length : -1;
+}
+
+export function errorInfo(error: unknown, retryable: boolean): ErrorInfo {
+  if (error && typeof error === 'object' && 'message' in error) {
+    const e = error as { name?: unknown; message?: unknown; stack?: unknown; status?: unknown };
+    const info: ErrorInfo = { name: String(e.name ?? 'Error'), message: String(e.message), stack: typeof e.stack === 'string' ? e.stack : null };
+    if (retryable) info.retryable = true;
+    if (typeof e.status === 'number' && Number.isInteger(e.status)) info.status = e.status;
+    return info;
+  }
+  return { name: 'Error', message: String(error), stack: null };
+}
+
+/** The error an app sees when a journaled failure is served: name, message and status as recorded. */
+function toError(info: ErrorInfo): Error {
+  const error = new Error(info?.message ?? 'call failed') as Error & { status?: number };
+  error.name = info?.name ?? 'Error';
+  if (typeof info?.status === 'number') error.status = info.status;
+  return error;
+}
+
+/** Compare values across realms and encodings: plain JSON-like structure, bytes as arrays. */
+function normalize(value: unknown): unknown {
+  if (value === null || value === undefined) return value ?? null;
+  if (typeof value === 'bigint') return { bigint: value.toString() };
+  if (typeof value !== 'object') return value;
+  if (ArrayBuffer.isView(value)) return { bytes: Array.from(new Uint8Array(value.buffer, value.byteOffset, value.byteLength)) };
+  if (Array.isArray(value)) return value.map(normalize);
+  if (Object.prototype.toString.call(value) === '[object Date]') return { date: (value as Date).getTime() };
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort()) {
+    const v = (value as Record<string, unknown>)[key];
+    if (v !== undefined) out[key] = normalize(v);
+  }
+  return out;
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('hex');
+}
+
+function brief(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

@@ -1,0 +1,114 @@
+import * as fs from 'node:fs';
+import * as vm from 'node:vm';
+import { fileURLToPath } from 'node:url';
+import { buildSync } from 'esbuild';
+import { SANDBOX_GLOBAL, wrapAppFactory } from '../sandbox/factory.js';
+import type { SandboxApi } from '../sandbox/index.js';
+import type { AppDefinition } from '../sandbox/app-types.js';
+import type { SessionBridge } from '../sandbox/bridge.js';
+import type { SessionScope } from '../sandbox/session.js';
+import type { AppBundle } from './bundle.js';
+import { registerSourceMap } from './source-maps.js';
+
+// One vm context per code version: the sandbox is evaluated in it once, the
+// app bundle is compiled once as a factory, and each session calls the factory
+// with its own scope, so module state is fresh per session at the cost of
+// running the module's top level, not of a new context (docs/sandbox.md).
+
+let sandboxSource: string | null = null;
+
+/** The sandbox bundle (src/sandbox/entry), built once per process with esbuild. */
+function sandboxBundle(): string {
+  if (sandboxSource !== null) return sandboxSource;
+  const candidates = ['../sandbox/entry.js', '../sandbox/entry.ts'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+  const entry = candidates.find((file) => fs.existsSync(file));
+  if (!entry) throw new Error(`sandbox entry not found (looked for ${candidates.join(', ')}); run npm run build`);
+  const result = buildSync({
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    platform: 'neutral',
+    target: 'es2022',
+    logLevel: 'silent',
+  });
+  sandboxSource = result.outputFiles[0].text;
+  return sandboxSource;
+}
+
+export interface RealmOptions {
+  timeZone: string;
+  locale: string;
+}
+
+export interface SessionInstance {
+  definition: AppDefinition;
+  scope: SessionScope;
+}
+
+export class CodeRealm {
+  private constructor(
+    readonly bundle: AppBundle,
+    readonly filename: string,
+    private readonly api: SandboxApi,
+    private readonly factory: Function,
+  ) {}
+
+  static create(bundle: AppBundle, options: RealmOptions): CodeRealm {
+    const context = vm.createContext({}, { name: `windback app ${bundle.codeVersion.slice(0, 12)}` });
+    new vm.Script(sandboxBundle(), { filename: 'windback:sandbox.js' }).runInContext(context);
+    const api = (context as Record<string, unknown>)[SANDBOX_GLOBAL] as SandboxApi;
+    api.installRealm({
+      intrinsics: { URL, URLSearchParams, TextDecoder, AbortController, AbortSignal, EventTarget, Event, DOMException, Headers, Request, Response },
+      timeZone: options.timeZone,
+      locale: options.locale,
+    });
+    const filename = bundleFilename(bundle);
+    registerSourceMap(filename, bundle.map);
+    const mapComment = `\n//# sourceMappingURL=data:application/json;charset=utf-8;base64,${Buffer.from(bundle.map).toString('base64')}\n`;
+    const factory = new vm.Script(wrapAppFactory(bundle.code) + mapComment, { filename }).runInContext(context) as Function;
+    return new CodeRealm(bundle, filename, api, factory);
+  }
+
+  /** A session's own module instance and scope. Throws what the app's module top level throws. */
+  instantiate(bridge: SessionBridge): SessionInstance {
+    const scope = this.api.createSession(bridge);
+    const exports = this.api.runFactory(this.factory, scope);
+    return { definition: this.api.appDefinitionOf(exports), scope };
+  }
+
+  /**
+   * Shared state a session changed (the sandbox freezes what it can and
+   * reports the rest). Non-empty means isolation broke: the realm is retired.
+   */
+  changes(): string[] {
+    const changes = this.api.realmChanges();
+    if (changes.length > 0) this.retired = true;
+    return changes;
+  }
+
+  /** Set once a session changed shared state; sessions after it need a new realm. */
+  retired = false;
+
+  isDeterminismError(error: unknown): boolean {
+    return this.api.isDeterminismError(error);
+  }
+
+  isRetryableError(error: unknown): boolean {
+    return this.api.isRetryableError(error);
+  }
+}
+
+/**
+ * The script's file name: beside the app's sources (the map's sourceRoot), so
+ * that debuggers resolve the map's relative sources to the user's own files.
+ */
+function bundleFilename(bundle: AppBundle): string {
+  try {
+    const map = JSON.parse(bundle.map) as { sourceRoot?: string };
+    if (map.sourceRoot) return `${map.sourceRoot.replace(/\/$/, '')}/.windback-${bundle.codeVersion.slice(0, 12)}.js`;
+  } catch {
+    // fall through
+  }
+  return `/windback/code/${bundle.codeVersion}.js`;
+}

@@ -1,0 +1,100 @@
+import sourceMapSupport from 'source-map-support';
+
+// Source maps of the app bundles this process runs, by script file name, so
+// that stack traces (under --debug) and divergence locations point at the
+// user's TypeScript. Errors thrown from vm code are not mapped by a plain
+// install; retrieveSourceMap hands over the bundle's map (STACK.md).
+
+const maps = new Map<string, string>();
+/** The directory a bundle's sources came from, by script file name. */
+const sourceRoots = new Map<string, string>();
+let installed = false;
+
+export function registerSourceMap(filename: string, map: string): void {
+  maps.set(filename, map);
+  try {
+    const root = (JSON.parse(map) as { sourceRoot?: string }).sourceRoot;
+    if (root) sourceRoots.set(filename, root.endsWith('/') ? root : `${root}/`);
+  } catch {
+    // a map without a sourceRoot: raw frames only
+  }
+  if (installed) return;
+  installed = true;
+  sourceMapSupport.install({
+    environment: 'node',
+    handleUncaughtExceptions: false,
+    retrieveSourceMap(source: string) {
+      const map = maps.get(source);
+      return map ? { url: source, map } : null;
+    },
+  });
+}
+
+export interface SourceLocation {
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** Map a position in a registered bundle to the original source, or null. */
+export function originalPosition(filename: string, line: number, column: number): SourceLocation | null {
+  if (!maps.has(filename)) return null;
+  const mapped = sourceMapSupport.mapSourcePosition({ source: filename, line, column });
+  if (mapped.source === filename) return null;
+  return { file: mapped.source.replace(/^file:\/\//, ''), line: mapped.line, column: mapped.column };
+}
+
+/**
+ * The first frame of the current stack (or of `error`) that lies in app code,
+ * mapped to its source. Frames in the sandbox and the host are skipped.
+ */
+export function appLocation(filename: string, error?: { stack?: string }): SourceLocation | null {
+  if (error) return locationInStack(filename, error.stack ?? '');
+  for (const site of callSites()) {
+    if (site.getFileName() !== filename) continue;
+    const line = site.getLineNumber();
+    const column = site.getColumnNumber();
+    if (line === null || column === null) continue;
+    return mapped(filename, line, column);
+  }
+  return null;
+}
+
+/** Structured frames of the current stack, whatever formats stack strings. */
+function callSites(): NodeJS.CallSite[] {
+  const original = Error.prepareStackTrace;
+  const limit = Error.stackTraceLimit;
+  Error.prepareStackTrace = (_error, sites) => sites;
+  Error.stackTraceLimit = 50;
+  try {
+    const holder: { stack?: unknown } = {};
+    Error.captureStackTrace(holder, callSites);
+    return (holder.stack as NodeJS.CallSite[] | undefined) ?? [];
+  } finally {
+    Error.prepareStackTrace = original;
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/**
+ * In a stack string: a raw frame of the bundle (errors made inside the vm
+ * context are not mapped), or a frame already mapped into the app's sources.
+ */
+function locationInStack(filename: string, stack: string): SourceLocation | null {
+  const root = sourceRoots.get(filename);
+  for (const line of stack.split('\n')) {
+    const frame = /\(?((?:file:\/\/)?[^()\s]+?):(\d+):(\d+)\)?\s*$/.exec(line.trim());
+    if (!frame) continue;
+    const [, file, l, c] = frame;
+    if (file === filename) return mapped(filename, Number(l), Number(c));
+    const plain = file.replace(/^file:\/\//, '');
+    if (root && plain.startsWith(root) && !plain.includes('/node_modules/')) return { file: plain, line: Number(l), column: Number(c) };
+  }
+  return null;
+}
+
+/** Map a 1-based bundle line and column; columns in results are 1-based too. */
+function mapped(filename: string, line: number, column: number): SourceLocation {
+  const original = originalPosition(filename, line, column - 1);
+  return original ? { ...original, column: original.column + 1 } : { file: filename, line, column };
+}

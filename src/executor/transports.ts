@@ -1,0 +1,212 @@
+import { XMLBuilder, XMLParser } from 'fast-xml-parser';
+import type { Transport } from '../model/records.js';
+
+// How a session's outcome becomes the bytes of its response, per transport.
+// The runtime renders responses with this, and replay renders the replayed
+// outcome the same way to compare it byte for byte with the journal.
+
+export interface RenderedResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+export interface OutcomeToRender {
+  ok: boolean;
+  output?: unknown;
+  /** The thrown value: `status` (400..599) and `body` on it are honoured, like http-errors. */
+  error?: unknown;
+  /** The JSON-RPC request id, echoed back. */
+  rpcId?: unknown;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const XML_TYPE = 'text/xml; charset=utf-8';
+
+export function renderResponse(transport: Transport, outcome: OutcomeToRender): RenderedResponse {
+  switch (transport) {
+    case 'json':
+    case 'direct':
+      return outcome.ok
+        ? json(200, outcome.output === undefined ? null : outcome.output)
+        : json(errorStatus(outcome.error), { error: publicError(outcome.error) });
+    case 'json-rpc':
+      return outcome.ok
+        ? json(200, { jsonrpc: '2.0', result: outcome.output === undefined ? null : outcome.output, id: outcome.rpcId ?? null })
+        : json(200, {
+            jsonrpc: '2.0',
+            error: { code: errorStatus(outcome.error) < 500 ? -32000 : -32603, message: publicError(outcome.error).message, data: publicError(outcome.error) },
+            id: outcome.rpcId ?? null,
+          });
+    case 'xml-rpc':
+      return outcome.ok
+        ? xml(methodResponse(outcome.output))
+        : xml(fault(errorStatus(outcome.error), publicError(outcome.error).message));
+  }
+}
+
+export function json(status: number, value: unknown): RenderedResponse {
+  return { status, headers: { 'content-type': JSON_TYPE }, body: Buffer.from(stableJson(value)) };
+}
+
+export function xml(text: string): RenderedResponse {
+  return { status: 200, headers: { 'content-type': XML_TYPE }, body: Buffer.from(text) };
+}
+
+/** JSON with bigints as numbers when safe, else strings, and bytes as base64. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => {
+    if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+    if (v && typeof v === 'object' && ArrayBuffer.isView(v)) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+    if (v && typeof v === 'object' && (v as { type?: unknown }).type === 'Buffer' && Array.isArray((v as { data?: unknown }).data)) {
+      return Buffer.from((v as { data: number[] }).data).toString('base64');
+    }
+    return v;
+  });
+}
+
+function errorStatus(error: unknown): number {
+  const status = (error as { status?: unknown } | null)?.status;
+  return typeof status === 'number' && Number.isInteger(status) && status >= 400 && status <= 599 ? status : 500;
+}
+
+/** What a client may see of an error: never a stack. A 500 says only that it failed. */
+function publicError(error: unknown): { name: string; message: string; details?: unknown } {
+  const e = (error ?? {}) as { name?: unknown; message?: unknown; body?: unknown };
+  if (errorStatus(error) === 500) return { name: 'InternalError', message: 'the session failed; its error is in the journal' };
+  const out: { name: string; message: string; details?: unknown } = { name: String(e.name ?? 'Error'), message: String(e.message ?? '') };
+  if (e.body !== undefined) out.details = e.body;
+  return out;
+}
+
+// ---- XML-RPC -------------------------------------------------------------------------
+
+const builder = new XMLBuilder({ ignoreAttributes: false, format: false, suppressEmptyNode: false });
+
+function methodResponse(value: unknown): string {
+  return `<?xml version="1.0"?>${builder.build({ methodResponse: { params: { param: { value: toXmlRpc(value) } } } })}`;
+}
+
+export function fault(code: number, message: string): string {
+  const value = toXmlRpc({ faultCode: code, faultString: message });
+  return `<?xml version="1.0"?>${builder.build({ methodResponse: { fault: { value } } })}`;
+}
+
+/** A JavaScript value as an XML-RPC <value> body (for the builder). */
+export function toXmlRpc(value: unknown): Record<string, unknown> {
+  if (value === null || value === undefined) return { nil: '' };
+  switch (typeof value) {
+    case 'boolean':
+      return { boolean: value ? 1 : 0 };
+    case 'number':
+      return Number.isInteger(value) && Math.abs(value) < 2 ** 31 ? { int: value } : { double: value };
+    case 'bigint':
+      return { i8: value.toString() };
+    case 'string':
+      return { string: value };
+    case 'object':
+      break;
+    default:
+      return { string: String(value) };
+  }
+  if (value instanceof Date || Object.prototype.toString.call(value) === '[object Date]') {
+    return { 'dateTime.iso8601': (value as Date).toISOString().replace(/\.\d{3}Z$/, '').replace(/-/g, '') };
+  }
+  if (ArrayBuffer.isView(value)) return { base64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+  if (Array.isArray(value)) return { array: { data: { value: value.map(toXmlRpc) } } };
+  const member = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .map(([name, v]) => ({ name, value: toXmlRpc(v) }));
+  return { struct: { member } };
+}
+
+export class XmlRpcParseError extends Error {}
+
+const parser = new XMLParser({
+  ignoreAttributes: true,
+  parseTagValue: false,
+  trimValues: false,
+  processEntities: true,
+  isArray: (name) => name === 'param' || name === 'member' || name === 'value',
+});
+
+/** Parse a <methodCall>: its method name and parameters. */
+export function parseMethodCall(text: string): { method: string; params: unknown[] } {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parser.parse(text, true) as Record<string, unknown>;
+  } catch (error) {
+    throw new XmlRpcParseError(`malformed XML: ${(error as Error).message}`);
+  }
+  const call = doc.methodCall as Record<string, unknown> | undefined;
+  if (!call || typeof call !== 'object') throw new XmlRpcParseError('not an XML-RPC methodCall');
+  const method = typeof call.methodName === 'string' ? call.methodName.trim() : '';
+  if (!method) throw new XmlRpcParseError('methodCall has no methodName');
+  const params = (call.params as { param?: { value?: unknown[] }[] } | undefined)?.param ?? [];
+  return { method, params: params.map((p) => fromXmlRpc(p.value?.[0])) };
+}
+
+function fromXmlRpc(value: unknown): unknown {
+  if (value === undefined || value === null || value === '') return '';
+  if (typeof value === 'string') return value; // a bare <value>text</value> is a string
+  const node = value as Record<string, unknown>;
+  const [type] = Object.keys(node);
+  const body = node[type];
+  const text = typeof body === 'string' ? body : body === undefined || body === null ? '' : String(body);
+  switch (type) {
+    case 'int':
+    case 'i4':
+      return integer(text);
+    case 'i8':
+      return integer(text);
+    case 'boolean':
+      if (text.trim() !== '0' && text.trim() !== '1') throw new XmlRpcParseError(`invalid boolean "${text}"`);
+      return text.trim() === '1';
+    case 'double': {
+      const n = Number(text.trim());
+      if (text.trim() === '' || Number.isNaN(n)) throw new XmlRpcParseError(`invalid double "${text}"`);
+      return n;
+    }
+    case 'string':
+      return text;
+    case 'nil':
+      return null;
+    case 'base64':
+      return Buffer.from(text.replace(/\s+/g, ''), 'base64');
+    case 'dateTime.iso8601':
+      return text.trim();
+    case 'array': {
+      const data = (body as { data?: { value?: unknown[] } } | '')?.valueOf() as { data?: { value?: unknown[] } } | string;
+      const values = typeof data === 'object' && data !== null ? (data.data?.value ?? []) : [];
+      return values.map(fromXmlRpc);
+    }
+    case 'struct': {
+      const members = typeof body === 'object' && body !== null ? ((body as { member?: { name?: unknown; value?: unknown[] }[] }).member ?? []) : [];
+      const out: Record<string, unknown> = {};
+      for (const m of members) out[String(m.name ?? '')] = fromXmlRpc(m.value?.[0]);
+      return out;
+    }
+    default:
+      throw new XmlRpcParseError(`unknown XML-RPC type <${type}>`);
+  }
+}
+
+function integer(text: string): number | bigint {
+  const t = text.trim();
+  if (!/^[+-]?\d+$/.test(t)) throw new XmlRpcParseError(`invalid integer "${text}"`);
+  const n = Number(t);
+  return Number.isSafeInteger(n) ? n : BigInt(t);
+}
+
+/** Session-start `meta` key holding a JSON-RPC request id (JSON text), so a resume or replay renders the same response. */
+export const RPC_ID_META = 'windback-rpc-id';
+
+export function rpcIdOf(meta: Record<string, string> | undefined): unknown {
+  const text = meta?.[RPC_ID_META];
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

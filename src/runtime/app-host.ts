@@ -1,0 +1,136 @@
+import type { AppDefinition, RouteDefinition } from '../sandbox/app-types.js';
+import type { SessionBridge } from '../sandbox/bridge.js';
+import type { Transport } from '../model/records.js';
+import { UsageError } from '../model/errors.js';
+import { bundleApp, loadStoredBundle, storeBundle, type AppBundle } from '../executor/bundle.js';
+import { CodeRealm } from '../executor/realm.js';
+
+// The app a server runs: bundled, kept in the journal directory under its code
+// version, loaded into its realm, and described (kinds, routes, migrations).
+
+export interface AppRoute {
+  kind: string;
+  method: string;
+  transport: Transport;
+}
+
+export interface LoadedApp {
+  bundle: AppBundle;
+  /** Replaced when a session retires it (see CodeRealm.changes). */
+  realm: CodeRealm;
+  zone: { timeZone: string; locale: string };
+  name: string;
+  kinds: string[];
+  migrations: { name: string; sql: string }[];
+  /** Path to route; every kind is also served at POST /<kind>. */
+  routes: Map<string, AppRoute>;
+  /** The effective configuration sessions see. */
+  config: unknown;
+  secretFields: string[];
+}
+
+export interface LoadOptions {
+  journalDir: string;
+  timeZone: string;
+  locale: string;
+  /** Overrides merged over the app's default config. */
+  config?: Record<string, unknown>;
+}
+
+/** Bundle an app from its entry file and keep the bundle in the journal. */
+export async function loadApp(entry: string, options: LoadOptions): Promise<LoadedApp> {
+  const bundle = await bundleApp(entry);
+  storeBundle(options.journalDir, bundle);
+  return describe(bundle, options);
+}
+
+/** Load a recorded code version from the journal directory. */
+export function loadRecordedApp(codeVersion: string, options: LoadOptions): LoadedApp {
+  return describe(loadStoredBundle(options.journalDir, codeVersion), options);
+}
+
+function describe(bundle: AppBundle, options: LoadOptions): LoadedApp {
+  const realm = CodeRealm.create(bundle, { timeZone: options.timeZone, locale: options.locale });
+  let definition: AppDefinition;
+  try {
+    definition = realm.instantiate(inspectionBridge(options)).definition;
+  } catch (error) {
+    throw new UsageError(`the app in ${bundle.entry} does not load: ${(error as Error).message}`, 'E_APP');
+  }
+  const routes = new Map<string, AppRoute>();
+  for (const kind of Object.keys(definition.kinds)) routes.set(`/${kind}`, { kind, method: 'POST', transport: 'json' });
+  for (const [path, route] of Object.entries(definition.routes ?? {})) routes.set(normalizePath(path), toRoute(route));
+  const config = mergeConfig(definition.config, options.config);
+  return {
+    bundle,
+    realm,
+    zone: { timeZone: options.timeZone, locale: options.locale },
+    name: definition.name,
+    kinds: Object.keys(definition.kinds),
+    migrations: definition.migrations.map((m) => ({ name: m.name, sql: m.sql })),
+    routes,
+    config,
+    secretFields: [...(definition.secretFields ?? [])],
+  };
+}
+
+/** The app's realm, replaced by a fresh one if a session broke isolation in the old one. */
+export function realmOf(app: LoadedApp): CodeRealm {
+  if (app.realm.retired) app.realm = CodeRealm.create(app.bundle, app.zone);
+  return app.realm;
+}
+
+function toRoute(route: RouteDefinition): AppRoute {
+  if (typeof route === 'string') return { kind: route, method: 'POST', transport: 'json' };
+  return { kind: route.kind, method: (route.method ?? 'POST').toUpperCase(), transport: route.transport ?? 'json' };
+}
+
+function normalizePath(path: string): string {
+  const p = path.replace(/^(GET|POST|PUT|PATCH|DELETE)\s+/i, '');
+  return p.startsWith('/') ? p : `/${p}`;
+}
+
+function mergeConfig(defaults: unknown, overrides: Record<string, unknown> | undefined): unknown {
+  if (!overrides || Object.keys(overrides).length === 0) return defaults ?? {};
+  if (defaults && typeof defaults === 'object' && !Array.isArray(defaults)) return { ...(defaults as object), ...overrides };
+  return overrides;
+}
+
+/** The journal copy of the config: secret fields (dotted paths) redacted. */
+export function redactConfig(config: unknown, secretFields: readonly string[]): unknown {
+  if (secretFields.length === 0 || !config || typeof config !== 'object') return config;
+  const copy = structuredClone(config) as Record<string, unknown>;
+  for (const field of secretFields) {
+    const parts = field.split('.');
+    let node: Record<string, unknown> | undefined = copy;
+    for (let i = 0; i < parts.length - 1 && node; i++) node = node[parts[i]] as Record<string, unknown> | undefined;
+    const last = parts[parts.length - 1];
+    if (node && typeof node === 'object' && last in node) node[last] = '[redacted]';
+  }
+  return copy;
+}
+
+/** Loading the module to read its definition consumes no journaled values. */
+function inspectionBridge(options: LoadOptions): SessionBridge {
+  return {
+    timeZone: options.timeZone,
+    locale: options.locale,
+    value: ((source: string) => {
+      switch (source) {
+        case 'date':
+        case 'performance':
+          return 0;
+        case 'random-seed':
+          return [1, 2, 3, 4];
+        case 'uuid':
+          return '00000000-0000-4000-8000-000000000000';
+        default:
+          return [];
+      }
+    }) as SessionBridge['value'],
+    setTimer: () => {},
+    clearTimer: () => {},
+    call: () => new Promise(() => {}),
+    log: () => {},
+  };
+}

@@ -1,0 +1,181 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Catalog } from '../catalog/index.js';
+import type { JournalReader, JournalWriter } from '../journal/index.js';
+import type { TxId, WriteTxRecord } from '../model/records.js';
+import type { AppDb, LiveDatabase } from '../executor/types.js';
+import { appDb, openSnapshotCopy, rollForward, SqliteStore, StoreDivergedError } from '../store/index.js';
+
+// The live database: a cache of the journal. It may run without syncs; on
+// every start it is rolled forward from the journal, or rebuilt from the
+// latest snapshot when it is ahead of the journal or does not match it
+// (DESIGN.md, "The database").
+
+export const LIVE_DB_FILE = 'live.sqlite';
+export const SNAPSHOT_DIR = 'snapshots';
+
+export interface LiveStoreOptions {
+  journalDir: string;
+  catalog: Catalog;
+  reader: JournalReader;
+  /** Take a snapshot every this many write transactions (0: never). */
+  snapshotEvery: number;
+  now: () => number;
+}
+
+export interface StoreRecovery {
+  /** 'rolled-forward', 'rebuilt' (the file was ahead, damaged or missing) or 'up-to-date'. */
+  action: 'rolled-forward' | 'rebuilt' | 'up-to-date';
+  /** Transactions applied from the journal. */
+  applied: number;
+  fromSnapshot: TxId | null;
+  reason: string | null;
+}
+
+export class LiveStore implements LiveDatabase {
+  private writer: JournalWriter | null = null;
+  private sinceSnapshot = 0;
+  private snapshotting = false;
+
+  private constructor(
+    readonly store: SqliteStore,
+    readonly recovery: StoreRecovery,
+    private readonly options: LiveStoreOptions,
+  ) {}
+
+  static open(options: LiveStoreOptions): LiveStore {
+    const file = path.join(options.journalDir, LIVE_DB_FILE);
+    const journalLast = options.catalog.lastTx;
+    let store: SqliteStore | null = null;
+    let reason: string | null = null;
+    if (fs.existsSync(file)) {
+      try {
+        store = SqliteStore.open(file, { synchronous: 'OFF' });
+        if (store.lastAppliedTx > journalLast) {
+          reason = `the database had applied transaction ${store.lastAppliedTx}, but the journal ends at ${journalLast}`;
+        }
+      } catch (error) {
+        reason = `the database could not be opened: ${(error as Error).message}`;
+      }
+      if (reason !== null) {
+        store?.close();
+        store = null;
+      }
+    }
+    if (store !== null) {
+      const before = store.lastAppliedTx;
+      try {
+        const applied = rollForwardFromJournal(store, options, journalLast);
+        return new LiveStore(store, { action: applied > 0 ? 'rolled-forward' : 'up-to-date', applied, fromSnapshot: null, reason: null }, options);
+      } catch (error) {
+        if (!(error instanceof StoreDivergedError)) throw error;
+        reason = `the database does not match the journal after transaction ${before}: ${error.message}`;
+        store.close();
+      }
+    }
+    const rebuilt = rebuild(file, options, journalLast);
+    return new LiveStore(rebuilt.store, { action: 'rebuilt', applied: rebuilt.applied, fromSnapshot: rebuilt.fromSnapshot, reason }, options);
+  }
+
+  /** The writer new transactions are journaled through (for snapshot records). */
+  attach(writer: JournalWriter): void {
+    this.writer = writer;
+  }
+
+  get lastTx(): TxId {
+    return this.store.lastAppliedTx;
+  }
+
+  /** Apply the app's migrations that the journal does not hold yet, each as a journaled write transaction. */
+  migrate(migrations: readonly { name: string; sql: string }[], applied: ReadonlySet<string>): string[] {
+    const done: string[] = [];
+    for (const migration of migrations) {
+      if (applied.has(migration.name)) continue;
+      const tx = this.store.lastAppliedTx + 1;
+      const result = this.store.applyMigration(tx, migration.name, migration.sql);
+      // Awaited by the caller's flush(); handled here so a failure is not also an unhandled rejection.
+      void this.writer!.append({
+        kind: 'write-tx',
+        session: null,
+        prev: null,
+        tx,
+        committedAt: this.options.now(),
+        readAtTx: tx - 1,
+        changes: result.changes,
+        readDigest: new Uint8Array(32),
+        result: migration.sql,
+        migration: migration.name,
+      }).durable.catch(() => {});
+      done.push(migration.name);
+    }
+    return done;
+  }
+
+  write<T>(body: (db: AppDb) => T): ReturnType<LiveDatabase['write']> & { result: T } {
+    const tx = this.store.lastAppliedTx + 1;
+    const r = this.store.write(tx, (db) => body(appDb(db)));
+    this.afterCommit();
+    return { tx, committedAt: this.options.now(), readAtTx: r.readAtTx, changes: r.changes, readDigest: r.readDigest, result: r.result as T };
+  }
+
+  read<T>(body: (db: AppDb) => T): { readAtTx: TxId; readDigest: Uint8Array; result: T } {
+    const r = this.store.read((db) => body(appDb(db)));
+    return { readAtTx: r.readAtTx, readDigest: r.readDigest, result: r.result as T };
+  }
+
+  /** Take a snapshot now (also used at shutdown); resolves once its record is appended. */
+  async snapshot(): Promise<void> {
+    if (this.snapshotting || !this.writer) return;
+    this.snapshotting = true;
+    try {
+      const dir = path.join(this.options.journalDir, SNAPSHOT_DIR);
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const partial = path.join(dir, `pending-${process.pid}.sqlite`);
+      const info = await this.store.snapshot(partial);
+      const name = `tx-${String(info.tx).padStart(10, '0')}.sqlite`;
+      fs.renameSync(info.file, path.join(dir, name));
+      if (this.writer.failed) return;
+      this.writer.append({ kind: 'snapshot', at: this.options.now(), tx: info.tx, file: `${SNAPSHOT_DIR}/${name}`, bytes: info.bytes, sha256: info.sha256 }).durable.catch(() => {});
+    } finally {
+      this.snapshotting = false;
+    }
+  }
+
+  private afterCommit(): void {
+    const every = this.options.snapshotEvery;
+    if (every <= 0) return;
+    if (++this.sinceSnapshot >= every && !this.snapshotting) {
+      this.sinceSnapshot = 0;
+      // Off the request path; a failed snapshot only costs a longer rebuild later.
+      this.snapshot().catch(() => {});
+    }
+  }
+
+  close(): void {
+    this.store.close();
+  }
+}
+
+/** Apply the journal's write transactions after the store's last one. */
+function rollForwardFromJournal(store: SqliteStore, options: LiveStoreOptions, journalLast: TxId): number {
+  return rollForward(store, journalLast, (tx) => {
+    const row = options.catalog.tx(tx);
+    if (!row) throw new StoreDivergedError(`transaction ${tx} is missing from the catalog`, tx);
+    return options.reader.readAt(row.position).record as WriteTxRecord;
+  });
+}
+
+function rebuild(file: string, options: LiveStoreOptions, journalLast: TxId): { store: SqliteStore; applied: number; fromSnapshot: TxId | null } {
+  for (const suffix of ['', '-wal', '-shm']) fs.rmSync(file + suffix, { force: true });
+  const snapshot = options.catalog.snapshotAtOrBefore(journalLast);
+  let store: SqliteStore;
+  let fromSnapshot: TxId | null = null;
+  if (snapshot && fs.existsSync(path.join(options.journalDir, snapshot.file))) {
+    store = openSnapshotCopy(path.join(options.journalDir, snapshot.file), file, { sha256: snapshot.sha256, synchronous: 'OFF' });
+    fromSnapshot = snapshot.tx;
+  } else {
+    store = SqliteStore.open(file, { synchronous: 'OFF' });
+  }
+  const applied = rollForwardFromJournal(store, options, journalLast);
+  return { store, applied, fromSnapshot };
+}

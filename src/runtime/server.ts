@@ -1,0 +1,580 @@
+import { createHash } from 'node:crypto';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { Catalog } from '../catalog/index.js';
+import { openJournalWriter, type FileLayer, type JournalReader, type JournalWriter, type Recovery } from '../journal/index.js';
+import { EnvironmentError, JournalFailedError, UsageError } from '../model/errors.js';
+import type { Durability, ResponseRecord, SessionId, SessionStartRecord, SessionStatus, Transport } from '../model/records.js';
+import { sessionHistory, type Positioned } from '../executor/history.js';
+import { fault, json, parseMethodCall, RPC_ID_META, rpcIdOf, stableJson, xml, XmlRpcParseError, type RenderedResponse } from '../executor/transports.js';
+import { loadApp, loadRecordedApp, redactConfig, type LoadedApp } from './app-host.js';
+import { LiveStore, type StoreRecovery } from './live-store.js';
+import { SessionRunner, type SessionRequest, type SessionResult } from './sessions.js';
+import { performCall } from './calls.js';
+
+// The recording application server: HTTP in, sessions through the executor,
+// every response durable in the journal before its first byte is sent.
+
+export interface ServerOptions {
+  journal: string;
+  port?: number;
+  host?: string;
+  durability?: Durability;
+  /** Snapshot the database every this many write transactions (default 1000; 0 never). */
+  snapshotEvery?: number;
+  /** Largest request body accepted, in bytes (default 1 MiB). */
+  maxBodyBytes?: number;
+  /** Config overrides merged over the app's defaults. */
+  config?: Record<string, unknown>;
+  /** Journal Authorization and Cookie headers too (off by default). */
+  journalSecrets?: boolean;
+  /** How long shutdown waits for in-flight sessions, in ms (default 10 s). */
+  drainTimeoutMs?: number;
+  timeZone?: string;
+  locale?: string;
+  segmentBytes?: number;
+  /** Called once when the journal stops accepting records (fail-stop). */
+  onFatal?: (error: JournalFailedError) => void;
+  log?: (line: string) => void;
+  /** The journal writer's file layer (tests inject faults through it). */
+  layer?: FileLayer;
+}
+
+export interface StartupReport {
+  journal: string;
+  codeVersion: string;
+  recovery: Recovery;
+  store: StoreRecovery;
+  migrations: string[];
+  resumed: number;
+  aborted: number;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  startup: StartupReport;
+  /** Sessions resumed at start, settled. */
+  resumed: Promise<void>;
+  /** Stop accepting, drain in-flight sessions, flush and close the journal. */
+  close(): Promise<void>;
+  readonly failed: JournalFailedError | null;
+}
+
+const DEFAULT_BODY_LIMIT = 1 << 20;
+
+interface IdempotencyEntry {
+  session: SessionId;
+  /** Hash of the request body that first used the key (computed lazily for old sessions). */
+  bodyHash: string | null;
+  route: string;
+  result: Promise<RenderedResponse> | null;
+  lastPosition: number | null;
+}
+
+export async function startServer(appEntry: string, options: ServerOptions): Promise<RunningServer> {
+  const journalDir = path.resolve(options.journal);
+  const durability = options.durability ?? 'batch';
+  const log = options.log ?? (() => {});
+  const timeZone = options.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC';
+  const locale = options.locale ?? Intl.DateTimeFormat().resolvedOptions().locale ?? 'en-US';
+  const { writer, recovery } = await openJournalWriter(journalDir, { durability, segmentBytes: options.segmentBytes, layer: options.layer });
+  let catalog: Catalog | null = null;
+  let store: LiveStore | null = null;
+  try {
+    if (recovery.truncatedBytes > 0) log(`recovered: cut ${recovery.truncatedBytes} unacknowledged bytes from the journal tail (${recovery.reason})`);
+    catalog = Catalog.open(journalDir);
+    const corrupt = catalog.corruptionError('cannot record');
+    if (corrupt) throw corrupt;
+    const reader = catalog.reader;
+    const app = await loadApp(appEntry, { journalDir, timeZone, locale, config: options.config });
+    void writer.append({
+      kind: 'process-start',
+      at: Date.now(),
+      codeVersion: app.bundle.codeVersion,
+      app: app.name,
+      config: redactConfig(app.config, app.secretFields),
+      node: process.version,
+      v8: process.versions.v8,
+      timeZone,
+      locale,
+      pid: process.pid,
+      durability,
+    }).durable.catch(() => {}); // awaited by the flush() below
+    store = LiveStore.open({ journalDir, catalog, reader, snapshotEvery: options.snapshotEvery ?? 1000, now: Date.now });
+    store.attach(writer);
+    if (store.recovery.action !== 'up-to-date') log(`database ${store.recovery.action}: ${store.recovery.applied} transactions from the journal${store.recovery.reason ? ` (${store.recovery.reason})` : ''}`);
+    const appliedMigrations = new Set(
+      (catalog.db.prepare('SELECT migration FROM write_txs WHERE migration IS NOT NULL').all() as { migration: string }[]).map((r) => r.migration),
+    );
+    const migrations = store.migrate(app.migrations, appliedMigrations);
+    await writer.flush();
+
+    const lastSessionId = (catalog.db.prepare('SELECT coalesce(max(id), 0) AS id FROM sessions').get() as { id: number }).id;
+    const keyPrefix = reader.layout.segments[0].header.journalId.toString('hex').slice(0, 8);
+    const idempotency = new Map<string, IdempotencyEntry>();
+    for (const row of catalog.db.prepare('SELECT id, idempotencyKey, route, lastPosition FROM sessions WHERE idempotencyKey IS NOT NULL').all() as {
+      id: number;
+      idempotencyKey: string;
+      route: string;
+      lastPosition: number;
+    }[]) {
+      idempotency.set(row.idempotencyKey, { session: row.id, bodyHash: null, route: row.route, result: null, lastPosition: row.lastPosition });
+    }
+    const open = catalog.sessions({ status: 'open' });
+    catalog.close();
+    catalog = null;
+
+    const counts = new Map<SessionStatus | 'resumed', number>();
+    const bump = (key: SessionStatus | 'resumed'): void => void counts.set(key, (counts.get(key) ?? 0) + 1);
+    const runner = new SessionRunner(
+      app,
+      writer,
+      store,
+      {
+        call: (name, request, key) => performCall(name, request, key),
+        log: (session, level, text) => log(`[session ${session}] ${level}: ${text}`),
+        ended: (_session, status) => bump(status),
+      },
+      { lastSessionId, keyPrefix, timeZone, locale },
+    );
+
+    const server = new RecordingServer(app, writer, store, runner, reader, idempotency, counts, {
+      maxBodyBytes: options.maxBodyBytes ?? DEFAULT_BODY_LIMIT,
+      journalSecrets: options.journalSecrets ?? false,
+      drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
+      onFatal: options.onFatal,
+      log,
+    });
+    const resumedCount = { resumed: 0, aborted: 0 };
+    const resumed = server.resumeAll(open, { journalDir, timeZone, locale, config: options.config }, resumedCount, bump);
+    const address = await server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
+    return {
+      url: `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,
+      port: address.port,
+      startup: { journal: journalDir, codeVersion: app.bundle.codeVersion, recovery, store: store.recovery, migrations, resumed: open.length, aborted: 0 },
+      resumed,
+      close: () => server.close(),
+      get failed() {
+        return server.failed;
+      },
+    };
+  } catch (error) {
+    catalog?.close();
+    store?.close();
+    await writer.close().catch(() => {});
+    throw error;
+  }
+}
+
+interface ServerSettings {
+  maxBodyBytes: number;
+  journalSecrets: boolean;
+  drainTimeoutMs: number;
+  onFatal?: (error: JournalFailedError) => void;
+  log: (line: string) => void;
+}
+
+class RecordingServer {
+  private readonly http: http.Server;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closing = false;
+  failed: JournalFailedError | null = null;
+
+  constructor(
+    private readonly app: LoadedApp,
+    private readonly writer: JournalWriter,
+    private readonly store: LiveStore,
+    private readonly runner: SessionRunner,
+    private readonly reader: JournalReader,
+    private readonly idempotency: Map<string, IdempotencyEntry>,
+    private readonly counts: Map<SessionStatus | 'resumed', number>,
+    private readonly settings: ServerSettings,
+  ) {
+    this.http = http.createServer((req, res) => {
+      const work = this.handle(req, res).catch((error) => this.internalError(res, error));
+      this.inFlight.add(work);
+      void work.finally(() => this.inFlight.delete(work));
+    });
+    this.http.keepAliveTimeout = 5_000;
+  }
+
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException): void => {
+        if (error.code === 'EADDRINUSE') reject(new EnvironmentError(`port ${port} on ${host} is in use`, 'E_PORT_IN_USE'));
+        else if (error.code === 'EACCES') reject(new EnvironmentError(`permission denied to listen on ${host}:${port}`, 'E_PERMISSION'));
+        else reject(error);
+      };
+      this.http.once('error', onError);
+      this.http.listen(port, host, () => {
+        this.http.off('error', onError);
+        resolve(this.http.address() as AddressInfo);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const stopped = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    this.http.closeIdleConnections();
+    const drained = Promise.allSettled([...this.inFlight]);
+    const timeout = new Promise((resolve) => setTimeout(resolve, this.settings.drainTimeoutMs).unref());
+    await Promise.race([drained, timeout]);
+    this.http.closeAllConnections();
+    await stopped;
+    try {
+      await this.writer.close();
+    } finally {
+      this.store.close();
+    }
+  }
+
+  // ---- crash resume ------------------------------------------------------------------------
+
+  async resumeAll(
+    open: { id: SessionId; lastPosition: number }[],
+    loadOptions: { journalDir: string; timeZone: string; locale: string; config?: Record<string, unknown> },
+    report: { resumed: number; aborted: number },
+    bump: (key: 'resumed') => void,
+  ): Promise<void> {
+    const apps = new Map<string, LoadedApp>([[this.app.bundle.codeVersion, this.app]]);
+    await Promise.all(
+      open.map(async (row) => {
+        const records = this.reader.sessionRecords(row.lastPosition);
+        const history = sessionHistory(records);
+        const start = history.start.record;
+        const last = history.attempts[history.attempts.length - 1];
+        const codeVersion = last.codeVersion;
+        let app = apps.get(codeVersion);
+        if (!app) {
+          try {
+            app = loadRecordedApp(codeVersion, loadOptions);
+            apps.set(codeVersion, app);
+          } catch (error) {
+            report.aborted++;
+            await this.runner.abort(row.id, row.lastPosition, `cannot resume: code version ${codeVersion.slice(0, 12)} is not loadable (${(error as Error).message})`);
+            return;
+          }
+        }
+        const request = requestOf(start);
+        report.resumed++;
+        bump('resumed');
+        const resuming = this.runner.resume(row.id, app, request, row.lastPosition, last.attempt + 1, last.effects);
+        // A duplicate of a resumed request waits for the resumed session's response.
+        const entry = start.idempotencyKey ? this.idempotency.get(start.idempotencyKey) : undefined;
+        if (entry) {
+          entry.result = resuming.then((r) => r.response);
+          entry.result.catch(() => {});
+        }
+        const work = resuming.catch((error) => {
+          this.settings.log(`session ${row.id} could not resume: ${(error as Error).message}`);
+          if (error instanceof JournalFailedError) this.fatal(error);
+        });
+        this.inFlight.add(work);
+        await work;
+        this.inFlight.delete(work);
+      }),
+    );
+  }
+
+  // ---- requests ------------------------------------------------------------------------------
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const pathname = url.pathname;
+    const method = (req.method ?? 'GET').toUpperCase();
+    if (pathname === '/_windback/health') return this.send(res, json(this.failed ? 503 : 200, this.health()));
+    if (pathname === '/_windback/metrics') return this.sendText(res, 200, this.metrics(), 'text/plain; version=0.0.4; charset=utf-8');
+    if (this.failed || this.closing) {
+      return this.send(res, json(503, { error: { name: 'Unavailable', message: this.failed ? 'the journal stopped accepting records' : 'the server is shutting down' } }));
+    }
+    if (pathname === '/rpc') return this.jsonRpc(req, res, method);
+    if (pathname === '/RPC2') return this.xmlRpc(req, res, method);
+    const route = this.app.routes.get(pathname);
+    if (!route) return this.send(res, json(404, { error: { name: 'NotFound', message: `no route ${pathname}; routes: ${[...this.app.routes.keys()].join(', ')}` } }));
+    if (method !== route.method) {
+      res.setHeader('allow', route.method);
+      return this.send(res, json(405, { error: { name: 'MethodNotAllowed', message: `${pathname} takes ${route.method}, not ${method}` } }));
+    }
+    const body = await this.body(req, res);
+    if (body === null) return;
+    let input: unknown = null;
+    if (body.length > 0) {
+      try {
+        input = JSON.parse(body.toString('utf8'));
+      } catch (error) {
+        return this.send(res, json(400, { error: { name: 'BadRequest', message: `malformed JSON: ${(error as Error).message}` } }));
+      }
+    }
+    return this.session(req, res, { kind: route.kind, route: pathname, transport: route.transport, input }, body);
+  }
+
+  private async jsonRpc(req: http.IncomingMessage, res: http.ServerResponse, method: string): Promise<void> {
+    const rpcError = (status: number, code: number, message: string, id: unknown = null): void =>
+      this.send(res, json(status, { jsonrpc: '2.0', error: { code, message }, id }));
+    if (method !== 'POST') return rpcError(405, -32600, 'JSON-RPC takes POST');
+    const body = await this.body(req, res);
+    if (body === null) return;
+    let call: { jsonrpc?: unknown; method?: unknown; params?: unknown; id?: unknown };
+    try {
+      call = JSON.parse(body.toString('utf8'));
+    } catch (error) {
+      return rpcError(400, -32700, `parse error: ${(error as Error).message}`);
+    }
+    if (Array.isArray(call)) return rpcError(400, -32600, 'batch requests are not supported: send one call per request');
+    if (!call || typeof call !== 'object' || call.jsonrpc !== '2.0' || typeof call.method !== 'string') {
+      return rpcError(400, -32600, 'invalid request: expected {"jsonrpc": "2.0", "method": "...", "params": ..., "id": ...}', call?.id ?? null);
+    }
+    if (!this.app.kinds.includes(call.method)) return rpcError(404, -32601, `method not found: ${call.method}; methods: ${this.app.kinds.join(', ')}`, call.id ?? null);
+    return this.session(req, res, { kind: call.method, route: '/rpc', transport: 'json-rpc', input: call.params ?? null, rpcId: call.id ?? null }, body);
+  }
+
+  private async xmlRpc(req: http.IncomingMessage, res: http.ServerResponse, method: string): Promise<void> {
+    if (method !== 'POST') return this.send(res, { ...xml(fault(405, 'XML-RPC takes POST')), status: 405 });
+    const body = await this.body(req, res);
+    if (body === null) return;
+    let call: { method: string; params: unknown[] };
+    try {
+      call = parseMethodCall(body.toString('utf8'));
+    } catch (error) {
+      if (error instanceof XmlRpcParseError) return this.send(res, { ...xml(fault(400, error.message)), status: 400 });
+      throw error;
+    }
+    if (call.method === 'system.listMethods') return this.send(res, xml(xmlValue(['system.listMethods', ...this.app.kinds])));
+    if (!this.app.kinds.includes(call.method)) {
+      return this.send(res, { ...xml(fault(404, `method not found: ${call.method}`)), status: 404 });
+    }
+    const input = call.params.length === 1 && call.params[0] && typeof call.params[0] === 'object' && !Array.isArray(call.params[0]) ? call.params[0] : call.params;
+    return this.session(req, res, { kind: call.method, route: '/RPC2', transport: 'xml-rpc', input }, body);
+  }
+
+  private async session(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    partial: { kind: string; route: string; transport: Transport; input: unknown; rpcId?: unknown },
+    _body: Buffer,
+  ): Promise<void> {
+    const key = header(req, 'idempotency-key');
+    const bodyHash = requestHash(partial.route, partial.kind, partial.input);
+    if (key !== null) {
+      const existing = this.idempotency.get(key);
+      if (existing) return this.duplicate(res, key, existing, bodyHash, partial.route);
+    }
+    const meta = this.meta(req);
+    if (partial.rpcId !== undefined) meta[RPC_ID_META] = JSON.stringify(partial.rpcId);
+    const request: SessionRequest = { ...partial, idempotencyKey: key, meta };
+    let resolveResult!: (r: RenderedResponse) => void;
+    let rejectResult!: (e: unknown) => void;
+    if (key !== null) {
+      const result = new Promise<RenderedResponse>((resolve, reject) => {
+        resolveResult = resolve;
+        rejectResult = reject;
+      });
+      result.catch(() => {});
+      this.idempotency.set(key, { session: 0, bodyHash, route: partial.route, result, lastPosition: null });
+    }
+    let outcome: SessionResult;
+    try {
+      outcome = await this.runner.run(request);
+    } catch (error) {
+      if (key !== null) {
+        this.idempotency.delete(key);
+        rejectResult(error);
+      }
+      if (error instanceof JournalFailedError) {
+        this.fatal(error);
+        return this.send(res, json(503, { error: { name: 'Unavailable', message: 'the journal stopped accepting records; nothing was acknowledged' } }));
+      }
+      throw error;
+    }
+    if (key !== null) {
+      this.idempotency.get(key)!.session = outcome.session;
+      resolveResult(outcome.response);
+    }
+    this.send(res, outcome.response);
+  }
+
+  private async duplicate(res: http.ServerResponse, key: string, entry: IdempotencyEntry, bodyHash: string, route: string): Promise<void> {
+    if (entry.bodyHash === null) entry.bodyHash = this.originalBodyHash(entry);
+    if (entry.bodyHash !== bodyHash) {
+      return this.send(res, json(422, { error: { name: 'IdempotencyKeyReused', message: `Idempotency-Key ${key} was used for a different request (session ${entry.session})` } }));
+    }
+    let response: RenderedResponse;
+    try {
+      response = entry.result ? await entry.result : this.journaledResponse(entry);
+    } catch {
+      return this.send(res, json(503, { error: { name: 'Unavailable', message: `the original request with Idempotency-Key ${key} failed; retry` } }));
+    }
+    try {
+      const appended = this.writer.append({ kind: 'duplicate-request', at: Date.now(), originalSession: entry.session, idempotencyKey: key, route });
+      await appended.durable;
+    } catch (error) {
+      if (!(error instanceof JournalFailedError)) throw error;
+      this.fatal(error);
+      return this.send(res, json(503, { error: { name: 'Unavailable', message: 'the journal stopped accepting records; nothing was acknowledged' } }));
+    }
+    this.send(res, response);
+  }
+
+  /** The response a finished session journaled (for a key from before this process). */
+  private journaledResponse(entry: IdempotencyEntry): RenderedResponse {
+    const records = this.reader.sessionRecords(entry.lastPosition!);
+    const found = [...records].reverse().find((r) => r.record.kind === 'response') as Positioned<ResponseRecord> | undefined;
+    if (!found) throw new Error(`session ${entry.session} has no response`);
+    const r = found.record;
+    return { status: r.status, headers: { ...r.headers }, body: r.body };
+  }
+
+  private originalBodyHash(entry: IdempotencyEntry): string {
+    if (entry.lastPosition === null) return '';
+    const start = this.reader.sessionRecords(entry.lastPosition)[0].record as SessionStartRecord;
+    return requestHash(start.route, start.sessionKind, start.input);
+  }
+
+  private meta(req: http.IncomingMessage): Record<string, string> {
+    const meta: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value === undefined) continue;
+      if (!this.settings.journalSecrets && (name === 'authorization' || name === 'cookie' || name === 'proxy-authorization')) continue;
+      meta[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    return meta;
+  }
+
+  private body(req: http.IncomingMessage, res: http.ServerResponse): Promise<Buffer | null> {
+    const limit = this.settings.maxBodyBytes;
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (Number.isFinite(declared) && declared > limit) {
+      this.send(res, json(413, { error: { name: 'PayloadTooLarge', message: `the body is ${declared} bytes; the limit is ${limit}` } }), true);
+      return Promise.resolve(null);
+    }
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > limit) {
+          req.removeAllListeners('data');
+          req.resume();
+          this.send(res, json(413, { error: { name: 'PayloadTooLarge', message: `the body exceeds the limit of ${limit} bytes` } }), true);
+          resolve(null);
+          return;
+        }
+        chunks.push(chunk);
+      });
+      req.on('end', () => resolve(size > limit ? null : Buffer.concat(chunks)));
+      req.on('error', reject);
+    });
+  }
+
+  private send(res: http.ServerResponse, response: RenderedResponse, close = false): void {
+    if (res.headersSent) return;
+    const headers: Record<string, string | number> = { ...response.headers, 'content-length': response.body.byteLength };
+    if (close) headers.connection = 'close';
+    res.writeHead(response.status, headers);
+    res.end(response.body);
+  }
+
+  private sendText(res: http.ServerResponse, status: number, text: string, type: string): void {
+    this.send(res, { status, headers: { 'content-type': type }, body: Buffer.from(text) });
+  }
+
+  private internalError(res: http.ServerResponse, error: unknown): void {
+    this.settings.log(`internal error: ${(error as Error)?.stack ?? String(error)}`);
+    if (error instanceof UsageError) return this.send(res, json(400, { error: { name: 'BadRequest', message: error.message } }));
+    this.send(res, json(500, { error: { name: 'InternalError', message: 'internal error; see the server log' } }));
+  }
+
+  private fatal(error: JournalFailedError): void {
+    if (this.failed) return;
+    this.failed = error;
+    this.settings.log(`fatal: ${error.message}`);
+    this.settings.onFatal?.(error);
+  }
+
+  private health(): unknown {
+    return {
+      status: this.failed ? 'failed' : this.closing ? 'closing' : 'ok',
+      app: this.app.name,
+      codeVersion: this.app.bundle.codeVersion,
+      durability: this.writer.durability,
+      journalBytes: this.writer.position,
+      chainHead: this.writer.chainHead,
+      lastTx: this.store.lastTx,
+      inFlight: this.inFlight.size,
+    };
+  }
+
+  private metrics(): string {
+    const stats = this.writer.stats;
+    const lines = [
+      '# HELP windback_sessions_total Sessions ended, by status.',
+      '# TYPE windback_sessions_total counter',
+      ...(['ok', 'error', 'aborted'] as const).map((s) => `windback_sessions_total{status="${s}"} ${this.counts.get(s) ?? 0}`),
+      '# HELP windback_sessions_resumed_total Sessions resumed after a crash.',
+      '# TYPE windback_sessions_resumed_total counter',
+      `windback_sessions_resumed_total ${this.counts.get('resumed') ?? 0}`,
+      '# HELP windback_sessions_in_flight Requests being handled.',
+      '# TYPE windback_sessions_in_flight gauge',
+      `windback_sessions_in_flight ${this.inFlight.size}`,
+      '# HELP windback_transactions_total The last write transaction id.',
+      '# TYPE windback_transactions_total counter',
+      `windback_transactions_total ${this.store.lastTx}`,
+      '# HELP windback_journal_bytes Logical size of the journal.',
+      '# TYPE windback_journal_bytes gauge',
+      `windback_journal_bytes ${this.writer.position}`,
+      '# HELP windback_journal_records_total Records appended by this process.',
+      '# TYPE windback_journal_records_total counter',
+      `windback_journal_records_total ${stats.records}`,
+      '# HELP windback_fsync_seconds fdatasync latency.',
+      '# TYPE windback_fsync_seconds summary',
+      `windback_fsync_seconds_sum ${(stats.syncNanos / 1e9).toFixed(9)}`,
+      `windback_fsync_seconds_count ${stats.syncs}`,
+      '# HELP windback_fsync_seconds_max Worst fdatasync latency.',
+      '# TYPE windback_fsync_seconds_max gauge',
+      `windback_fsync_seconds_max ${(stats.maxSyncNanos / 1e9).toFixed(9)}`,
+      '# HELP windback_chain_head The journal hash chain head, as a label.',
+      '# TYPE windback_chain_head gauge',
+      `windback_chain_head{head="${this.writer.chainHead}",seq="${this.writer.lastSeq}"} 1`,
+      '',
+    ];
+    return lines.join('\n');
+  }
+}
+
+/**
+ * What an Idempotency-Key is bound to: the route, the kind and the decoded
+ * input, canonically, so that a request journaled before a restart compares
+ * equal to the same request sent again (whatever its transport or spacing).
+ */
+function requestHash(route: string, kind: string, input: unknown): string {
+  return createHash('sha256').update(route).update('\0').update(kind).update('\0').update(stableJson(input ?? null)).digest('hex');
+}
+
+function header(req: http.IncomingMessage, name: string): string | null {
+  const value = req.headers[name];
+  if (value === undefined) return null;
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function xmlValue(value: unknown): string {
+  // system.listMethods: an array of strings, rendered like any result.
+  return `<?xml version="1.0"?><methodResponse><params><param><value><array><data>${(value as string[])
+    .map((v) => `<value><string>${v.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</string></value>`)
+    .join('')}</data></array></value></param></params></methodResponse>`;
+}
+
+function requestOf(start: SessionStartRecord): SessionRequest {
+  return {
+    kind: start.sessionKind,
+    route: start.route,
+    transport: start.transport,
+    input: start.input,
+    idempotencyKey: start.idempotencyKey,
+    meta: start.meta,
+    rpcId: rpcIdOf(start.meta),
+  };
+}

@@ -1,0 +1,198 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { format } from 'node:util';
+import type { JournalWriter } from '../journal/index.js';
+import type { AppendableRecord, ErrorInfo, JournalRecord, Position, SessionId, SessionStatus, Transport } from '../model/records.js';
+import type { EffectRecord, Positioned } from '../executor/history.js';
+import { executeSession, errorInfo, type AttemptOutcome } from '../executor/execute.js';
+import { renderResponse, type RenderedResponse } from '../executor/transports.js';
+import type { AppendResult, LiveEffects, SessionIdentity, SessionJournal, SessionRecordDraft } from '../executor/types.js';
+import { realmOf, type LoadedApp } from './app-host.js';
+import type { LiveStore } from './live-store.js';
+
+// Runs sessions live: journals the start, runs attempts through the executor
+// (retrying from the last checkpoint when the app asks), journals the
+// response and waits until it is durable before anyone may send it, then
+// journals the end.
+
+export const MAX_ATTEMPTS = 3;
+
+export interface SessionRequest {
+  kind: string;
+  route: string;
+  transport: Transport;
+  input: unknown;
+  idempotencyKey: string | null;
+  meta: Record<string, string>;
+  rpcId?: unknown;
+}
+
+export interface SessionResult {
+  session: SessionId;
+  status: SessionStatus;
+  response: RenderedResponse;
+}
+
+export interface SessionHooks {
+  /** Performs an external call made with ctx.call() or fetch(). */
+  call(name: string, request: unknown, idempotencyKey: string): Promise<unknown>;
+  /** Console output of live sessions. */
+  log?(session: SessionId, level: string, text: string): void;
+  ended?(session: SessionId, status: SessionStatus): void;
+}
+
+/** Appends one session's records, keeping its `prev` chain, and remembers its effects (for a retry). */
+export class LiveSessionJournal implements SessionJournal {
+  readonly effects: Positioned<EffectRecord>[] = [];
+  private last: Position | null;
+
+  constructor(
+    private readonly writer: JournalWriter,
+    readonly session: SessionId,
+    last: Position | null = null,
+  ) {
+    this.last = last;
+  }
+
+  append(draft: SessionRecordDraft): AppendResult {
+    const record = { ...draft, session: this.session, prev: this.last } as AppendableRecord;
+    const appended = this.writer.append(record);
+    // Records of one group commit share one promise, and most appends never
+    // await theirs: mark it handled, so that a journal failure (fail-stop)
+    // rejects those who wait without crashing the process as unhandled.
+    appended.durable.catch(() => {});
+    this.last = appended.position;
+    if (isEffectKind(record.kind)) this.effects.push({ position: appended.position, record: record as EffectRecord });
+    return appended;
+  }
+}
+
+function isEffectKind(kind: JournalRecord['kind']): boolean {
+  return kind === 'value' || kind === 'call-start' || kind === 'call-result' || kind === 'write-tx' || kind === 'read-tx' || kind === 'checkpoint';
+}
+
+export class SessionRunner {
+  private nextId: SessionId;
+
+  constructor(
+    private readonly app: LoadedApp,
+    private readonly writer: JournalWriter,
+    private readonly store: LiveStore,
+    private readonly hooks: SessionHooks,
+    private readonly settings: { lastSessionId: SessionId; keyPrefix: string; timeZone: string; locale: string },
+  ) {
+    this.nextId = settings.lastSessionId + 1;
+  }
+
+  /** Run a new session to its end. Resolves once its response is durable. */
+  async run(request: SessionRequest): Promise<SessionResult> {
+    const id = this.nextId++;
+    const journal = new LiveSessionJournal(this.writer, id);
+    journal.append({
+      kind: 'session-start',
+      at: Date.now(),
+      sessionKind: request.kind,
+      route: request.route,
+      transport: request.transport,
+      input: request.input,
+      codeVersion: this.app.bundle.codeVersion,
+      startedAfterTx: this.store.lastTx,
+      idempotencyKey: request.idempotencyKey,
+      meta: request.meta,
+    });
+    return this.attempts(id, journal, this.app, request, 1, []);
+  }
+
+  /**
+   * Resume a session a crash interrupted: a new attempt re-executes it from
+   * its start, served every effect the journal holds, and goes on live.
+   */
+  async resume(
+    id: SessionId,
+    app: LoadedApp,
+    request: SessionRequest,
+    lastPosition: Position,
+    attempt: number,
+    inherited: Positioned<EffectRecord>[],
+  ): Promise<SessionResult> {
+    const journal = new LiveSessionJournal(this.writer, id, lastPosition);
+    journal.effects.push(...inherited);
+    journal.append({ kind: 'session-attempt', at: Date.now(), attempt, reason: 'resume', fromCheckpoint: null, codeVersion: app.bundle.codeVersion });
+    return this.attempts(id, journal, app, request, attempt, inherited);
+  }
+
+  /** End a session that cannot be resumed, with the reason. */
+  abort(id: SessionId, lastPosition: Position, reason: string): Promise<void> {
+    const journal = new LiveSessionJournal(this.writer, id, lastPosition);
+    const appended = journal.append({ kind: 'session-end', at: Date.now(), status: 'aborted', error: { name: 'Aborted', message: reason }, randomDraws: 0 });
+    this.hooks.ended?.(id, 'aborted');
+    return appended.durable;
+  }
+
+  private async attempts(
+    id: SessionId,
+    journal: LiveSessionJournal,
+    app: LoadedApp,
+    request: SessionRequest,
+    firstAttempt: number,
+    served: Positioned<EffectRecord>[],
+  ): Promise<SessionResult> {
+    let attempt = firstAttempt;
+    let outcome: AttemptOutcome;
+    for (;;) {
+      outcome = await executeSession({
+        realm: realmOf(app),
+        session: this.identity(id, request, attempt),
+        served,
+        live: this.live(journal, id),
+      });
+      if (outcome.status !== 'retry' || attempt >= firstAttempt + MAX_ATTEMPTS - 1) break;
+      // Wind back to the last checkpoint: what came before it is served, the rest runs again.
+      attempt++;
+      const from = outcome.lastCheckpoint;
+      served = from === null ? [] : journal.effects.filter((e) => e.position <= from);
+      journal.append({ kind: 'session-attempt', at: Date.now(), attempt, reason: 'retry', fromCheckpoint: from, codeVersion: app.bundle.codeVersion });
+    }
+    const ok = outcome.status === 'ok';
+    const response = renderResponse(request.transport, { ok, output: outcome.output, error: outcome.thrown, rpcId: request.rpcId });
+    response.headers['windback-session'] = String(id);
+    const written = journal.append({ kind: 'response', at: Date.now(), status: response.status, headers: response.headers, body: response.body });
+    const status: SessionStatus = ok ? 'ok' : 'error';
+    journal.append({ kind: 'session-end', at: Date.now(), status, error: ok ? null : (outcome.error as ErrorInfo), randomDraws: outcome.randomDraws });
+    // The response leaves only once it is durable in the chosen mode.
+    await written.durable;
+    this.hooks.ended?.(id, status);
+    return { session: id, status, response };
+  }
+
+  private identity(id: SessionId, request: SessionRequest, attempt: number): SessionIdentity {
+    return {
+      id,
+      kind: request.kind,
+      route: request.route,
+      input: request.input,
+      attempt,
+      config: this.app.config,
+      timeZone: this.settings.timeZone,
+      locale: this.settings.locale,
+      keyPrefix: `${this.settings.keyPrefix}-${id}`,
+    };
+  }
+
+  private live(journal: LiveSessionJournal, id: SessionId): LiveEffects {
+    const hooks = this.hooks;
+    const start = performance.now();
+    return {
+      journal,
+      database: this.store,
+      call: (name, request, key) => hooks.call(name, request, key),
+      now: () => Date.now(),
+      monotonicNow: () => performance.now() - start,
+      randomSeed: () => Array.from(new Uint32Array(randomBytes(16).buffer)),
+      uuid: () => randomUUID(),
+      randomBytes: (length) => new Uint8Array(randomBytes(length)),
+      log: (level, args) => hooks.log?.(id, level, format(...args)),
+    };
+  }
+}
+
+export { errorInfo };

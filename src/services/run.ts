@@ -1,0 +1,56 @@
+import { NotFoundError, UsageError } from '../model/errors.js';
+import type { Divergence } from '../executor/types.js';
+import { replaySession } from '../replay/engine.js';
+import { openJournal, parseSessionId } from './journal-access.js';
+
+// `replay run <session>`: re-execute one recorded session and say whether it
+// does what the journal says it did.
+
+export interface RunOptions {
+  journal: string;
+  session: string | number;
+  /** Run other code (a what-if replay); default: the recorded code version. */
+  code?: string;
+  /** Compare every value, digest and checkpoint; default on for recorded code. */
+  strict?: boolean;
+  keepGoing?: boolean;
+}
+
+export interface RunResult {
+  session: number;
+  equal: boolean;
+  steps: number;
+  divergence: PublicDivergence | null;
+}
+
+export type PublicDivergence = Omit<Divergence, 'position' | 'message'> & { message: string };
+
+export async function run(options: RunOptions): Promise<RunResult> {
+  const id = parseSessionId(options.session);
+  if (Number.isNaN(id)) throw new UsageError(`session must be a session id (a whole number from 1), got "${options.session}"`);
+  const journal = openJournal(options.journal);
+  try {
+    if (!journal.catalog.session(id)) {
+      const corrupt = journal.catalog.corruptionError(`cannot find session ${id}`);
+      if (corrupt) throw corrupt;
+      throw new NotFoundError(`unknown session ${id}: the journal holds ${journal.catalog.sessionCount()} sessions`);
+    }
+    const result = await replaySession(journal, id, { code: options.code, strict: options.strict, keepGoing: options.keepGoing });
+    return { session: id, equal: result.equal, steps: result.steps, divergence: result.divergence ? publicDivergence(result.divergence) : null };
+  } finally {
+    journal.close();
+  }
+}
+
+/** Binary values as base64 (the JSON contract), positions dropped. */
+export function publicDivergence(d: Divergence): PublicDivergence {
+  const { position: _position, ...rest } = d;
+  return JSON.parse(
+    JSON.stringify(rest, (_key, value) => {
+      if (typeof value === 'bigint') return value.toString();
+      if (value && typeof value === 'object' && value.type === 'Buffer' && Array.isArray(value.data)) return Buffer.from(value.data).toString('base64');
+      if (value && typeof value === 'object' && ArrayBuffer.isView(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+      return value;
+    }),
+  ) as PublicDivergence;
+}

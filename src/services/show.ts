@@ -1,0 +1,114 @@
+import { NotFoundError, UsageError } from '../model/errors.js';
+import type { JournalRecord } from '../model/records.js';
+import { openJournal, parseSessionId } from './journal-access.js';
+import { isoTimeOrNull } from './time.js';
+
+// `replay show <session>`: a session's steps as the journal holds them.
+
+export interface ShowOptions {
+  journal: string;
+  session: string | number;
+}
+
+export interface Step {
+  /** 0-based, as divergences number them. */
+  index: number;
+  attempt: number;
+  kind: JournalRecord['kind'];
+  /** When it happened, where the record says (ISO-8601), else null. */
+  at: string | null;
+  position: number;
+  /** The write transaction's id, or null for other steps. */
+  tx: number | null;
+  /** The record's size in the journal. */
+  bytes: number;
+  summary: string;
+}
+
+export function show(options: ShowOptions): Step[] {
+  const id = parseSessionId(options.session);
+  if (Number.isNaN(id)) throw new UsageError(`session must be a session id (a whole number from 1), got "${options.session}"`);
+  const journal = openJournal(options.journal);
+  try {
+    const row = journal.catalog.session(id);
+    if (!row) {
+      const corrupt = journal.catalog.corruptionError(`cannot find session ${id}`);
+      if (corrupt) throw corrupt;
+      throw new NotFoundError(`unknown session ${id}: the journal holds ${journal.catalog.sessionCount()} sessions`);
+    }
+    let attempt = 1;
+    return journal.reader.sessionRecords(row.lastPosition).map((entry, index) => {
+      const record = entry.record;
+      if (record.kind === 'session-attempt') attempt = record.attempt;
+      return {
+        index,
+        attempt,
+        kind: record.kind,
+        at: isoTimeOrNull(timeOf(record)),
+        position: entry.position,
+        tx: record.kind === 'write-tx' ? record.tx : null,
+        bytes: entry.size,
+        summary: summarize(record),
+      };
+    });
+  } finally {
+    journal.close();
+  }
+}
+
+function timeOf(record: JournalRecord): number | null {
+  if (record.kind === 'write-tx') return record.committedAt;
+  return 'at' in record && typeof record.at === 'number' ? record.at : null;
+}
+
+/** One line a person can read at a glance. */
+export function summarize(record: JournalRecord): string {
+  switch (record.kind) {
+    case 'session-start':
+      return `${record.sessionKind} via ${record.transport} ${record.route} ${brief(record.input)}`;
+    case 'session-attempt':
+      return `attempt ${record.attempt}: ${record.reason}${record.fromCheckpoint !== null ? ` from checkpoint at ${record.fromCheckpoint}` : ''}`;
+    case 'value':
+      return `${record.source} = ${brief(record.value)}`;
+    case 'call-start':
+      return `call ${record.call} ${record.name} ${brief(record.request)} (key ${record.idempotencyKey})`;
+    case 'call-result':
+      return `call ${record.call} ${record.ok ? 'returned' : 'failed'} ${brief(record.value)}`;
+    case 'write-tx':
+      return record.migration
+        ? `migration ${record.migration}`
+        : `tx ${record.tx} read at ${record.readAtTx}: ${record.changes.length} row change${record.changes.length === 1 ? '' : 's'} (${[...new Set(record.changes.map((c) => c.table))].join(', ')})`;
+    case 'read-tx':
+      return record.error
+        ? `${record.write ? 'tx' : 'read'} threw ${record.error.name}: ${record.error.message}`
+        : `read at ${record.readAtTx}: ${brief(record.result)}`;
+    case 'checkpoint':
+      return `checkpoint "${record.label}" ${record.state === null ? '' : brief(record.state)}`.trim();
+    case 'response':
+      return `response ${record.status}, ${record.body.byteLength} bytes`;
+    case 'session-end':
+      return `end: ${record.status}${record.error ? ` (${record.error.name}: ${record.error.message})` : ''}`;
+    case 'suspension':
+      return `suspended: missing ${brief(record.missing)}`;
+    case 'duplicate-request':
+      return `duplicate of session ${record.originalSession} (key ${record.idempotencyKey})`;
+    case 'snapshot':
+      return `snapshot at tx ${record.tx}`;
+    case 'process-start':
+      return `process ${record.pid} started ${record.app}`;
+    case 'batch-commit':
+      return `batch ${record.seq}`;
+    case 'unknown':
+      return `record of unknown type ${record.type}`;
+  }
+}
+
+function brief(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v && v.type === 'Buffer' ? `<${v.data.length} bytes>` : v)) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 72 ? `${text.slice(0, 69)}...` : text;
+}

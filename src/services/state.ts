@@ -1,0 +1,93 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UsageError } from '../model/errors.js';
+import type { SqlValue } from '../model/records.js';
+import { StateBuilder } from '../replay/state.js';
+import { openJournal } from './journal-access.js';
+import { parseWholeNumber } from './time.js';
+
+// `replay state` and `replay restore`: the database as it was just after a
+// transaction, queried read-only or written to a file of its own.
+
+export interface StateOptions {
+  journal: string;
+  tx: number | string;
+  table?: string;
+  sql?: string;
+}
+
+export type StateResult = { tx: number; columns: string[]; rows: SqlValue[][] } | { tx: number; tables: { name: string; rows: number }[] };
+
+export function state(options: StateOptions): StateResult {
+  if (options.table !== undefined && options.sql !== undefined) throw new UsageError('give --table or --sql, not both');
+  const tx = parseWholeNumber(options.tx, '--tx', 'a transaction id (a whole number)', 0);
+  const journal = openJournal(options.journal);
+  let builder: StateBuilder | null = null;
+  try {
+    guardCorruption(journal.catalog, tx);
+    builder = StateBuilder.open(journal, tx);
+    const store = builder.store;
+    if (options.sql === undefined && options.table === undefined) {
+      const counts = store.tableCounts();
+      return { tx, tables: Object.keys(counts).sort().map((name) => ({ name, rows: counts[name] })) };
+    }
+    if (options.table !== undefined) {
+      const counts = store.tableCounts();
+      if (!(options.table in counts)) {
+        throw new UsageError(`no table ${options.table} as of tx ${tx}; tables: ${Object.keys(counts).sort().join(', ') || 'none'}`, 'E_NOT_FOUND');
+      }
+      return { tx, ...store.queryReadOnly(`SELECT * FROM "${options.table.replace(/"/g, '""')}"`) };
+    }
+    return { tx, ...store.queryReadOnly(options.sql!) };
+  } finally {
+    builder?.close();
+    journal.close();
+  }
+}
+
+export interface RestoreOptions {
+  journal: string;
+  tx: number | string;
+  out: string;
+  /** Replace an existing file. */
+  force?: boolean;
+}
+
+export interface RestoreResult {
+  tx: number;
+  out: string;
+  tables: { name: string; rows: number }[];
+  fromSnapshot: number | null;
+}
+
+export function restore(options: RestoreOptions): RestoreResult {
+  const tx = parseWholeNumber(options.tx, '--tx', 'a transaction id (a whole number)', 0);
+  const out = path.resolve(options.out);
+  if (fs.existsSync(out) && !options.force) throw new UsageError(`${out} exists; pass --force to replace it`);
+  const journal = openJournal(options.journal);
+  let builder: StateBuilder | null = null;
+  try {
+    guardCorruption(journal.catalog, tx);
+    const partial = `${out}.partial`;
+    builder = StateBuilder.open(journal, tx, partial);
+    const counts = builder.store.tableCounts();
+    const fromSnapshot = builder.fromSnapshot;
+    builder.keep();
+    builder.close();
+    builder = null;
+    for (const suffix of ['-wal', '-shm']) fs.rmSync(out + suffix, { force: true });
+    fs.renameSync(partial, out);
+    for (const suffix of ['-wal', '-shm']) if (fs.existsSync(partial + suffix)) fs.renameSync(partial + suffix, out + suffix);
+    return { tx, out, tables: Object.keys(counts).sort().map((name) => ({ name, rows: counts[name] })), fromSnapshot };
+  } finally {
+    builder?.close();
+    journal.close();
+  }
+}
+
+function guardCorruption(catalog: { lastTx: number; corruptionError(what: string): Error | null }, tx: number): void {
+  if (tx > catalog.lastTx) {
+    const corrupt = catalog.corruptionError(`cannot rebuild the state as of tx ${tx}, past the last readable tx ${catalog.lastTx}`);
+    if (corrupt) throw corrupt;
+  }
+}

@@ -1,0 +1,159 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { UsageError } from '../model/errors.js';
+import { RealmCache, replaySession } from '../replay/engine.js';
+import { openJournal } from './journal-access.js';
+import { publicDivergence, type RunResult } from './run.js';
+import { parseWholeNumber } from './time.js';
+
+// `replay verify`: the CI job. Replays every selected session and fails on
+// the first one whose writes or response would change.
+
+export interface VerifyOptions {
+  journal: string;
+  kind?: string;
+  fromTx?: number | string;
+  toTx?: number | string;
+  code?: string;
+  strict?: boolean;
+  /** Worker threads (default 1: in this thread). */
+  jobs?: number;
+  /** "i/n": this machine's share, 1-based. */
+  shard?: string;
+  junit?: string;
+  /** Print GitHub Actions error annotations. */
+  githubAnnotations?: boolean;
+}
+
+export interface SessionVerdict extends RunResult {
+  kind: string;
+  millis: number;
+}
+
+export interface VerifyResult {
+  sessions: number;
+  passed: number;
+  diverged: number;
+  failures: RunResult[];
+}
+
+export interface VerifyReport extends VerifyResult {
+  verdicts: SessionVerdict[];
+  annotations: string[];
+}
+
+export async function verify(options: VerifyOptions): Promise<VerifyReport> {
+  const shard = parseShard(options.shard);
+  const jobs = options.jobs ?? 1;
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError(`--jobs must be a whole number from 1 to 64, got ${options.jobs}`);
+  const fromTx = options.fromTx === undefined ? null : parseWholeNumber(options.fromTx, '--from-tx', 'a transaction id');
+  const toTx = options.toTx === undefined ? null : parseWholeNumber(options.toTx, '--to-tx', 'a transaction id');
+  if (fromTx !== null && toTx !== null && fromTx > toTx) throw new UsageError(`--from-tx ${fromTx} is after --to-tx ${toTx}`);
+
+  const journal = openJournal(options.journal);
+  let ids: { id: number; kind: string }[];
+  try {
+    const corrupt = journal.catalog.corruptionError('cannot verify every session');
+    if (corrupt) throw corrupt;
+    ids = journal.catalog
+      .sessions({ kind: options.kind })
+      .filter((s) => s.status !== 'open')
+      .filter((s) => (fromTx === null || s.startedAfterTx >= fromTx) && (toTx === null || s.startedAfterTx <= toTx))
+      .filter((s) => (s.id - 1) % shard.count === shard.index - 1)
+      .map((s) => ({ id: s.id, kind: s.kind }));
+  } finally {
+    journal.close();
+  }
+
+  const verdicts = jobs === 1 || ids.length < 2 ? await verifyHere(options, ids) : await verifyInWorkers(options, ids, jobs);
+  verdicts.sort((a, b) => a.session - b.session);
+  const failures = verdicts.filter((v) => !v.equal).map(({ session, equal, steps, divergence }) => ({ session, equal, steps, divergence }));
+  const report: VerifyReport = {
+    sessions: verdicts.length,
+    passed: verdicts.length - failures.length,
+    diverged: failures.length,
+    failures,
+    verdicts,
+    annotations: options.githubAnnotations ? failures.map(annotation) : [],
+  };
+  if (options.junit) writeJunit(options.junit, verdicts);
+  return report;
+}
+
+/** Replay a list of sessions in this thread (also what each worker runs). */
+export async function verifyHere(options: Pick<VerifyOptions, 'journal' | 'code' | 'strict'>, ids: { id: number; kind: string }[]): Promise<SessionVerdict[]> {
+  const journal = openJournal(options.journal);
+  const realms = new RealmCache();
+  const verdicts: SessionVerdict[] = [];
+  try {
+    for (const { id, kind } of ids) {
+      const started = performance.now();
+      const r = await replaySession(journal, id, { code: options.code, strict: options.strict }, realms);
+      verdicts.push({ session: id, kind, equal: r.equal, steps: r.steps, divergence: r.divergence ? publicDivergence(r.divergence) : null, millis: performance.now() - started });
+    }
+  } finally {
+    journal.close();
+  }
+  return verdicts;
+}
+
+async function verifyInWorkers(options: VerifyOptions, ids: { id: number; kind: string }[], jobs: number): Promise<SessionVerdict[]> {
+  const workerFile = new URL('./verify-worker.js', import.meta.url);
+  const parts: { id: number; kind: string }[][] = Array.from({ length: Math.min(jobs, ids.length) }, () => []);
+  ids.forEach((entry, i) => parts[i % parts.length].push(entry));
+  const results = await Promise.all(
+    parts.map(
+      (part) =>
+        new Promise<SessionVerdict[]>((resolve, reject) => {
+          const worker = new Worker(workerFile, { workerData: { options: { journal: options.journal, code: options.code, strict: options.strict }, ids: part } });
+          worker.once('message', (message: { verdicts?: SessionVerdict[]; error?: string }) => {
+            if (message.error) reject(new Error(message.error));
+            else resolve(message.verdicts!);
+          });
+          worker.once('error', reject);
+          worker.once('exit', (code) => {
+            if (code !== 0) reject(new Error(`a verify worker exited with code ${code}`));
+          });
+        }),
+    ),
+  );
+  return results.flat();
+}
+
+function parseShard(shard: string | undefined): { index: number; count: number } {
+  if (shard === undefined) return { index: 1, count: 1 };
+  const match = /^(\d+)\/(\d+)$/.exec(shard.trim());
+  const index = match ? Number(match[1]) : NaN;
+  const count = match ? Number(match[2]) : NaN;
+  if (!match || count < 1 || index < 1 || index > count) throw new UsageError(`--shard must be i/n with 1 <= i <= n, such as 2/4, got "${shard}"`);
+  return { index, count };
+}
+
+function annotation(failure: RunResult): string {
+  const d = failure.divergence!;
+  const where = d.location ? `file=${path.relative(process.cwd(), d.location.file)},line=${d.location.line},col=${d.location.column}` : '';
+  const message = `session ${failure.session} diverged at step ${d.step} (${d.kind}): ${d.message}`.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  return `::error ${where ? `${where},` : ''}title=replay diverged::${message}`;
+}
+
+function xmlEscape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** JUnit XML: one test case per session (validated against test/fixtures' JUnit XSD in the tests). */
+function writeJunit(file: string, verdicts: SessionVerdict[]): void {
+  const failures = verdicts.filter((v) => !v.equal).length;
+  const seconds = verdicts.reduce((t, v) => t + v.millis, 0) / 1000;
+  const cases = verdicts.map((v) => {
+    const head = `    <testcase classname="windback.replay.${xmlEscape(v.kind)}" name="session ${v.session}" time="${(v.millis / 1000).toFixed(3)}"`;
+    if (v.equal) return `${head}/>`;
+    const d = v.divergence!;
+    const where = d.location ? ` at ${d.location.file}:${d.location.line}:${d.location.column}` : '';
+    return `${head}>\n      <failure message="${xmlEscape(`step ${d.step} (${d.kind}): ${d.message}`)}" type="${d.kind}">${xmlEscape(
+      `step ${d.step} (${d.kind})${where}\n${d.message}\nexpected: ${JSON.stringify(d.expected)}\nactual: ${JSON.stringify(d.actual)}`,
+    )}</failure>\n    </testcase>`;
+  });
+  const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="replay verify" tests="${verdicts.length}" failures="${failures}" errors="0" time="${seconds.toFixed(3)}">\n  <testsuite name="windback replay" tests="${verdicts.length}" failures="${failures}" errors="0" skipped="0" time="${seconds.toFixed(3)}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
+  fs.writeFileSync(path.resolve(file), xml);
+}
