@@ -32,6 +32,8 @@ export interface ExecuteOptions {
   /** Replay only: re-run served transactions for comparison. */
   replay?: ReplayOptions;
   observer?: ExecutionObserver;
+  /** Pause an attached debugger where the session begins (`--inspect`). */
+  pauseAtStart?: boolean;
 }
 
 export interface ReplayOptions {
@@ -155,7 +157,7 @@ class SessionRun {
         throw new TypeError(`the app has no session kind "${session.kind}" (kinds: ${Object.keys(definition.kinds).join(', ')})`);
       }
       await this.checkpoint('start', null);
-      const result = handler(session.input, this.context());
+      const result = this.options.pauseAtStart ? realm.callPaused(handler, session.input, this.context()) : handler(session.input, this.context());
       output = await this.untilSettledOrStalled(Promise.resolve(result));
       if (!this.stalledFlag) await this.checkpoint('response', null);
     } catch (error) {
@@ -373,7 +375,15 @@ class SessionRun {
             ok = false;
             recorded = errorInfo(new TypeError(`the result of call ${index} is not serializable: ${(error as Error).message}`), false);
           }
-          const appended = live.journal.append({ kind: 'call-result', call: index, ok, value: recorded, at: live.now() });
+          let appended;
+          try {
+            appended = live.journal.append({ kind: 'call-result', call: index, ok, value: recorded, at: live.now() });
+          } catch (error) {
+            // The journal refused the outcome (fail-stop): the attempt fails with that error.
+            this.fail(error);
+            reject(error);
+            return;
+          }
           this.step('call-result', 'live', {
             position: appended.position,
             record: { kind: 'call-result', session: this.options.session.id, prev: null, call: index, ok, value: recorded, at: 0 },
@@ -409,14 +419,20 @@ class SessionRun {
     const fire = (): void => {
       this.hold(() => {
         if (this.settled || !this.armedTimers.has(timer.id)) return;
-        const appended = live.journal.append({ kind: 'value', source: 'timer', value: timer.id });
-        this.step('timer', 'live', { position: appended.position, record: { kind: 'value', session: this.options.session.id, prev: null, source: 'timer', value: timer.id } });
-        if (timer.kind !== 'interval') {
-          this.armedTimers.delete(timer.id);
-          this.liveTimers.delete(timer.id);
-          this.inFlight--;
+        // As when served (release()): a throwing callback, or a journal that
+        // refuses the record, fails this session, never the process.
+        try {
+          const appended = live.journal.append({ kind: 'value', source: 'timer', value: timer.id });
+          this.step('timer', 'live', { position: appended.position, record: { kind: 'value', session: this.options.session.id, prev: null, source: 'timer', value: timer.id } });
+          if (timer.kind !== 'interval') {
+            this.armedTimers.delete(timer.id);
+            this.liveTimers.delete(timer.id);
+            this.inFlight--;
+          }
+          timer.fire();
+        } catch (error) {
+          this.fail(error);
         }
-        timer.fire();
       });
     };
     const handle = timer.kind === 'interval' ? setInterval(fire, timer.delayMs) : setTimeout(fire, timer.delayMs);

@@ -52,7 +52,23 @@ export class CodeRealm {
     readonly filename: string,
     private readonly api: SandboxApi,
     private readonly factory: Function,
+    private readonly context: vm.Context,
   ) {}
+
+  private pauser: ((handler: Function, input: unknown, ctx: unknown) => unknown) | null = null;
+
+  /**
+   * Calls a handler through a `debugger` statement compiled in this realm, so
+   * an attached debugger pauses right where the session begins (and a step
+   * into lands on the handler's first line, in the app's own source).
+   */
+  callPaused(handler: Function, input: unknown, ctx: unknown): unknown {
+    this.pauser ??= new vm.Script(
+      '(function sessionStart(handler, input, ctx) {\n  // Windback: the session starts here. Step into the handler (F11) to reach your code.\n  debugger;\n  return handler(input, ctx);\n})',
+      { filename: 'windback:session-start.js' },
+    ).runInContext(this.context) as (handler: Function, input: unknown, ctx: unknown) => unknown;
+    return this.pauser(handler, input, ctx);
+  }
 
   static create(bundle: AppBundle, options: RealmOptions): CodeRealm {
     const context = vm.createContext({}, { name: `windback app ${bundle.codeVersion.slice(0, 12)}` });
@@ -67,7 +83,7 @@ export class CodeRealm {
     registerSourceMap(filename, bundle.map);
     const mapComment = `\n//# sourceMappingURL=data:application/json;charset=utf-8;base64,${Buffer.from(bundle.map).toString('base64')}\n`;
     const factory = new vm.Script(wrapAppFactory(bundle.code) + mapComment, { filename }).runInContext(context) as Function;
-    return new CodeRealm(bundle, filename, api, factory);
+    return new CodeRealm(bundle, filename, api, factory, context);
   }
 
   /** A session's own module instance and scope. Throws what the app's module top level throws. */

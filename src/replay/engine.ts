@@ -20,6 +20,8 @@ export interface ReplayOptions {
   strict?: boolean;
   keepGoing?: boolean;
   observer?: ExecutionObserver;
+  /** Pause an attached debugger at the start of each attempt. */
+  pauseAtStart?: boolean;
 }
 
 export interface ReplayResult {
@@ -59,6 +61,12 @@ export class RealmCache {
 export async function replaySession(access: JournalAccess, id: SessionId, options: ReplayOptions = {}, realms = new RealmCache()): Promise<ReplayResult> {
   const row = access.catalog.session(id);
   if (!row) throw new NotFoundError(`unknown session ${id}: the journal holds sessions 1 to ${access.catalog.sessionCount()}`);
+  if (row.status === 'open') {
+    // On a corrupt journal, an open session's records may go on past the
+    // damage: replaying what precedes it would pass for a crashed attempt.
+    const corrupt = access.catalog.corruptionError(`cannot replay session ${id}: its records may continue past the damage`);
+    if (corrupt) throw corrupt;
+  }
   const records = access.reader.sessionRecords(row.lastPosition);
   const history = sessionHistory(records);
   const start = history.start.record;
@@ -95,6 +103,7 @@ export async function replaySession(access: JournalAccess, id: SessionId, option
         live: null,
         replay: { database: state, strict, keepGoing, compareFrom, endsAtCrash },
         observer: options.observer,
+        pauseAtStart: options.pauseAtStart,
       });
       const own = attempt.effects.filter((e) => e.position >= compareFrom);
       steps += own.length;

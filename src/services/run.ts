@@ -14,6 +14,8 @@ export interface RunOptions {
   /** Compare every value, digest and checkpoint; default on for recorded code. */
   strict?: boolean;
   keepGoing?: boolean;
+  /** Pause an attached debugger where the session begins. */
+  pauseAtStart?: boolean;
 }
 
 export interface RunResult {
@@ -35,7 +37,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
       if (corrupt) throw corrupt;
       throw new NotFoundError(`unknown session ${id}: the journal holds ${journal.catalog.sessionCount()} sessions`);
     }
-    const result = await replaySession(journal, id, { code: options.code, strict: options.strict, keepGoing: options.keepGoing });
+    const result = await replaySession(journal, id, { code: options.code, strict: options.strict, keepGoing: options.keepGoing, pauseAtStart: options.pauseAtStart });
     return { session: id, equal: result.equal, steps: result.steps, divergence: result.divergence ? publicDivergence(result.divergence) : null };
   } finally {
     journal.close();
