@@ -1,0 +1,76 @@
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
+import { tempDirs } from '../helpers/cli.js';
+import { expectJournaled, readJournal } from './journal-view.js';
+
+// The determinism guards end to end: an app served by `replay record` that
+// reaches for the file system, WeakRef, SharedArrayBuffer or the wall clock
+// gets a 500 for that request, the session ends in error with a
+// DeterminismError naming the construct, and the server goes on serving.
+
+const APP = path.join(ROOT, 'fixtures', 'apps', 'nondeterministic', 'app.ts');
+const tmp = tempDirs('windback-determinism');
+let server: RecorderProcess;
+let client: LoadClient;
+let journal: string;
+
+beforeAll(async () => {
+  journal = tmp();
+  server = await spawnRecorder(APP, { journal });
+  client = new LoadClient(server.url);
+});
+
+afterAll(async () => {
+  client?.close();
+  expect((await server?.stop())?.code).toBe(0);
+});
+
+const CASES: [kind: string, construct: string][] = [
+  ['readFile', "require('node:fs')"],
+  ['weakRef', 'WeakRef'],
+  ['sharedMemory', 'SharedArrayBuffer'],
+  ['wallClock', 'Date.now outside a session'],
+];
+
+describe('determinism guards through the server', () => {
+  it.each(CASES)('%s: 500, and the session ends with a DeterminismError naming %s', async (kind, construct) => {
+    for (const call of [() => client.json(`/${kind}`, {}), () => client.rpc(kind, {})]) {
+      const r = await call();
+      const view = readJournal(journal);
+      const session = expectJournaled(view, r);
+      if (r.transport === 'json') {
+        expect(r.status).toBe(500);
+        // A client sees that it failed, never the stack.
+        expect(JSON.parse(r.body.toString())).toEqual({ error: { name: 'InternalError', message: 'the session failed; its error is in the journal' } });
+      } else {
+        expect(r.error).toMatchObject({ code: -32603 });
+      }
+      expect(session.start.sessionKind).toBe(kind);
+      const end = session.end?.record;
+      expect(end?.status).toBe('error');
+      expect(end?.error?.name).toBe('DeterminismError');
+      expect(end?.error?.message.startsWith(`${construct} is not deterministic: `), end?.error?.message).toBe(true);
+      // The stack points at the app, not the sandbox.
+      expect(end?.error?.stack ?? '').not.toContain('windback-sandbox');
+    }
+  });
+
+  it('fails only the session whose timer callback throws, never the server', async () => {
+    const r = await client.json('/throwInTimer', {});
+    expect(r.status).toBe(500);
+    const session = expectJournaled(readJournal(journal), r);
+    expect(session.end?.record).toMatchObject({ status: 'error', error: { name: 'Error', message: 'boom in a timer' } });
+    expect(server.child.exitCode).toBeNull();
+  });
+
+  it('still serves a session that uses its own clock, and the journal holds no open session', async () => {
+    const r = await client.json('/sessionClock', {});
+    expect(r.status).toBe(200);
+    expect(r.value).toEqual({ now: true });
+    const view = readJournal(journal);
+    expectJournaled(view, r);
+    expect([...view.sessions.values()].filter((s) => s.end === null)).toEqual([]);
+    expect([...view.sessions.values()].filter((s) => s.end?.record.status === 'error')).toHaveLength(CASES.length * 2 + 1);
+  });
+});
