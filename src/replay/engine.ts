@@ -6,8 +6,8 @@ import { sessionHistory, type Attempt, type Positioned } from '../executor/histo
 import { CodeRealm } from '../executor/realm.js';
 import { renderResponse, rpcIdOf } from '../executor/transports.js';
 import type { Divergence, ExecutionObserver, ReplayDatabase } from '../executor/types.js';
-import { appDb } from '../store/index.js';
-import { StateBuilder, type JournalAccess } from './state.js';
+import { appDb, type SqliteStore } from '../store/index.js';
+import { StateCache, type JournalAccess } from './state.js';
 
 // Re-executes one recorded session, attempt by attempt, in a fresh vm scope
 // with the code it was recorded with (or other code), against the database as
@@ -34,10 +34,16 @@ export interface ReplayResult {
   attempts: number;
 }
 
-/** Realms by code version (or entry), shared by the sessions one process replays. */
+/** Realms by code version (or entry), and database states, shared by the sessions one process replays. */
 export class RealmCache {
   private readonly realms = new Map<string, CodeRealm>();
   private readonly bundles = new Map<string, Promise<AppBundle>>();
+  private stateCache: StateCache | null = null;
+
+  states(access: JournalAccess): StateCache {
+    this.stateCache ??= new StateCache(access);
+    return this.stateCache;
+  }
 
   async realmFor(access: JournalAccess, codeVersion: string, code: string | undefined, zone: { timeZone: string; locale: string }): Promise<CodeRealm> {
     const key = `${code ?? codeVersion}|${zone.timeZone}|${zone.locale}`;
@@ -76,7 +82,7 @@ export async function replaySession(access: JournalAccess, id: SessionId, option
   const keepGoing = options.keepGoing ?? false;
   const indexOf = new Map(records.map((r, i) => [r.position, i]));
 
-  const state = new ReplayState(access, start.startedAfterTx);
+  const state = new ReplayState(realms.states(access));
   const divergences: Divergence[] = [];
   let steps = 0;
   try {
@@ -144,7 +150,10 @@ export async function replaySession(access: JournalAccess, id: SessionId, option
             actual: { status: rendered.status, body: Buffer.from(rendered.body).toString('utf8') },
             location: null,
             construct: null,
-            message: `the response differs: recorded ${recorded.status}, replayed ${rendered.status}`,
+            message:
+              rendered.status !== recorded.status
+                ? `the response differs: recorded status ${recorded.status}, replayed ${rendered.status}`
+                : `the response body differs (status ${recorded.status} both times): recorded ${recorded.body.byteLength} bytes, replayed ${rendered.body.byteLength}`,
           });
           if (!keepGoing) break;
         }
@@ -173,53 +182,49 @@ function processStartBefore(access: JournalAccess, position: number): ProcessSta
 
 /** The replay side of transactions: re-run each against the state as of the transaction it read. */
 class ReplayState implements ReplayDatabase {
-  private builder: StateBuilder | null = null;
-  /** The builder holds replayed changes that differ from the recording. */
+  private store: SqliteStore | null = null;
+  /** The store holds replayed changes that differ from the recording. */
   private dirty = false;
 
-  constructor(
-    private readonly access: JournalAccess,
-    private readonly startTx: TxId,
-  ) {}
+  constructor(private readonly states: StateCache) {}
 
-  private at(tx: TxId): StateBuilder {
-    if (this.builder && (this.dirty || this.builder.tx > tx)) {
-      this.builder.close();
-      this.builder = null;
+  private at(tx: TxId): SqliteStore {
+    if (this.store && (this.dirty || this.store.lastAppliedTx > tx)) {
+      this.store.close();
+      this.store = null;
       this.dirty = false;
     }
-    if (!this.builder) this.builder = StateBuilder.open(this.access, Math.min(tx, this.startTx));
-    this.builder.advanceTo(tx);
-    return this.builder;
+    if (!this.store) this.store = this.states.storeAt(tx);
+    else this.states.advance(this.store, tx);
+    return this.store;
   }
 
   write(recorded: Parameters<ReplayDatabase['write']>[0], body: Parameters<ReplayDatabase['write']>[1]): ReturnType<ReplayDatabase['write']> {
-    const builder = this.at(recorded.tx - 1);
-    const r = builder.store.write(recorded.tx, (db) => body(appDb(db)));
+    const store = this.at(recorded.tx - 1);
+    const r = store.write(recorded.tx, (db) => body(appDb(db)));
     // Later steps must see the recorded state; replayed changes that differ are discarded.
     this.dirty = JSON.stringify(r.changes, bigintText) !== JSON.stringify(recorded.changes, bigintText);
     return { changes: r.changes, readDigest: r.readDigest, result: r.result };
   }
 
   read(recorded: Parameters<ReplayDatabase['read']>[0], body: Parameters<ReplayDatabase['read']>[1]): ReturnType<ReplayDatabase['read']> {
-    const builder = this.at(recorded.readAtTx);
-    const r = builder.store.read((db) => body(appDb(db)));
+    const r = this.at(recorded.readAtTx).read((db) => body(appDb(db)));
     return { readDigest: r.readDigest, result: r.result };
   }
 
   attempt(recorded: Parameters<ReplayDatabase['attempt']>[0], body: Parameters<ReplayDatabase['attempt']>[1], write: boolean): void {
-    const builder = this.at(recorded.readAtTx);
+    const store = this.at(recorded.readAtTx);
     if (!write) {
-      builder.store.read((db) => body(appDb(db)));
+      store.read((db) => body(appDb(db)));
       return;
     }
     // Expected to throw and roll back; if it commits, the state is not the recording's any more.
-    builder.store.write(recorded.readAtTx + 1, (db) => body(appDb(db)));
+    store.write(recorded.readAtTx + 1, (db) => body(appDb(db)));
     this.dirty = true;
   }
 
   close(): void {
-    this.builder?.close();
+    this.store?.close();
   }
 }
 

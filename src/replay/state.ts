@@ -1,16 +1,17 @@
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Catalog } from '../catalog/index.js';
 import type { JournalReader } from '../journal/index.js';
 import { OutOfRangeError } from '../model/errors.js';
 import type { TxId, WriteTxRecord } from '../model/records.js';
-import { openSnapshotCopy, rollForward, SqliteStore } from '../store/index.js';
+import { rollForward, SqliteStore } from '../store/index.js';
 
-// The database as of a transaction: the nearest snapshot at or before it,
-// copied, plus the journal's row changes up to it. Always a private file,
-// never the live database; its cost is bounded by the snapshot interval.
+// The database as of a transaction: the nearest known state at or before it
+// (an in-memory image this process made earlier, or a snapshot the runtime
+// took), copied into a private in-memory database, plus the journal's row
+// changes up to it. Never the live database; its cost is bounded by the
+// distance to the nearest state.
 
 export interface JournalAccess {
   journalDir: string;
@@ -18,58 +19,80 @@ export interface JournalAccess {
   reader: JournalReader;
 }
 
-export class StateBuilder {
-  private constructor(
-    private readonly access: JournalAccess,
-    readonly file: string,
-    private owned: boolean,
-    public store: SqliteStore,
-    readonly fromSnapshot: TxId | null,
-  ) {}
+export interface StateCacheOptions {
+  /** Keep an image every this many transactions (default 32). */
+  spacing?: number;
+  /** At most this many images in memory (default 32). */
+  maxImages?: number;
+}
 
-  /**
-   * A database as of transaction `tx` (0 for the empty database before any).
-   * `file` names where to build it (kept); by default a temporary file that close() removes.
-   */
-  static open(access: JournalAccess, tx: TxId, file?: string): StateBuilder {
-    const last = access.catalog.lastTx;
-    if (!Number.isInteger(tx) || tx < 0 || tx > last) {
-      throw new OutOfRangeError(last === 0 ? `transaction ${tx} is out of range: the journal holds no transactions` : `transaction ${tx} is out of range: the journal holds 1 to ${last}`);
-    }
-    const target = file ? path.resolve(file) : path.join(os.tmpdir(), `windback-state-${process.pid}-${randomBytes(6).toString('hex')}.sqlite`);
-    for (const suffix of ['', '-wal', '-shm']) fs.rmSync(target + suffix, { force: true });
-    const snapshot = access.catalog.snapshotAtOrBefore(tx);
-    let store: SqliteStore;
-    let fromSnapshot: TxId | null = null;
-    const snapshotFile = snapshot ? path.join(access.journalDir, snapshot.file) : null;
-    if (snapshot && snapshotFile && fs.existsSync(snapshotFile)) {
-      store = openSnapshotCopy(snapshotFile, target, { sha256: snapshot.sha256, synchronous: 'OFF' });
-      fromSnapshot = snapshot.tx;
-    } else {
-      store = SqliteStore.open(target, { synchronous: 'OFF' });
-    }
-    const builder = new StateBuilder(access, target, file === undefined, store, fromSnapshot);
-    builder.advanceTo(tx);
-    return builder;
+/** Builds states as of any transaction, reusing images of states it built before. */
+export class StateCache {
+  private readonly images: { tx: TxId; image: Buffer }[] = [];
+  /** The snapshot the last storeAt() started from, or null (an image, or the empty database). */
+  lastSnapshot: TxId | null = null;
+  private readonly spacing: number;
+  private readonly maxImages: number;
+
+  constructor(
+    private readonly access: JournalAccess,
+    options: StateCacheOptions = {},
+  ) {
+    this.spacing = options.spacing ?? 32;
+    this.maxImages = options.maxImages ?? 32;
   }
 
-  get tx(): TxId {
-    return this.store.lastAppliedTx;
+  /** A fresh in-memory store holding the state just after transaction `tx` (0: before any). Close it when done. */
+  storeAt(tx: TxId): SqliteStore {
+    checkRange(this.access.catalog, tx);
+    let base: { tx: TxId; image: Buffer } | undefined;
+    for (const entry of this.images) if (entry.tx <= tx && (!base || entry.tx > base.tx)) base = entry;
+    this.lastSnapshot = null;
+    const store = base ? SqliteStore.fromImage(base.image, { synchronous: 'OFF' }) : this.fromSnapshot(tx);
+    const from = store.lastAppliedTx;
+    this.advance(store, tx);
+    if (this.images.length === 0 || tx - (base?.tx ?? from) >= this.spacing) this.remember(tx, store.image());
+    return store;
   }
 
   /** Apply the journal's transactions up to and including `tx`. */
-  advanceTo(tx: TxId): void {
-    rollForward(this.store, tx, (next) => writeTxRecord(this.access, next));
+  advance(store: SqliteStore, tx: TxId): void {
+    rollForward(store, tx, (next) => writeTxRecord(this.access, next));
   }
 
-  /** Keep the file on close (for `replay restore`). */
-  keep(): void {
-    this.owned = false;
+  /**
+   * The latest intact snapshot at or before `tx`. A snapshot that was removed,
+   * or whose bytes no longer match the hash its record holds, is passed over:
+   * the journal alone can rebuild any state, a snapshot only makes it cheaper.
+   */
+  private fromSnapshot(tx: TxId): SqliteStore {
+    const candidates = this.access.catalog
+      .snapshots()
+      .filter((s) => s.tx <= tx)
+      .sort((a, b) => b.tx - a.tx);
+    for (const snapshot of candidates) {
+      const file = path.join(this.access.journalDir, snapshot.file);
+      if (!fs.existsSync(file)) continue;
+      const bytes = fs.readFileSync(file);
+      if (createHash('sha256').update(bytes).digest('hex') !== snapshot.sha256.toLowerCase()) continue;
+      this.lastSnapshot = snapshot.tx;
+      return SqliteStore.fromImage(bytes, { synchronous: 'OFF' });
+    }
+    return SqliteStore.open(':memory:', { synchronous: 'OFF' });
   }
 
-  close(): void {
-    this.store.close();
-    if (this.owned) for (const suffix of ['', '-wal', '-shm']) fs.rmSync(this.file + suffix, { force: true });
+  private remember(tx: TxId, image: Buffer): void {
+    if (this.images.some((e) => e.tx === tx)) return;
+    this.images.push({ tx, image });
+    this.images.sort((a, b) => a.tx - b.tx);
+    if (this.images.length > this.maxImages) this.images.shift();
+  }
+}
+
+export function checkRange(catalog: Catalog, tx: TxId): void {
+  const last = catalog.lastTx;
+  if (!Number.isInteger(tx) || tx < 0 || tx > last) {
+    throw new OutOfRangeError(last === 0 ? `transaction ${tx} is out of range: the journal holds no transactions` : `transaction ${tx} is out of range: the journal holds 1 to ${last}`);
   }
 }
 

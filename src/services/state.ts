@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../model/errors.js';
 import type { SqlValue } from '../model/records.js';
-import { StateBuilder } from '../replay/state.js';
+import { StateCache } from '../replay/state.js';
+import type { SqliteStore } from '../store/index.js';
 import { openJournal } from './journal-access.js';
 import { parseWholeNumber } from './time.js';
 
@@ -22,11 +23,10 @@ export function state(options: StateOptions): StateResult {
   if (options.table !== undefined && options.sql !== undefined) throw new UsageError('give --table or --sql, not both');
   const tx = parseWholeNumber(options.tx, '--tx', 'a transaction id (a whole number)', 0);
   const journal = openJournal(options.journal);
-  let builder: StateBuilder | null = null;
+  let store: SqliteStore | null = null;
   try {
     guardCorruption(journal.catalog, tx);
-    builder = StateBuilder.open(journal, tx);
-    const store = builder.store;
+    store = new StateCache(journal).storeAt(tx);
     if (options.sql === undefined && options.table === undefined) {
       const counts = store.tableCounts();
       return { tx, tables: Object.keys(counts).sort().map((name) => ({ name, rows: counts[name] })) };
@@ -40,7 +40,7 @@ export function state(options: StateOptions): StateResult {
     }
     return { tx, ...store.queryReadOnly(options.sql!) };
   } finally {
-    builder?.close();
+    store?.close();
     journal.close();
   }
 }
@@ -65,22 +65,20 @@ export function restore(options: RestoreOptions): RestoreResult {
   const out = path.resolve(options.out);
   if (fs.existsSync(out) && !options.force) throw new UsageError(`${out} exists; pass --force to replace it`);
   const journal = openJournal(options.journal);
-  let builder: StateBuilder | null = null;
+  let store: SqliteStore | null = null;
   try {
     guardCorruption(journal.catalog, tx);
+    const states = new StateCache(journal);
+    store = states.storeAt(tx);
+    const counts = store.tableCounts();
+    // The state's bytes are a complete SQLite database file.
     const partial = `${out}.partial`;
-    builder = StateBuilder.open(journal, tx, partial);
-    const counts = builder.store.tableCounts();
-    const fromSnapshot = builder.fromSnapshot;
-    builder.keep();
-    builder.close();
-    builder = null;
+    fs.writeFileSync(partial, store.image(), { mode: 0o600 });
     for (const suffix of ['-wal', '-shm']) fs.rmSync(out + suffix, { force: true });
     fs.renameSync(partial, out);
-    for (const suffix of ['-wal', '-shm']) if (fs.existsSync(partial + suffix)) fs.renameSync(partial + suffix, out + suffix);
-    return { tx, out, tables: Object.keys(counts).sort().map((name) => ({ name, rows: counts[name] })), fromSnapshot };
+    return { tx, out, tables: Object.keys(counts).sort().map((name) => ({ name, rows: counts[name] })), fromSnapshot: states.lastSnapshot };
   } finally {
-    builder?.close();
+    store?.close();
     journal.close();
   }
 }

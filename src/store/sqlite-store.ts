@@ -110,6 +110,26 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * An in-memory store from an image made by image() (or the bytes of a
+   * database file): cheap copies of a state, for rebuilding it many times.
+   */
+  static fromImage(image: Buffer, options: SqliteStoreOptions = {}): SqliteStore {
+    const db = new Database(image);
+    try {
+      return new SqliteStore(db, ':memory:', options);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  /** The database's bytes (SQLite serialization): a consistent copy of its state, for fromImage(). */
+  image(): Buffer {
+    this.assertIdle('image()');
+    return this.db.serialize();
+  }
+
   private constructor(
     private readonly db: Database.Database,
     readonly file: string,
