@@ -8,6 +8,7 @@ import { readLayout, segmentIndexOf, type JournalLayout } from './layout.js';
 import { acquireLock } from './lock.js';
 import { FrameScanner, findCommitFrame, type ScanResult } from './scanner.js';
 import { decodeSegmentHeader, encodeSegmentHeader } from './segment-header.js';
+import { cutSegments } from './truncate.js';
 import { JournalWriter } from './writer.js';
 
 // Opening a journal for appending: take the lock, recover the unsynced tail
@@ -177,28 +178,12 @@ function scanTail(layout: JournalLayout, layer: FileLayer): ScanResult {
 
 /** Truncate the unsynced tail and remove segments that held nothing else. */
 export function cutTail(layout: JournalLayout, layer: FileLayer, scan: ScanResult): Recovery {
-  const removedSegments: string[] = [];
   if (scan.tailBytes === 0 && layout.tornSegment === null) {
-    return { truncatedBytes: 0, reason: null, removedSegments, created: false };
+    return { truncatedBytes: 0, reason: null, removedSegments: [], created: false };
   }
   const keepIndex = Math.max(0, segmentIndexOf(layout, scan.committedEnd));
   const keep = layout.segments[keepIndex];
-  const file = layer.open(keep.path, 'write');
-  try {
-    file.truncate(HEADER_SIZE + (scan.committedEnd - keep.header.baseOffset));
-    file.datasyncSync();
-  } finally {
-    file.close();
-  }
-  for (const later of layout.segments.slice(keepIndex + 1)) {
-    layer.remove(later.path);
-    removedSegments.push(later.path);
-  }
-  if (layout.tornSegment) {
-    layer.remove(layout.tornSegment.path);
-    removedSegments.push(layout.tornSegment.path);
-  }
-  layer.syncDir(layout.dir);
+  const removedSegments = cutSegments(layout, layer, keepIndex, HEADER_SIZE + (scan.committedEnd - keep.header.baseOffset));
   return { truncatedBytes: scan.tailBytes, reason: scan.tail?.reason ?? null, removedSegments, created: false };
 }
 

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { OutOfRangeError } from '../model/errors.js';
 import { HEADER_SIZE } from './constants.js';
 import { nodeFileLayer, type FileLayer } from './file-layer.js';
-import { readLayout, segmentIndexOf } from './layout.js';
+import { readLayout, segmentIndexOf, type JournalLayout } from './layout.js';
 
 // `replay repair`: cut a journal at a position chosen by a person after
 // reading what would be lost. The caller holds the journal's lock.
@@ -31,22 +31,32 @@ export function truncateJournal(dir: string, position: number, layer: FileLayer 
   const keep = layout.segments[index];
   const length = HEADER_SIZE + (position - keep.header.baseOffset);
   if (length > keep.fileSize) throw new OutOfRangeError(`position ${position} is past the end of ${keep.path}`);
-  const file = layer.open(keep.path, 'write');
+  const removedSegments = cutSegments(layout, layer, index, length);
+  return { position, segment: path.resolve(keep.path), removedSegments };
+}
+
+/**
+ * Cut segment `keepIndex` to `fileLength` bytes and sync it, remove every
+ * later segment (and a trailing one with a damaged header), and sync the
+ * directory. Returns the removed files. Shared by recovery and repair.
+ */
+export function cutSegments(layout: JournalLayout, layer: FileLayer, keepIndex: number, fileLength: number): string[] {
+  const file = layer.open(layout.segments[keepIndex].path, 'write');
   try {
-    file.truncate(length);
+    file.truncate(fileLength);
     file.datasyncSync();
   } finally {
     file.close();
   }
-  const removedSegments: string[] = [];
-  for (const later of layout.segments.slice(index + 1)) {
+  const removed: string[] = [];
+  for (const later of layout.segments.slice(keepIndex + 1)) {
     layer.remove(later.path);
-    removedSegments.push(later.path);
+    removed.push(later.path);
   }
   if (layout.tornSegment) {
     layer.remove(layout.tornSegment.path);
-    removedSegments.push(layout.tornSegment.path);
+    removed.push(layout.tornSegment.path);
   }
   layer.syncDir(layout.dir);
-  return { position, segment: path.resolve(keep.path), removedSegments };
+  return removed;
 }

@@ -347,16 +347,10 @@ export class JournalWriter {
   private startSync(): void {
     const tickets = this.awaitingSync;
     this.awaitingSync = [];
-    const files = [...this.dirtyFiles];
-    this.dirtyFiles.clear();
-    const retired = this.retiredFiles;
-    this.retiredFiles = [];
-    const syncDir = this.dirDirty;
-    this.dirDirty = false;
+    const sync = this.syncWritten();
     this.syncing = (async () => {
       try {
-        await this.syncFiles(files, syncDir);
-        for (const file of retired) file.close();
+        await sync;
       } catch (error) {
         const failure = this.fail(error);
         for (const t of tickets) t.reject(failure);
@@ -380,14 +374,7 @@ export class JournalWriter {
         const batch = this.queue.shift()!;
         try {
           this.writeToSegment(batch.bytes, batch.after);
-          const files = [...this.dirtyFiles];
-          this.dirtyFiles.clear();
-          const retired = this.retiredFiles;
-          this.retiredFiles = [];
-          const syncDir = this.dirDirty;
-          this.dirDirty = false;
-          await this.syncFiles(files, syncDir);
-          for (const file of retired) file.close();
+          await this.syncWritten();
         } catch (error) {
           batch.ticket.reject(this.fail(error));
           break;
@@ -397,6 +384,22 @@ export class JournalWriter {
     } finally {
       this.draining = null;
     }
+  }
+
+  /**
+   * Sync everything written so far: the files with unsynced writes, then the
+   * directory if a segment was created, then close retired segments. Takes the
+   * work synchronously, so writes made while it runs wait for the next call.
+   */
+  private async syncWritten(): Promise<void> {
+    const files = [...this.dirtyFiles];
+    this.dirtyFiles.clear();
+    const retired = this.retiredFiles;
+    this.retiredFiles = [];
+    const syncDir = this.dirDirty;
+    this.dirDirty = false;
+    await this.syncFiles(files, syncDir);
+    for (const file of retired) file.close();
   }
 
   private async syncFiles(files: JournalFile[], syncDir: boolean): Promise<void> {
