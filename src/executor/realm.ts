@@ -71,14 +71,18 @@ export class CodeRealm {
   }
 
   static create(bundle: AppBundle, options: RealmOptions): CodeRealm {
-    const context = vm.createContext({}, { name: `windback app ${bundle.codeVersion.slice(0, 12)}` });
+    const globals = sealableGlobals();
+    const context = vm.createContext(globals.object, { name: `windback app ${bundle.codeVersion.slice(0, 12)}` });
     new vm.Script(sandboxBundle(), { filename: 'windback:sandbox.js' }).runInContext(context);
     const api = (context as Record<string, unknown>)[SANDBOX_GLOBAL] as SandboxApi;
     api.installRealm({
       intrinsics: { URL, URLSearchParams, TextDecoder, AbortController, AbortSignal, EventTarget, Event, DOMException, Headers, Request, Response },
       timeZone: options.timeZone,
       locale: options.locale,
+      sealedGlobals: true,
     });
+    // From here on no code may add a global: that would be state one session leaves for the next.
+    globals.seal();
     const filename = bundleFilename(bundle);
     registerSourceMap(filename, bundle.map);
     const mapComment = `\n//# sourceMappingURL=data:application/json;charset=utf-8;base64,${Buffer.from(bundle.map).toString('base64')}\n`;
@@ -113,6 +117,23 @@ export class CodeRealm {
   isRetryableError(error: unknown): boolean {
     return this.api.isRetryableError(error);
   }
+}
+
+/**
+ * The context's global object: a proxy that refuses new properties once
+ * sealed. A vm global cannot be made non-extensible from inside the context,
+ * so this closes that channel between sessions (docs/sandbox.md, "Isolation").
+ */
+function sealableGlobals(): { object: object; seal: () => void } {
+  let sealed = false;
+  const refuse = (key: PropertyKey): never => {
+    throw new TypeError(`app code may not add the global '${String(key)}': it would outlive the session (use module state, which is per session)`);
+  };
+  const object = new Proxy({} as Record<PropertyKey, unknown>, {
+    defineProperty: (target, key, descriptor) => (sealed && !(key in target) ? refuse(key) : Reflect.defineProperty(target, key, descriptor)),
+    set: (target, key, value, receiver) => (sealed && !(key in target) ? refuse(key) : Reflect.set(target, key, value, receiver)),
+  });
+  return { object, seal: () => void (sealed = true) };
 }
 
 /**
