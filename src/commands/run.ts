@@ -19,7 +19,8 @@ export default class Run extends ReplayCommand<RunResult> {
     strict: Flags.boolean({ summary: 'Also compare values consumed, read digests, return values and checkpoint states (default for recorded code).', allowNo: true }),
     'keep-going': Flags.boolean({ summary: 'Continue after the first divergence (best effort).' }),
     inspect: Flags.boolean({ summary: 'Start the Node inspector, wait for a debugger, and pause where the session begins.' }),
-    'inspect-address': Flags.string({ summary: 'Where the inspector listens (host:port).', default: '127.0.0.1:0', dependsOn: ['inspect'] }),
+    // No dependsOn: ['inspect'] here: oclif applies the default first, then would demand --inspect on every run.
+    'inspect-address': Flags.string({ summary: 'Where the inspector listens (host:port), with --inspect.', default: '127.0.0.1:0' }),
   };
 
   async run(): Promise<RunResult> {

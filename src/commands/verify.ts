@@ -37,7 +37,9 @@ export default class Verify extends ReplayCommand<VerifyResult> {
       junit: flags.junit,
       githubAnnotations: process.env.GITHUB_ACTIONS === 'true',
     });
-    for (const line of report.annotations) process.stdout.write(`${line}\n`);
+    // Under --json, stdout is the JSON document alone; the runner reads workflow commands on stderr too.
+    const annotations = this.jsonEnabled() ? process.stderr : process.stdout;
+    for (const line of report.annotations) annotations.write(`${line}\n`);
     if (!this.jsonEnabled()) {
       for (const f of report.failures) {
         const d = f.divergence!;

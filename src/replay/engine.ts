@@ -39,10 +39,17 @@ export class RealmCache {
   private readonly realms = new Map<string, CodeRealm>();
   private readonly bundles = new Map<string, Promise<AppBundle>>();
   private stateCache: StateCache | null = null;
+  /** Process-start records by position (a record at a position never changes). */
+  readonly processStarts = new Map<number, ProcessStartRecord>();
 
   states(access: JournalAccess): StateCache {
     this.stateCache ??= new StateCache(access);
     return this.stateCache;
+  }
+
+  /** Close the database states kept open for reuse (the realms need nothing). */
+  close(): void {
+    this.stateCache?.close();
   }
 
   async realmFor(access: JournalAccess, codeVersion: string, code: string | undefined, zone: { timeZone: string; locale: string }): Promise<CodeRealm> {
@@ -76,7 +83,7 @@ export async function replaySession(access: JournalAccess, id: SessionId, option
   const records = access.reader.sessionRecords(row.lastPosition);
   const history = sessionHistory(records);
   const start = history.start.record;
-  const processStart = processStartBefore(access, history.start.position);
+  const processStart = processStartBefore(access, history.start.position, realms.processStarts);
   const zone = { timeZone: processStart?.timeZone ?? 'UTC', locale: processStart?.locale ?? 'en-US' };
   const strict = options.strict ?? options.code === undefined;
   const keepGoing = options.keepGoing ?? false;
@@ -174,10 +181,16 @@ function attemptStart(records: readonly Positioned[], attempt: Attempt): number 
   return opening?.position ?? 0;
 }
 
-function processStartBefore(access: JournalAccess, position: number): ProcessStartRecord | null {
+function processStartBefore(access: JournalAccess, position: number, known: Map<number, ProcessStartRecord>): ProcessStartRecord | null {
   const rows = access.catalog.processStarts().filter((p) => p.position < position);
   const row = rows[rows.length - 1];
-  return row ? (access.reader.readAt(row.position).record as ProcessStartRecord) : null;
+  if (!row) return null;
+  let record = known.get(row.position);
+  if (record === undefined) {
+    record = access.reader.readAt(row.position).record as ProcessStartRecord;
+    known.set(row.position, record);
+  }
+  return record;
 }
 
 /** The replay side of transactions: re-run each against the state as of the transaction it read. */
@@ -189,14 +202,18 @@ class ReplayState implements ReplayDatabase {
   constructor(private readonly states: StateCache) {}
 
   private at(tx: TxId): SqliteStore {
-    if (this.store && (this.dirty || this.store.lastAppliedTx > tx)) {
-      this.store.close();
-      this.store = null;
-      this.dirty = false;
-    }
-    if (!this.store) this.store = this.states.storeAt(tx);
-    else this.states.advance(this.store, tx);
+    if (this.store && (this.dirty || this.store.lastAppliedTx !== tx)) this.giveBack();
+    // A clean store (the recorded state) goes back to the shared pool; the pool's nearest one serves the next step.
+    this.store ??= this.states.acquire(tx);
     return this.store;
+  }
+
+  private giveBack(): void {
+    if (!this.store) return;
+    if (this.dirty) this.store.close();
+    else this.states.release(this.store);
+    this.store = null;
+    this.dirty = false;
   }
 
   write(recorded: Parameters<ReplayDatabase['write']>[0], body: Parameters<ReplayDatabase['write']>[1]): ReturnType<ReplayDatabase['write']> {
@@ -224,7 +241,7 @@ class ReplayState implements ReplayDatabase {
   }
 
   close(): void {
-    this.store?.close();
+    this.giveBack();
   }
 }
 

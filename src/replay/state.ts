@@ -24,15 +24,29 @@ export interface StateCacheOptions {
   spacing?: number;
   /** At most this many images in memory (default 32). */
   maxImages?: number;
+  /** At most this many stores kept open for reuse by acquire() (default 8). */
+  maxPooled?: number;
 }
 
-/** Builds states as of any transaction, reusing images of states it built before. */
+/** Builds states as of any transaction, reusing images of states it built before, and stores given back. */
 export class StateCache {
   private readonly images: { tx: TxId; image: Buffer }[] = [];
   /** The snapshot the last storeAt() started from, or null (an image, or the empty database). */
   lastSnapshot: TxId | null = null;
   private readonly spacing: number;
   private readonly maxImages: number;
+  /**
+   * Open stores given back with release(), each holding exactly the journal's
+   * state as of its lastAppliedTx. Sessions replayed one after the other need
+   * states a few transactions apart (a session reads at one transaction and
+   * writes a few later, while other sessions commit in between), so the
+   * nearest pooled store is usually only a few transactions behind: rolling
+   * it forward is much cheaper than a new store from an image.
+   */
+  private readonly pool: SqliteStore[] = [];
+  private readonly maxPooled: number;
+  /** Decoded write transactions, by id: each one is applied to many stores. */
+  private readonly records = new Map<TxId, WriteTxRecord>();
 
   constructor(
     private readonly access: JournalAccess,
@@ -40,6 +54,54 @@ export class StateCache {
   ) {
     this.spacing = options.spacing ?? 32;
     this.maxImages = options.maxImages ?? 32;
+    this.maxPooled = options.maxPooled ?? 8;
+  }
+
+  /**
+   * A store holding the state just after transaction `tx`, like storeAt(),
+   * but made from a pooled store at or before `tx` when one is close enough.
+   * Give it back with release() while its state is still the journal's, or
+   * close it.
+   */
+  acquire(tx: TxId): SqliteStore {
+    checkRange(this.access.catalog, tx);
+    let best = -1;
+    for (let i = 0; i < this.pool.length; i++) {
+      const at = this.pool[i].lastAppliedTx;
+      if (at <= tx && (best < 0 || at > this.pool[best].lastAppliedTx)) best = i;
+    }
+    if (best >= 0) {
+      const distance = tx - this.pool[best].lastAppliedTx;
+      if (distance <= 4 * this.spacing || distance <= tx - this.nearestImageTx(tx)) {
+        const [store] = this.pool.splice(best, 1);
+        this.advance(store, tx);
+        return store;
+      }
+    }
+    return this.storeAt(tx);
+  }
+
+  /** Keep a store from acquire() or storeAt() for reuse. Only for a store whose state is the journal's as of its lastAppliedTx. */
+  release(store: SqliteStore): void {
+    if (!store.isOpen || this.pool.includes(store)) return;
+    this.pool.push(store);
+    if (this.pool.length > this.maxPooled) {
+      // The oldest state is the least likely to be wanted again.
+      let oldest = 0;
+      for (let i = 1; i < this.pool.length; i++) if (this.pool[i].lastAppliedTx < this.pool[oldest].lastAppliedTx) oldest = i;
+      this.pool.splice(oldest, 1)[0].close();
+    }
+  }
+
+  /** Close the pooled stores. */
+  close(): void {
+    for (const store of this.pool.splice(0)) store.close();
+  }
+
+  private nearestImageTx(tx: TxId): TxId {
+    let best = 0;
+    for (const entry of this.images) if (entry.tx <= tx && entry.tx > best) best = entry.tx;
+    return best;
   }
 
   /** A fresh in-memory store holding the state just after transaction `tx` (0: before any). Close it when done. */
@@ -57,7 +119,17 @@ export class StateCache {
 
   /** Apply the journal's transactions up to and including `tx`. */
   advance(store: SqliteStore, tx: TxId): void {
-    rollForward(store, tx, (next) => writeTxRecord(this.access, next));
+    rollForward(store, tx, (next) => this.writeTx(next));
+  }
+
+  private writeTx(tx: TxId): WriteTxRecord {
+    let record = this.records.get(tx);
+    if (record === undefined) {
+      record = writeTxRecord(this.access, tx);
+      if (this.records.size >= 4096) this.records.delete(this.records.keys().next().value!);
+      this.records.set(tx, record);
+    }
+    return record;
   }
 
   /**

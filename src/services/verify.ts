@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { UsageError } from '../model/errors.js';
+import { UsageError, WindbackError, type ExitCode } from '../model/errors.js';
 import { RealmCache, replaySession } from '../replay/engine.js';
+import { openKeptOpenReader } from '../replay/reader.js';
 import { openJournal } from './journal-access.js';
 import { publicDivergence, type RunResult } from './run.js';
 import { parseWholeNumber } from './time.js';
@@ -61,7 +62,11 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
       .filter((s) => s.status !== 'open')
       .filter((s) => (fromTx === null || s.startedAfterTx >= fromTx) && (toTx === null || s.startedAfterTx <= toTx))
       .filter((s) => (s.id - 1) % shard.count === shard.index - 1)
-      .map((s) => ({ id: s.id, kind: s.kind }));
+      .map((s) => ({ id: s.id, kind: s.kind, at: journal.catalog.txsOf(s.id)[0]?.tx ?? s.startedAfterTx }))
+      // In the order of the states they need (their first write, or their start): consecutive
+      // sessions then need states a few transactions apart, which the state pool serves cheaply.
+      .sort((a, b) => a.at - b.at || a.id - b.id)
+      .map(({ id, kind }) => ({ id, kind }));
   } finally {
     journal.close();
   }
@@ -85,14 +90,18 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
 export async function verifyHere(options: Pick<VerifyOptions, 'journal' | 'code' | 'strict'>, ids: { id: number; kind: string }[]): Promise<SessionVerdict[]> {
   const journal = openJournal(options.journal);
   const realms = new RealmCache();
+  const files = openKeptOpenReader(journal.journalDir);
+  const access = { journalDir: journal.journalDir, catalog: journal.catalog, reader: files.reader };
   const verdicts: SessionVerdict[] = [];
   try {
     for (const { id, kind } of ids) {
       const started = performance.now();
-      const r = await replaySession(journal, id, { code: options.code, strict: options.strict }, realms);
+      const r = await replaySession(access, id, { code: options.code, strict: options.strict }, realms);
       verdicts.push({ session: id, kind, equal: r.equal, steps: r.steps, divergence: r.divergence ? publicDivergence(r.divergence) : null, millis: performance.now() - started });
     }
   } finally {
+    realms.close();
+    files.close();
     journal.close();
   }
   return verdicts;
@@ -100,15 +109,16 @@ export async function verifyHere(options: Pick<VerifyOptions, 'journal' | 'code'
 
 async function verifyInWorkers(options: VerifyOptions, ids: { id: number; kind: string }[], jobs: number): Promise<SessionVerdict[]> {
   const workerFile = new URL('./verify-worker.js', import.meta.url);
-  const parts: { id: number; kind: string }[][] = Array.from({ length: Math.min(jobs, ids.length) }, () => []);
-  ids.forEach((entry, i) => parts[i % parts.length].push(entry));
+  // Contiguous runs of the list (it is in state order), so that each worker's sessions need nearby states.
+  const count = Math.min(jobs, ids.length);
+  const parts: { id: number; kind: string }[][] = Array.from({ length: count }, (_, i) => ids.slice(Math.floor((i * ids.length) / count), Math.floor(((i + 1) * ids.length) / count)));
   const results = await Promise.all(
     parts.map(
       (part) =>
         new Promise<SessionVerdict[]>((resolve, reject) => {
           const worker = new Worker(workerFile, { workerData: { options: { journal: options.journal, code: options.code, strict: options.strict }, ids: part } });
-          worker.once('message', (message: { verdicts?: SessionVerdict[]; error?: string }) => {
-            if (message.error) reject(new Error(message.error));
+          worker.once('message', (message: { verdicts?: SessionVerdict[]; error?: WorkerFailure }) => {
+            if (message.error) reject(workerError(message.error));
             else resolve(message.verdicts!);
           });
           worker.once('error', reject);
@@ -119,6 +129,31 @@ async function verifyInWorkers(options: VerifyOptions, ids: { id: number; kind: 
     ),
   );
   return results.flat();
+}
+
+/** An error a verify worker posts: structured clones drop the class, so its kind travels as fields. */
+export interface WorkerFailure {
+  message: string;
+  stack: string | null;
+  code: string | null;
+  exitCode: ExitCode | null;
+}
+
+/** A worker's error as the same kind of error (the same code and exit code) in this thread. */
+class ForwardedError extends WindbackError {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly exitCode: ExitCode,
+  ) {
+    super(message);
+  }
+}
+
+function workerError(failure: WorkerFailure): Error {
+  const error = failure.code !== null && failure.exitCode !== null ? new ForwardedError(failure.message, failure.code, failure.exitCode) : new Error(failure.message);
+  if (failure.stack) error.stack = failure.stack;
+  return error;
 }
 
 function parseShard(shard: string | undefined): { index: number; count: number } {
