@@ -7,6 +7,7 @@ import Run from './run.js';
 import Sessions from './sessions.js';
 import Show from './show.js';
 import State from './state.js';
+import Tui from './tui.js';
 import Verify from './verify.js';
 import Wind from './wind.js';
 
@@ -25,4 +26,5 @@ export const COMMANDS = {
   restore: Restore,
   audit: Audit,
   verify: Verify,
+  tui: Tui,
 };

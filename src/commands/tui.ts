@@ -1,0 +1,35 @@
+import { Flags } from '@oclif/core';
+import { UsageError } from '../model/errors.js';
+import { ReplayCommand } from './base.js';
+
+// `replay tui`: the interactive time-travel view. ink and react are loaded
+// inside run(), so that no other command pays for them.
+
+export default class Tui extends ReplayCommand<void> {
+  static override enableJsonFlag = false;
+  static override summary = 'Browse the journal interactively: wind through transactions, replay sessions step by step.';
+  static override description =
+    'A terminal UI with four panes: the transactions (scrub with [ ] or ←/→, g to go to a tx or time), the sessions alive at the current one, the steps of the chosen session re-executed live by the replay engine (each marked equal or diverged), and a diff of the selected step. Press ? inside for every key. Needs an interactive terminal; for scripts use `replay show`, `replay wind` and `replay run`.';
+  static override examples = [
+    '<%= config.bin %> tui',
+    '<%= config.bin %> tui --tx 4812',
+    '<%= config.bin %> tui --at 2026-11-24T09:30:00Z',
+    '<%= config.bin %> tui --session 42',
+    '<%= config.bin %> tui --session 42 --code ./src/app.ts',
+  ];
+  static override flags = {
+    tx: Flags.string({ summary: 'Start wound to this write transaction (default: the last one, or the session\'s first).' }),
+    at: Flags.string({ summary: 'Start at the last transaction committed at or before this ISO-8601 time.' }),
+    session: Flags.string({ summary: 'Start with this session selected and replaying.' }),
+    code: Flags.string({ summary: 'Replay with this app entry instead of the recorded code (a what-if replay).' }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Tui);
+    if (!process.stdin.isTTY || !process.stdout.isTTY) {
+      throw new UsageError('replay tui needs an interactive terminal (stdin and stdout must be a TTY); in scripts use `replay show <session>`, `replay wind --tx N` or `replay run <session>`');
+    }
+    const { runTui } = await import('../tui/run.js');
+    await runTui({ journal: this.journalDir(flags), tx: flags.tx, at: flags.at, session: flags.session, code: flags.code });
+  }
+}

@@ -1,0 +1,481 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Divergence, ExecutionStep } from '../executor/types.js';
+import { NotFoundError, OutOfRangeError, UsageError } from '../model/errors.js';
+import type { JournalRecord, Position, SessionId, TxId, WriteTxRecord } from '../model/records.js';
+import type { RealmCache } from '../replay/engine.js';
+import { openJournal, parseSessionId, type OpenJournal } from './journal-access.js';
+import { summarize } from './show.js';
+import type { SessionListStatus } from './sessions.js';
+import { isoTime, isoTimeOrNull, parseTime, parseWholeNumber } from './time.js';
+
+// What `replay tui` shows, as plain data: the transactions of the timeline,
+// the sessions alive at one of them, a session's steps as the journal holds
+// them, and the trace of re-executing it with the replay engine. It knows
+// nothing of ink; every value it hands out is display-ready JSON (bigints as
+// "12n", bytes as "<n bytes: hex>", response bodies decoded).
+
+/** A JSON value, as the TUI shows it. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export interface TxView {
+  tx: TxId;
+  position: Position;
+  /** Commit time, ISO-8601. */
+  at: string;
+  atMs: number;
+  /** The session that committed it, or null for a migration. */
+  session: SessionId | null;
+  sessionKind: string | null;
+  migration: string | null;
+  /** Row changes per table, in first-touched order. */
+  tables: { table: string; rows: number }[];
+}
+
+export interface AliveView {
+  id: SessionId;
+  kind: string;
+  /** The session's final status (ok | error | aborted), or open. */
+  status: SessionListStatus;
+  startedAt: string;
+  /** How long it had been running when the transaction committed, in ms. */
+  ageMs: number;
+  lastCheckpoint: { label: string; position: Position } | null;
+  /** Write transactions it committed up to and including this one. */
+  txs: TxId[];
+}
+
+export interface SessionInfo {
+  id: SessionId;
+  kind: string;
+  route: string;
+  status: SessionListStatus;
+  startedAt: string;
+  endedAt: string | null;
+  attempts: number;
+  /** Write transactions it committed. */
+  txs: TxId[];
+}
+
+/** One record of a session, as `replay show` numbers it. */
+export interface StepRow {
+  /** 0-based, as divergences number them. */
+  index: number;
+  attempt: number;
+  kind: JournalRecord['kind'];
+  position: Position;
+  /** The write transaction's id, or null. */
+  tx: TxId | null;
+  at: string | null;
+  summary: string;
+  /** The record in display form. */
+  record: { [key: string]: Json };
+}
+
+export interface SessionSteps {
+  session: SessionInfo;
+  rows: StepRow[];
+}
+
+export interface TuiDivergence {
+  /** Position of the recorded record that differs; null for a step the journal does not hold. */
+  position: Position | null;
+  kind: string;
+  message: string;
+  expected: Json;
+  actual: Json;
+  /** file:line:column in the app's source, or null. */
+  location: string | null;
+  construct: string | null;
+}
+
+/** What the replay engine reported, in order. */
+export type ReplayEvent =
+  | { type: 'step'; kind: string; position: Position | null; actual: Json | undefined; location: string | null }
+  | { type: 'divergence'; divergence: TuiDivergence };
+
+export interface ReplayTrace {
+  session: SessionId;
+  /** The engine's observer events, in the order they came. */
+  events: ReplayEvent[];
+  equal: boolean;
+  /** Every divergence the engine returned (also those it does not report to observers: the response, missing steps). */
+  divergences: TuiDivergence[];
+  /** The replay threw (a missing bundle, a bug); the events are what came before. */
+  error: string | null;
+  /** Wall time of the re-execution, ms (0 when served from the cache). */
+  ms: number;
+  /** True when this trace came from the cache rather than a re-execution. */
+  cached: boolean;
+}
+
+export interface ReplayListener {
+  event?(event: ReplayEvent): void;
+}
+
+/** What the TUI needs from a journal. TuiData implements it over a real one. */
+export interface TuiSource {
+  readonly journal: string;
+  readonly code: string | null;
+  /** First and last write transaction (0 and 0 when there are none). */
+  range(): { first: TxId; last: TxId };
+  tx(tx: TxId): TxView;
+  alive(tx: TxId): AliveView[];
+  /** A transaction id, or an ISO-8601 time (the last transaction committed at or before it). */
+  resolveTx(text: string): TxId;
+  /** Where to start for a session given alone: its first write transaction, else the first one committed while it ran. */
+  txForSession(session: SessionId): TxId;
+  steps(session: SessionId): SessionSteps;
+  /** Re-execute a session (or serve its cached trace); `fresh` always re-executes. */
+  replay(session: SessionId, listener?: ReplayListener, options?: { fresh?: boolean }): Promise<ReplayTrace>;
+  close(): void;
+}
+
+export interface TuiDataOptions {
+  journal: string;
+  /** Replay with this app entry instead of the recorded code (a what-if replay). */
+  code?: string;
+  /** Traces kept for instant back-stepping and revisits (default 32 sessions). */
+  cacheSessions?: number;
+}
+
+export class TuiData implements TuiSource {
+  /** The replay engine and its realms, loaded on the first replay (the first frame does not wait for them). */
+  private engine: Promise<{ replaySession: typeof import('../replay/engine.js').replaySession; realms: RealmCache }> | null = null;
+  private readonly traces = new Map<SessionId, ReplayTrace>();
+  private readonly stepsCache = new Map<SessionId, SessionSteps>();
+  /** Replays run one at a time: the engine's realms are shared. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    private readonly journalAccess: OpenJournal,
+    readonly journal: string,
+    readonly code: string | null,
+    private readonly cacheSessions: number,
+  ) {}
+
+  static open(options: TuiDataOptions): TuiData {
+    const code = options.code === undefined ? null : path.resolve(options.code);
+    if (code !== null && !fs.existsSync(code)) throw new UsageError(`--code ${options.code}: no such file`);
+    const access = openJournal(options.journal);
+    try {
+      const corrupt = access.catalog.corruptionError('the TUI needs the whole journal');
+      if (corrupt) throw corrupt;
+      if (access.catalog.sessionCount() === 0) throw new NotFoundError(`the journal at ${access.journalDir} holds no sessions yet`);
+    } catch (error) {
+      access.close();
+      throw error;
+    }
+    return new TuiData(access, access.journalDir, code, options.cacheSessions ?? 32);
+  }
+
+  private get catalog(): OpenJournal['catalog'] {
+    return this.journalAccess.catalog;
+  }
+
+  range(): { first: TxId; last: TxId } {
+    return { first: this.catalog.firstTx(), last: this.catalog.lastTx };
+  }
+
+  tx(tx: TxId): TxView {
+    const row = this.catalog.tx(tx);
+    if (!row) throw new OutOfRangeError(`tx ${tx} is not in the journal (${this.describeRange()})`);
+    const record = this.journalAccess.reader.readAt(row.position).record as WriteTxRecord;
+    const tables = new Map<string, number>();
+    for (const change of record.changes) tables.set(change.table, (tables.get(change.table) ?? 0) + 1);
+    return {
+      tx: row.tx,
+      position: row.position,
+      at: isoTime(row.committedAt),
+      atMs: row.committedAt,
+      session: row.session,
+      sessionKind: row.session === null ? null : (this.catalog.session(row.session)?.kind ?? null),
+      migration: row.migration,
+      tables: [...tables].map(([table, rows]) => ({ table, rows })),
+    };
+  }
+
+  alive(tx: TxId): AliveView[] {
+    const row = this.catalog.tx(tx);
+    if (!row) throw new OutOfRangeError(`tx ${tx} is not in the journal (${this.describeRange()})`);
+    return this.catalog.aliveAt(row.tx, row.position).map((s) => ({
+      id: s.id,
+      kind: s.kind,
+      status: s.status as SessionListStatus,
+      startedAt: isoTime(s.startedAt),
+      ageMs: Math.max(0, row.committedAt - s.startedAt),
+      lastCheckpoint: s.lastCheckpoint,
+      txs: s.txs,
+    }));
+  }
+
+  resolveTx(text: string): TxId {
+    const trimmed = text.trim().replace(/^tx\s*/i, '');
+    const { first, last } = this.range();
+    if (last === 0) throw new OutOfRangeError('the journal holds no write transactions');
+    if (/^\d+$/.test(trimmed)) {
+      const tx = Number(trimmed);
+      if (tx < first || tx > last) throw new OutOfRangeError(`tx ${tx} is out of range: ${this.describeRange()}`);
+      return tx;
+    }
+    if (trimmed === '') throw new UsageError('type a transaction id or an ISO-8601 time');
+    const ms = parseTime(trimmed, 'the time');
+    const row = this.catalog.lastTxAtOrBefore(ms);
+    if (!row) throw new OutOfRangeError(`no transaction committed at or before ${trimmed}: the first committed at ${isoTime(this.catalog.tx(first)!.committedAt)}`);
+    return row.tx;
+  }
+
+  txForSession(session: SessionId): TxId {
+    const row = this.catalog.session(session);
+    if (!row) throw this.unknownSession(session);
+    const own = this.catalog.txsOf(session);
+    const { first, last } = this.range();
+    if (last === 0) throw new OutOfRangeError('the journal holds no write transactions');
+    if (own.length > 0) return own[0].tx;
+    return Math.min(last, Math.max(first, row.startedAfterTx + 1));
+  }
+
+  steps(session: SessionId): SessionSteps {
+    const cached = this.stepsCache.get(session);
+    if (cached) return cached;
+    const row = this.catalog.session(session);
+    if (!row) throw this.unknownSession(session);
+    let attempt = 1;
+    const rows = this.journalAccess.reader.sessionRecords(row.lastPosition).map((entry, index): StepRow => {
+      const record = entry.record;
+      if (record.kind === 'session-attempt') attempt = record.attempt;
+      return {
+        index,
+        attempt,
+        kind: record.kind,
+        position: entry.position,
+        tx: record.kind === 'write-tx' ? record.tx : null,
+        at: isoTimeOrNull(timeOf(record)),
+        summary: summarize(record),
+        record: recordView(record),
+      };
+    });
+    const steps: SessionSteps = {
+      session: {
+        id: row.id,
+        kind: row.kind,
+        route: row.route,
+        status: row.status as SessionListStatus,
+        startedAt: isoTime(row.startedAt),
+        endedAt: isoTimeOrNull(row.endedAt),
+        attempts: row.attempts,
+        txs: this.catalog.txsOf(session).map((t) => t.tx),
+      },
+      rows,
+    };
+    this.remember(this.stepsCache, session, steps);
+    return steps;
+  }
+
+  replay(session: SessionId, listener: ReplayListener = {}, options: { fresh?: boolean } = {}): Promise<ReplayTrace> {
+    const run = async (): Promise<ReplayTrace> => {
+      const cached = options.fresh ? undefined : this.traces.get(session);
+      if (cached) {
+        this.remember(this.traces, session, cached);
+        for (const event of cached.events) listener.event?.(event);
+        return { ...cached, cached: true, ms: 0 };
+      }
+      if (!this.catalog.session(session)) throw this.unknownSession(session);
+      const events: ReplayEvent[] = [];
+      const emit = (event: ReplayEvent): void => {
+        events.push(event);
+        listener.event?.(event);
+      };
+      const started = performance.now();
+      let trace: ReplayTrace;
+      try {
+        this.engine ??= import('../replay/engine.js').then((m) => ({ replaySession: m.replaySession, realms: new m.RealmCache() }));
+        const { replaySession, realms } = await this.engine;
+        const result = await replaySession(
+          this.journalAccess,
+          session,
+          {
+            code: this.code ?? undefined,
+            observer: {
+              step: (step) => emit(stepEvent(step)),
+              divergence: (d) => emit({ type: 'divergence', divergence: divergenceView(d) }),
+            },
+          },
+          realms,
+        );
+        trace = { session, events, equal: result.equal, divergences: result.divergences.map(divergenceView), error: null, ms: performance.now() - started, cached: false };
+      } catch (error) {
+        trace = { session, events, equal: false, divergences: [], error: firstLine(error), ms: performance.now() - started, cached: false };
+      }
+      if (!this.closed) this.remember(this.traces, session, trace);
+      return trace;
+    };
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.journalAccess.close();
+  }
+
+  private remember<V>(cache: Map<SessionId, V>, key: SessionId, value: V): void {
+    cache.delete(key);
+    cache.set(key, value);
+    while (cache.size > this.cacheSessions) cache.delete(cache.keys().next().value as SessionId);
+  }
+
+  private describeRange(): string {
+    const { first, last } = this.range();
+    return last === 0 ? 'the journal holds no write transactions' : `the journal holds tx ${first} to ${last}`;
+  }
+
+  private unknownSession(session: SessionId): NotFoundError {
+    return new NotFoundError(`unknown session ${session}: the journal holds ${this.catalog.sessionCount()} sessions`);
+  }
+}
+
+export interface TuiStartOptions extends TuiDataOptions {
+  /** A write transaction id. At most one of tx and at. */
+  tx?: string;
+  /** ISO-8601: the last transaction committed at or before it. */
+  at?: string;
+  session?: string;
+}
+
+export interface TuiStart {
+  source: TuiData;
+  /** Where the timeline starts (undefined: the last transaction). */
+  tx: TxId | undefined;
+  session: SessionId | undefined;
+}
+
+/**
+ * Open a journal for `replay tui` and work out where it starts. Every bad
+ * flag, unknown session or missing file fails here, before the screen
+ * changes. Close `source` when done.
+ */
+export function openTui(options: TuiStartOptions): TuiStart {
+  if (options.tx !== undefined && options.at !== undefined) throw new UsageError('give either --tx or --at, not both');
+  const tx = options.tx === undefined ? undefined : String(parseWholeNumber(options.tx, '--tx', 'a transaction id (a whole number from 1)', 1));
+  if (options.at !== undefined) parseTime(options.at, '--at');
+  let session: SessionId | undefined;
+  if (options.session !== undefined) {
+    session = parseSessionId(options.session);
+    if (Number.isNaN(session)) throw new UsageError(`--session must be a session id (a whole number from 1), got "${options.session}"`);
+  }
+  const source = TuiData.open(options);
+  try {
+    if (session !== undefined) source.steps(session);
+    const at = tx ?? options.at;
+    const start = at !== undefined ? source.resolveTx(at) : session !== undefined ? source.txForSession(session) : undefined;
+    return { source, tx: start, session };
+  } catch (error) {
+    source.close();
+    throw error;
+  }
+}
+
+// --- display form ----------------------------------------------------------------
+
+function timeOf(record: JournalRecord): number | null {
+  if (record.kind === 'write-tx') return record.committedAt;
+  return 'at' in record && typeof record.at === 'number' ? record.at : null;
+}
+
+/** A record as the TUI shows it; a response's body decoded (JSON when it parses). */
+export function recordView(record: JournalRecord): { [key: string]: Json } {
+  const view = toJson(record) as { [key: string]: Json };
+  if (record.kind === 'response') view.body = bodyView(record.body);
+  return view;
+}
+
+/** A response body: parsed JSON, else UTF-8 text, else bytes. */
+export function bodyView(body: Uint8Array | string): Json {
+  const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  try {
+    return toJson(JSON.parse(text));
+  } catch {
+    return typeof body !== 'string' && Buffer.from(text, 'utf8').length !== body.byteLength ? toJson(body) : text;
+  }
+}
+
+/** Any value as display JSON: bigints as "12n", bytes as "<n bytes: hex>". */
+export function toJson(value: unknown, seen = new Set<unknown>()): Json {
+  if (value === null || value === undefined) return null;
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? value : String(value);
+    case 'bigint':
+      return `${value}n`;
+    case 'function':
+    case 'symbol':
+      return String(value);
+  }
+  if (ArrayBuffer.isView(value)) {
+    const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    return `<${bytes.length} bytes${bytes.length ? `: ${bytes.toString('hex')}` : ''}>`;
+  }
+  if (seen.has(value)) return '<circular>';
+  seen.add(value);
+  try {
+    if (Array.isArray(value)) return value.map((v) => toJson(v, seen));
+    if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [String(k), toJson(v, seen)]));
+    if (value instanceof Date) return Number.isFinite(value.getTime()) ? value.toISOString() : String(value);
+    if (value instanceof Error) return { name: value.name, message: value.message };
+    const out: { [key: string]: Json } = {};
+    for (const [k, v] of Object.entries(value as object)) {
+      if (v !== undefined) out[k] = toJson(v, seen);
+    }
+    return out;
+  } finally {
+    seen.delete(value);
+  }
+}
+
+function locationText(location: { file: string; line: number; column: number } | null): string | null {
+  if (!location) return null;
+  const relative = path.relative(process.cwd(), location.file);
+  const file = relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : location.file;
+  return `${file}:${location.line}:${location.column}`;
+}
+
+function stepEvent(step: ExecutionStep): ReplayEvent {
+  return {
+    type: 'step',
+    kind: step.kind,
+    position: step.position,
+    actual: step.actual === undefined ? undefined : toJson(step.actual),
+    location: locationText(step.location),
+  };
+}
+
+function divergenceView(d: Divergence): TuiDivergence {
+  const response = d.kind === 'response';
+  return {
+    position: d.position,
+    kind: d.kind,
+    message: d.message,
+    expected: response ? responseSide(d.expected) : toJson(d.expected),
+    actual: response ? responseSide(d.actual) : toJson(d.actual),
+    location: locationText(d.location),
+    construct: d.construct,
+  };
+}
+
+/** The engine reports a response as {status, body: text}; show the body parsed. */
+function responseSide(value: unknown): Json {
+  if (!value || typeof value !== 'object') return toJson(value);
+  const { status, body } = value as { status?: unknown; body?: unknown };
+  return { status: toJson(status), body: typeof body === 'string' ? bodyView(body) : toJson(body) };
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return (message.split('\n').find((l) => l.trim() !== '') ?? message).trim();
+}

@@ -1,0 +1,124 @@
+import { useEffect, useMemo, useReducer, type ReactNode } from 'react';
+import { Box, Text, useApp } from 'ink';
+import type { SessionId, TxId } from '../model/records.js';
+import type { TuiSource } from '../services/tui-data.js';
+import { DetailOverlay } from './components/DetailOverlay.js';
+import { DiffPane } from './components/DiffPane.js';
+import { HelpOverlay } from './components/HelpOverlay.js';
+import { innerColumns, innerRows } from './components/Pane.js';
+import { SessionsPane } from './components/SessionsPane.js';
+import { StatusBar } from './components/StatusBar.js';
+import { StepsPane } from './components/StepsPane.js';
+import { TimelinePane } from './components/TimelinePane.js';
+import { stepDetail, stepDiff, wrapLines, type Line } from './diff.js';
+import { useDiffKeys } from './hooks/use-diff-keys.js';
+import { useGlobalKeys } from './hooks/use-global-keys.js';
+import { useGotoResolver } from './hooks/use-goto-resolver.js';
+import { useOverlayKeys } from './hooks/use-overlay-keys.js';
+import { useQuitKeys } from './hooks/use-quit-keys.js';
+import { useSessionReplay } from './hooks/use-session-replay.js';
+import { useSessionsKeys } from './hooks/use-sessions-keys.js';
+import { useStepsKeys } from './hooks/use-steps-keys.js';
+import { useTerminalSize, type Size } from './hooks/use-terminal-size.js';
+import { useTimelineKeys } from './hooks/use-timeline-keys.js';
+import { useTxData } from './hooks/use-tx-data.js';
+import { layout, MIN_COLUMNS, MIN_ROWS } from './layout.js';
+import { initialState, reducer } from './state.js';
+import { ThemeProvider } from './theme.js';
+
+// The TUI: four panes (timeline, sessions, steps, diff), a status bar, and
+// the overlays (help, step view, go-to prompt). State lives in the reducer;
+// this component wires hooks to it and lays the panes out for the terminal's
+// size.
+
+export interface AppProps {
+  source: TuiSource;
+  tx?: TxId;
+  session?: SessionId;
+  /** A fixed size (tests); default: the terminal's, following resizes. */
+  size?: Size;
+  /** Colours on or off (runTui turns them off when NO_COLOR is set). */
+  color: boolean;
+}
+
+const EMPTY_DIFF: Line[] = [[{ text: 'Select a session (Enter in Sessions), then a step: its changes show here.', tone: 'dim' }]];
+
+export function App(props: AppProps): ReactNode {
+  return (
+    <ThemeProvider color={props.color}>
+      <Screen {...props} />
+    </ThemeProvider>
+  );
+}
+
+function Screen({ source, tx, session, size }: AppProps): ReactNode {
+  const terminal = useTerminalSize(size);
+  const [state, dispatch] = useReducer(reducer, undefined, () => initialState({ range: source.range(), tx, session }));
+  const { exit } = useApp();
+  useTxData(source, state.tx, dispatch);
+  useSessionReplay(source, state.steps?.session ?? null, state.steps?.trace.run ?? 0, state.steps?.trace.fresh ?? false, dispatch);
+  useEffect(() => {
+    if (state.quitting) exit();
+  }, [state.quitting, exit]);
+
+  const l = layout(terminal.columns, terminal.rows);
+  const steps = state.steps;
+  const diffLines = useMemo(() => (steps && steps.view.length > 0 ? stepDiff(steps.view, steps.cursor) : EMPTY_DIFF), [steps?.view, steps?.cursor]);
+  const selected = steps?.view[steps.cursor];
+  const detailLines = useMemo(
+    () => (state.overlay?.kind === 'detail' && selected ? wrapLines(JSON.stringify(stepDetail(selected), null, 2), innerColumns(l.columns)) : []),
+    [state.overlay?.kind, selected, l.columns],
+  );
+
+  const overlay = state.overlay;
+  const editing = state.sessions.editing;
+  const screenRows = l.rows - 1;
+  useQuitKeys(dispatch);
+  useGlobalKeys(dispatch, overlay === null && !editing);
+  useGotoResolver(source, overlay, dispatch);
+  useOverlayKeys(dispatch, overlay, Math.max(0, detailLines.length - innerRows(screenRows)), Math.max(1, innerRows(screenRows) - 1));
+  useTimelineKeys(dispatch, state.range, overlay === null && state.focus === 'timeline');
+  useSessionsKeys(dispatch, Math.max(1, innerRows(l.middleHeight) - 2), overlay === null && state.focus === 'sessions');
+  useStepsKeys(dispatch, Math.max(1, innerRows(l.middleHeight) - 1), overlay === null && state.focus === 'steps');
+  useDiffKeys(dispatch, Math.max(0, diffLines.length - innerRows(l.diffHeight)), Math.max(1, innerRows(l.diffHeight) - 1), overlay === null && state.focus === 'diff');
+
+  if (l.tooSmall) {
+    return <TooSmall columns={l.columns} rows={l.rows} />;
+  }
+  const diffTitle = selected ? `Diff · step ${selected.row ? selected.row.index : '+'} ${selected.kind}` : 'Diff';
+  return (
+    <Box flexDirection="column" width={l.columns} height={l.rows}>
+      {overlay?.kind === 'help' ? (
+        <HelpOverlay width={l.columns} height={screenRows} />
+      ) : overlay?.kind === 'detail' ? (
+        <DetailOverlay
+          title={selected ? `Step ${selected.row ? selected.row.index : '+'} ${selected.kind}` : 'Step'}
+          lines={detailLines}
+          scroll={overlay.scroll}
+          width={l.columns}
+          height={screenRows}
+        />
+      ) : (
+        <>
+          <TimelinePane state={state} width={l.columns} height={l.timelineHeight} focused={state.focus === 'timeline'} />
+          <Box height={l.middleHeight}>
+            <SessionsPane state={state} width={l.sessionsWidth} height={l.middleHeight} focused={state.focus === 'sessions'} />
+            <StepsPane state={state} width={l.stepsWidth} height={l.middleHeight} focused={state.focus === 'steps'} />
+          </Box>
+          <DiffPane lines={diffLines} scroll={state.diffScroll} title={diffTitle} width={l.columns} height={l.diffHeight} focused={state.focus === 'diff'} />
+        </>
+      )}
+      <StatusBar state={state} width={l.columns} />
+    </Box>
+  );
+}
+
+function TooSmall({ columns, rows }: { columns: number; rows: number }): ReactNode {
+  return (
+    <Box width={columns} height={rows}>
+      <Text wrap="wrap">
+        The terminal is {columns}x{rows}; the TUI needs at least {MIN_COLUMNS}x{MIN_ROWS}. Enlarge it, or press q to quit.
+      </Text>
+    </Box>
+  );
+}

@@ -1,0 +1,202 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, ROOT, tempDirs } from '../helpers/cli.js';
+import { recordBankJournal, type BankJournal } from './fixture.js';
+
+// The real `replay tui` binary in a real terminal: tmux, 80x24, keys sent
+// with send-keys and the screen read with capture-pane. tmux must be
+// installed (apt-get install -y tmux); without it these tests fail, they do
+// not skip.
+
+const tmp = tempDirs('windback-tui-e2e');
+let journal: BankJournal;
+const sockets: string[] = [];
+
+function tmuxAvailable(): string | null {
+  const r = spawnSync('tmux', ['-V'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+beforeAll(async () => {
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'tui', 'run.js'))) throw new Error('dist/ is missing the TUI: run `npm run build` first');
+  journal = await recordBankJournal(tmp(), { extra: 12 });
+});
+
+afterEach(() => {
+  while (sockets.length) spawnSync('tmux', ['-L', sockets.pop()!, 'kill-server']);
+});
+
+afterAll(() => {
+  while (sockets.length) spawnSync('tmux', ['-L', sockets.pop()!, 'kill-server']);
+});
+
+function quote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+interface Terminal {
+  /** The screen as text (with escape sequences when `escapes`). */
+  screen(escapes?: boolean): string;
+  waitFor(check: (screen: string) => boolean, what: string, escapes?: boolean): Promise<string>;
+  /** One key per call (an Esc sent together with the next key would read as Alt+key). */
+  key(key: string): void;
+  tmux(...args: string[]): string;
+}
+
+/** `replay tui <args>` in a fresh tmux server at 80x24; after it exits, the shell prints its exit status and `stty -a`. */
+function launch(args: string[], env: string[] = ['NO_COLOR=1']): Terminal {
+  if (!tmuxAvailable()) throw new Error('tmux is not installed: the end-to-end TUI tests drive `replay tui` in tmux (apt-get install -y tmux)');
+  const socket = `windback-tui-${process.pid}-${sockets.length}-${Date.now()}`;
+  sockets.push(socket);
+  const tmux = (...a: string[]): string => {
+    const r = spawnSync('tmux', ['-L', socket, ...a], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`tmux ${a.join(' ')} failed: ${r.stderr}`);
+    return r.stdout;
+  };
+  const command = `cd ${quote(ROOT)} && env -u NO_COLOR -u FORCE_COLOR TERM=xterm-256color ${env.join(' ')} node ${quote(BIN)} tui ${args.map(quote).join(' ')}; echo "EXIT=$?"; stty -a; sleep 600`;
+  spawnSync('tmux', ['-L', socket, '-f', '/dev/null', '-u', 'new-session', '-d', '-x', '80', '-y', '24', '-s', 'tui', command], { encoding: 'utf8' });
+  const screen = (escapes = false): string => tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', 'tui');
+  return {
+    screen,
+    tmux,
+    async waitFor(check, what, escapes = false) {
+      const started = Date.now();
+      for (;;) {
+        const s = screen(escapes);
+        if (check(s)) return s;
+        if (Date.now() - started > 30_000) throw new Error(`gave up waiting for ${what}; the screen was:\n${s}`);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    },
+    key(key) {
+      tmux('send-keys', '-t', 'tui', key);
+    },
+  };
+}
+
+const lines = (screen: string): string[] => screen.replace(/\n$/, '').split('\n');
+
+describe('replay tui in a terminal', () => {
+  it('draws 80x24, winds, replays a session, steps back and forth, and q hands the terminal back as it was', async () => {
+    const t = launch(['-j', journal.dir]);
+    let screen = await t.waitFor((s) => s.includes('Sessions at tx 15 (1)'), 'the first frame');
+    const rows = lines(screen);
+    expect(rows).toHaveLength(24);
+    expect(rows[0]).toMatch(/^╭─ Timeline · tx 15 of 1–15 ─+╮$/);
+    expect(rows[23]).toMatch(/^sessions: .*\? help {2}q quit$/);
+    for (const row of rows) expect([...row].length).toBeLessThanOrEqual(80);
+
+    t.key('g');
+    await t.waitFor((s) => s.includes('go to tx or ISO time:'), 'the go-to prompt');
+    t.key('8');
+    t.key('Enter');
+    await t.waitFor((s) => s.includes('Timeline · tx 8 of 1–15'), 'tx 8');
+    t.key('[');
+    screen = await t.waitFor((s) => s.includes('Sessions at tx 7 (2)'), 'tx 7');
+    expect(screen).toMatch(/▸ 5 transfer ok/);
+    t.key('Enter');
+    screen = await t.waitFor((s) => /Steps #5 · ✓ replays equal · 5\/15/.test(s), 'the replay of session 5');
+    expect(screen).toContain('Diff · step 5 call-start');
+    t.key('n');
+    await t.waitFor((s) => s.includes('Diff · step 6 call-result'), 'a step forward');
+    t.key('p');
+    t.key('p');
+    screen = await t.waitFor((s) => s.includes('Diff · step 4 value'), 'two steps back');
+    expect(screen).toMatch(/performance = /);
+    t.key('?');
+    await t.waitFor((s) => s.includes('Keys · ? or Esc closes'), 'the help');
+    t.key('Escape');
+    await t.waitFor((s) => s.includes('Diff · step 4 value'), 'the help closed');
+
+    t.key('q');
+    screen = await t.waitFor((s) => s.includes('EXIT='), 'the TUI to exit');
+    expect(screen).toContain('EXIT=0');
+    expect(screen).not.toContain('Timeline ·'); // the main screen is back
+    const stty = screen.slice(screen.indexOf('EXIT='));
+    expect(stty).toMatch(/(^|\s)icanon(\s|$)/m);
+    expect(stty).toMatch(/(^|\s)echo(\s|$)/m);
+    expect(stty).not.toMatch(/-icanon/);
+  });
+
+  it('finds a divergence with --code, live', async () => {
+    const t = launch(['-j', journal.dir, '--session', '5', '--code', path.join(ROOT, 'fixtures', 'apps', 'bank-changed', 'app.ts')]);
+    await t.waitFor((s) => s.includes('✗ diverges at 10'), 'the what-if replay');
+    t.key('Home');
+    t.key('c');
+    t.key('c');
+    t.key('c');
+    const screen = await t.waitFor((s) => s.includes('divergence at step 10'), 'c to the divergence');
+    expect(screen).toMatch(/▸10 ✗ tx/);
+    expect(screen).toContain('≠ accounts #2  balance: 6500 → 6499');
+    t.key('q');
+    expect(await t.waitFor((s) => s.includes('EXIT='), 'the TUI to exit')).toContain('EXIT=0');
+  });
+
+  it('follows the terminal when it is resized', async () => {
+    const t = launch(['-j', journal.dir]);
+    await t.waitFor((s) => s.includes('Sessions at tx 15'), 'the first frame');
+    t.tmux('resize-window', '-t', 'tui', '-x', '100', '-y', '30');
+    const screen = await t.waitFor((s) => lines(s).length === 30 && /^╭─ Timeline .*╮$/.test(lines(s)[0]) && [...lines(s)[0]].length === 100, 'a frame at 100x30');
+    expect(lines(screen)[29]).toMatch(/^sessions: .*\? help {2}q quit$/);
+    t.tmux('resize-window', '-t', 'tui', '-x', '80', '-y', '24');
+    await t.waitFor((s) => [...lines(s)[0]].length === 80 && lines(s)[23].endsWith('q quit'), 'a frame at 80x24 again');
+    t.key('q');
+    await t.waitFor((s) => s.includes('EXIT=0'), 'the TUI to exit');
+  });
+
+  it('uses colour unless NO_COLOR is set', async () => {
+    const colour = /\x1b\[(3[0-7]|9[0-7]|38;)/;
+    const plain = launch(['-j', journal.dir], ['NO_COLOR=1']);
+    const withoutColour = await plain.waitFor((s) => s.includes('Sessions at tx 15'), 'the first frame', true);
+    expect(withoutColour).not.toMatch(colour);
+    const coloured = launch(['-j', journal.dir], []);
+    const withColour = await coloured.waitFor((s) => s.includes('Sessions at tx 15'), 'the first frame', true);
+    expect(withColour).toMatch(colour);
+  });
+
+  it('refuses an unknown session before touching the screen, with exit code 2', async () => {
+    const t = launch(['-j', journal.dir, '--session', '999']);
+    const screen = await t.waitFor((s) => s.includes('EXIT='), 'the refusal');
+    expect(screen).toContain('replay: unknown session 999: the journal holds 21 sessions');
+    expect(screen).toContain('EXIT=2');
+    expect(screen).not.toMatch(/-icanon/);
+  });
+});
+
+describe('replay tui without a terminal', () => {
+  it('refuses with a one-line hint to use replay show, and exit code 2', () => {
+    const r = spawnSync(process.execPath, [BIN, 'tui', '-j', journal.dir], { encoding: 'utf8', input: '', env: { ...process.env, NO_COLOR: '1' } });
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^replay: replay tui needs an interactive terminal .*replay show <session>/);
+  });
+});
+
+describe('startup of every other command', () => {
+  it('never loads ink or react: no static import reaches them from the command map', () => {
+    const dist = path.join(ROOT, 'dist');
+    const seen = new Set<string>();
+    const offending: string[] = [];
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const source = fs.readFileSync(file, 'utf8');
+      // Static imports only: `import x from '...'` and `export ... from '...'`; `import('...')` is lazy.
+      for (const m of source.matchAll(/^\s*(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]/gm)) {
+        const spec = m[1];
+        if (spec === 'ink' || spec === 'react' || spec.startsWith('react/') || spec.startsWith('ink/')) offending.push(`${path.relative(dist, file)} imports ${spec}`);
+        if (spec.startsWith('.')) visit(path.resolve(path.dirname(file), spec));
+      }
+    };
+    visit(path.join(dist, 'commands', 'index.js'));
+    expect(seen.has(path.join(dist, 'commands', 'tui.js'))).toBe(true);
+    expect([...seen].some((f) => f.includes(`${path.sep}tui${path.sep}`))).toBe(false);
+    expect(offending).toEqual([]);
+    // And the TUI itself does import them (lazily), so the check above can tell.
+    expect(fs.readFileSync(path.join(dist, 'tui', 'run.js'), 'utf8')).toMatch(/from ['"]ink['"]/);
+    expect(fs.readFileSync(path.join(dist, 'commands', 'tui.js'), 'utf8')).toMatch(/import\(['"]\.\.\/tui\/run\.js['"]\)/);
+  });
+});

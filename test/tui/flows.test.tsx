@@ -1,0 +1,232 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TuiData } from '../../src/services/tui-data.js';
+import { tempDirs } from '../helpers/cli.js';
+import { BANK_CHANGED_APP, recordBankJournal, type BankJournal } from './fixture.js';
+import { lineWith, renderTui, type Rendered } from './render.js';
+
+// The key flows of the whole TUI at 80x24, through ink-testing-library, over a
+// journal the real recording server wrote (see fixture.ts for its shape).
+
+const tmp = tempDirs('windback-tui-flows');
+let journal: BankJournal;
+let data: TuiData;
+let whatIf: TuiData;
+const mounted: Rendered[] = [];
+
+beforeAll(async () => {
+  journal = await recordBankJournal(tmp());
+  data = TuiData.open({ journal: journal.dir });
+  whatIf = TuiData.open({ journal: journal.dir, code: BANK_CHANGED_APP });
+});
+
+afterAll(() => {
+  data?.close();
+  whatIf?.close();
+});
+
+afterEach(() => {
+  while (mounted.length) mounted.pop()!.unmount();
+});
+
+function start(props: Parameters<typeof renderTui>[1] = {}, source = data): Rendered {
+  const r = renderTui(source, props);
+  mounted.push(r);
+  return r;
+}
+
+const replayDone = (f: string): boolean => /replays equal|diverges at/.test(f);
+const timelineAt = (tx: number) => (f: string) => f.includes(`Timeline · tx ${tx} of 1–8`) && !f.includes('winding');
+
+describe('starting', () => {
+  it('opens at the last transaction with the sessions alive there, in 24 rows of 80 columns', async () => {
+    const r = start();
+    const frame = await r.waitFor((f) => f.includes('Sessions at tx 8 (1)'));
+    const lines = frame.split('\n');
+    expect(lines).toHaveLength(24);
+    for (const line of lines) expect([...line].length).toBeLessThanOrEqual(80);
+    expect(lines[0]).toMatch(/^╭─ Timeline · tx 8 of 1–8 ─+╮$/);
+    expect(frame).toMatch(/by session 5 transfer · rows: accounts 2, ledger 2/);
+    expect(frame).toMatch(/▸ 5 transfer ok/);
+    expect(frame).toContain('No session selected');
+    expect(lines[23]).toMatch(/^sessions: .*\? help {2}q quit$/);
+  });
+
+  it('--session starts with that session replaying, at its first transaction', async () => {
+    const r = start({ session: 5, tx: data.txForSession(5) });
+    const frame = await r.waitFor(replayDone, 'the replay');
+    expect(frame).toContain('┏━ Steps #5 · ✓ replays equal · 10/15 ━');
+    expect(lineWith(frame, '▸10')).toMatch(/▸10 ✓ tx {7}tx 8: 5 rows \(accounts/);
+    expect(frame).toContain('Diff · step 10 write-tx');
+  });
+
+  it('adapts to a larger screen, and says so when the screen is too small', async () => {
+    const big = start({ size: { columns: 100, rows: 40 } });
+    const frame = await big.waitFor((f) => f.includes('Sessions at tx 8'));
+    expect(frame.split('\n')).toHaveLength(40);
+    expect(frame.split('\n')[0]).toHaveLength(100);
+    expect(frame).toContain('by session 5 transfer · rows: accounts 2, ledger 2, transfers 1');
+    const small = start({ size: { columns: 50, rows: 12 } });
+    const tooSmall = await small.waitFor((f) => f.includes('needs at least'));
+    expect(tooSmall.split('\n')).toHaveLength(12);
+    expect(tooSmall.split('\n').slice(0, 2).map((l) => l.trimEnd())).toEqual(['The terminal is 50x12; the TUI needs at least', '60x16. Enlarge it, or press q to quit.']);
+  });
+});
+
+describe('winding', () => {
+  it('[ and ] move one transaction, and the sessions alive there follow', async () => {
+    const r = start();
+    await r.waitFor(timelineAt(8));
+    let frame = await r.press('[', timelineAt(7));
+    expect(frame).toContain('Sessions at tx 7 (2)');
+    expect(frame).toMatch(/▸ 5 transfer ok\s+\d+ms validated/);
+    expect(frame).toMatch(/ {2}6 deposit\s+ok\s+\d+ms start/);
+    expect(frame).toContain('1 2 3 4 5 6 [7] 8');
+    frame = await r.press(']', timelineAt(8));
+    frame = await r.press(']', (f) => f.includes('tx 8 is the last transaction'));
+    expect(frame).toContain('Timeline · tx 8 of 1–8');
+  });
+
+  it('← and → move it when the timeline has the focus, and only then', async () => {
+    const r = start();
+    await r.waitFor(timelineAt(8));
+    r.send('left'); // Sessions has the focus: the timeline must not move
+    await r.press('shiftTab', (f) => f.startsWith('┏━ Timeline'));
+    expect(r.frame()).toContain('Timeline · tx 8 of 1–8');
+    await r.press('left', timelineAt(7));
+    await r.press('left', timelineAt(6));
+    await r.press('home', timelineAt(1));
+    expect(r.frame()).toContain('migration 001-accounts');
+    await r.press('end', timelineAt(8));
+  });
+
+  it('g goes to a transaction id or an ISO time, and says what is wrong with anything else', async () => {
+    const r = start();
+    await r.waitFor(timelineAt(8));
+    await r.press('g', (f) => f.includes('go to tx or ISO time:'));
+    await r.press('3');
+    await r.press('enter', timelineAt(3));
+    await r.press('g', (f) => f.includes('go to tx or ISO time:'));
+    await r.press(data.tx(6).at);
+    await r.press('enter', timelineAt(6));
+    await r.press('g', (f) => f.includes('go to tx or ISO time:'));
+    await r.press('42');
+    expect(await r.press('enter', (f) => f.includes('tx 42 is out of range'))).toContain('tx 42 is out of range: the journal holds tx 1 to 8');
+    await r.press('escape', (f) => !f.includes('go to tx'));
+    expect(r.frame()).toContain('Timeline · tx 6 of 1–8');
+  });
+});
+
+describe('sessions', () => {
+  it('/ filters the sessions alive, Esc clears the filter', async () => {
+    const r = start({ tx: 7 });
+    await r.waitFor((f) => f.includes('Sessions at tx 7 (2)'));
+    await r.press('/');
+    await r.press('d');
+    let frame = await r.press('e', (f) => f.includes('(1/2)'));
+    expect(frame).not.toMatch(/5 transfer/);
+    expect(frame).toMatch(/▸ 6 deposit/);
+    frame = await r.press('enter', (f) => f.includes('Sessions at tx 7 (1/2) /de'));
+    frame = await r.press('escape', (f) => f.includes('Sessions at tx 7 (2)'));
+    expect(frame).toMatch(/5 transfer/);
+  });
+
+  it('Enter replays the session under the cursor, with its cursor at the moment of the transaction', async () => {
+    const r = start({ tx: 7 });
+    await r.waitFor((f) => f.includes('Sessions at tx 7 (2)'));
+    const frame = await r.press('enter', replayDone);
+    expect(frame).toMatch(/┏━ Steps #5 · ✓ replays equal · 5\/15 ━/);
+    expect(lineWith(frame, /▸ 5 ✓/)).toMatch(/▸ 5 ✓ call {5}#0 fetch \/score/);
+    expect(lineWith(frame, /\b6 {3}result/)).toMatch(/ {2}6 {3}result {3}#0 →/);
+    expect(frame).toContain('call 0 fetch  key');
+    expect(frame).toContain('1 2 3 4 5 6 [7] 8*');
+  });
+});
+
+describe('stepping', () => {
+  it('n/p and ↓/↑ step forward and back, and the diff follows', async () => {
+    const r = start({ session: 5, tx: 7 });
+    await r.waitFor(replayDone);
+    let frame = await r.press('n', (f) => f.includes('Diff · step 6 call-result'));
+    expect(frame).toMatch(/result\s+│\n│ +\{\s+│\n│ +"status": 200,/);
+    frame = await r.press('down', (f) => f.includes('Diff · step 7 value'));
+    expect(frame).toMatch(/performance = \d/);
+    frame = await r.press('p', (f) => f.includes('Diff · step 6 call-result'));
+    frame = await r.press('up', (f) => f.includes('Diff · step 5 call-start'));
+    expect(lineWith(frame, /▸ 5 ✓/)).toContain('✓ call');
+    expect(lineWith(frame, /\b6 {3}result/)).toBeDefined();
+    frame = await r.press('end', (f) => f.includes('Diff · step 15 session-end'));
+    frame = await r.press('up', (f) => f.includes('Diff · step 14 response'));
+    expect(frame).toContain('replayed: identical to the recording');
+  });
+
+  it('back is instant because the trace is cached: re-selecting a session serves it without re-executing', async () => {
+    const r = start({ session: 4, tx: 6 });
+    await r.waitFor(replayDone);
+    const again = start({ session: 4, tx: 6 });
+    const frame = await again.waitFor(replayDone);
+    expect(frame).toContain('Steps #4 · ✓ replays equal');
+    expect((await data.replay(4)).cached).toBe(true);
+  });
+
+  it('a checkpoint shows its state against the previous checkpoint; c runs from one to the next', async () => {
+    const r = start({ session: 5, tx: 7 });
+    await r.waitFor(replayDone);
+    await r.press('home', (f) => f.includes('Diff · step 0 session-start'));
+    await r.press('c', (f) => f.includes('Diff · step 1 checkpoint'));
+    const frame = await r.press('c', (f) => f.includes('Diff · step 3 checkpoint'));
+    expect(frame).toContain('state "validated" against the previous checkpoint "start"');
+    expect(frame).toMatch(/\+ from: "acc_/);
+    expect(frame).toContain('checkpoint at step 3');
+  });
+
+  it('Tab to the diff scrolls it; Enter opens a step in full and Esc closes it', async () => {
+    const r = start({ session: 5, tx: 8 });
+    await r.waitFor(replayDone);
+    await r.press('tab', (f) => f.includes('┏━ Diff'));
+    const before = r.frame();
+    expect(before).toMatch(/┏━ Diff · step 10 write-tx · 1–6 of 7/);
+    await r.press('down', (f) => f.includes('2–7 of 7'));
+    await r.press('shiftTab', (f) => f.includes('┏━ Steps'));
+    let frame = await r.press('enter', (f) => f.includes('┏━ Step 10 write-tx'));
+    expect(frame).toMatch(/Step 10 write-tx · 1–21 of \d+/);
+    expect(frame).toContain('"kind": "write-tx"');
+    frame = await r.press('pageDown', (f) => !f.includes('1–21 of'));
+    expect(frame).toMatch(/Step 10 write-tx · 21–41 of/);
+    frame = await r.press('escape', (f) => f.includes('Sessions at tx 8'));
+    expect(frame).toContain('Diff · step 10 write-tx');
+  });
+
+  it('r re-executes the session', async () => {
+    const r = start({ session: 5, tx: 8 });
+    await r.waitFor(replayDone);
+    await r.press('r', (f) => f.includes('re-executing session 5') && replayDone(f));
+  });
+});
+
+describe('divergence', () => {
+  it('with the changed code, c finds the transaction that wrote different rows and the diff shows the field', async () => {
+    const r = start({ session: 5, tx: 7 }, whatIf);
+    let frame = await r.waitFor(replayDone, 'the what-if replay');
+    expect(frame).toContain('Steps #5 · ✗ diverges at 10 · 5/15');
+    frame = await r.press('c', (f) => f.includes('divergence at step 10'));
+    expect(lineWith(frame, '▸10')).toMatch(/▸10 ✗ tx/);
+    expect(frame).toContain('✗ transaction 8 wrote different rows');
+    expect(frame).toContain('≠ accounts #2  balance: 6500 → 6499');
+    frame = await r.press('n', (f) => f.includes('Diff · step 11 call-start'));
+    frame = await r.press('end', (f) => f.includes('Diff · step 15'));
+    frame = await r.press('up', (f) => f.includes('Diff · step 14 response'));
+    expect(frame).toContain('replayed: not reached (the replay stopped before the response)');
+  });
+});
+
+describe('help', () => {
+  it('? shows every key and closes again', async () => {
+    const r = start();
+    await r.waitFor(timelineAt(8));
+    let frame = await r.press('?', (f) => f.includes('Keys · ? or Esc closes'));
+    expect(frame).toMatch(/c\s+next divergence or checkpoint/);
+    expect(frame).toMatch(/Enter\s+open the step in full/);
+    frame = await r.press('?', (f) => f.includes('Timeline · tx 8'));
+    expect(frame).not.toContain('Keys ·');
+  });
+});

@@ -1,0 +1,127 @@
+import { EventEmitter } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TuiData, type TuiSource } from '../../src/services/tui-data.js';
+import { showTui, type TuiStreams } from '../../src/tui/run.js';
+import { tempDirs } from '../helpers/cli.js';
+import { recordBankJournal } from './fixture.js';
+
+// Starting and stopping the TUI on a fake terminal: whatever ends it (q,
+// Ctrl-C, SIGTERM, a render error), raw mode is switched off, the cursor
+// shown again and the main screen restored.
+
+const ALT_ON = '\x1b[?1049h';
+const ALT_OFF = '\x1b[?1049l';
+const SHOW_CURSOR = '\x1b[?25h';
+
+class FakeStdin extends EventEmitter {
+  isTTY = true;
+  readonly rawModes: boolean[] = [];
+  private data: string | null = null;
+  setRawMode(mode: boolean): this {
+    this.rawModes.push(mode);
+    return this;
+  }
+  get isRaw(): boolean {
+    return this.rawModes[this.rawModes.length - 1] ?? false;
+  }
+  setEncoding(): void {}
+  ref(): void {}
+  unref(): void {}
+  resume(): void {}
+  pause(): void {}
+  read(): string | null {
+    const d = this.data;
+    this.data = null;
+    return d;
+  }
+  type(text: string): void {
+    this.data = text;
+    this.emit('readable');
+  }
+}
+
+class FakeStdout extends EventEmitter {
+  isTTY = true;
+  columns = 80;
+  rows = 24;
+  out = '';
+  write(text: string, callback?: () => void): boolean {
+    this.out += text;
+    callback?.();
+    return true;
+  }
+}
+
+function terminal(): { stdin: FakeStdin; stdout: FakeStdout; streams: TuiStreams } {
+  const stdin = new FakeStdin();
+  const stdout = new FakeStdout();
+  return { stdin, stdout, streams: { stdin, stdout, stderr: new FakeStdout() } as unknown as TuiStreams };
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > 15_000) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const tmp = tempDirs('windback-tui-run');
+let data: TuiData;
+
+beforeAll(async () => {
+  data = TuiData.open({ journal: (await recordBankJournal(tmp())).dir });
+});
+
+afterAll(() => data?.close());
+
+function expectRestored(stdin: FakeStdin, stdout: FakeStdout): void {
+  expect(stdout.out.startsWith(ALT_ON)).toBe(true);
+  expect(stdin.rawModes).toContain(true);
+  expect(stdin.isRaw).toBe(false);
+  expect(stdout.out.endsWith(SHOW_CURSOR + ALT_OFF)).toBe(true);
+}
+
+describe('showTui', () => {
+  it('q quits: raw mode off, the cursor shown, the main screen back', async () => {
+    const { stdin, stdout, streams } = terminal();
+    const done = showTui({ source: data, color: false }, streams);
+    await until(() => stdout.out.includes('Sessions at tx 8 (1)'), 'the first frame');
+    expect(stdin.isRaw).toBe(true);
+    stdin.type('q');
+    await done;
+    expectRestored(stdin, stdout);
+  });
+
+  it('Ctrl-C quits the same way', async () => {
+    const { stdin, stdout, streams } = terminal();
+    const done = showTui({ source: data, color: false }, streams);
+    await until(() => stdout.out.includes('Sessions at tx 8 (1)'), 'the first frame');
+    stdin.type('\x03');
+    await done;
+    expectRestored(stdin, stdout);
+  });
+
+  it('SIGTERM restores the terminal and exits 143', async () => {
+    const { stdin, stdout, streams } = terminal();
+    const done = showTui({ source: data, color: false }, streams);
+    await until(() => stdout.out.includes('Sessions at tx 8 (1)'), 'the first frame');
+    const before = process.exitCode;
+    try {
+      process.emit('SIGTERM', 'SIGTERM');
+      await done;
+      expect(process.exitCode).toBe(143);
+    } finally {
+      process.exitCode = before;
+    }
+    expectRestored(stdin, stdout);
+  });
+
+  it('an error while rendering ends the TUI with that error, the terminal restored', async () => {
+    const { stdin, stdout, streams } = terminal();
+    // A source that breaks a pane: the timeline's tables are not a list.
+    const broken: TuiSource = Object.create(data, { tx: { value: (tx: number) => ({ ...data.tx(tx), tables: null }) } });
+    await expect(showTui({ source: broken, color: false }, streams)).rejects.toThrow(TypeError);
+    expectRestored(stdin, stdout);
+  });
+});

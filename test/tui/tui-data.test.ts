@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTui, TuiData, type ReplayEvent } from '../../src/services/tui-data.js';
+import { tempDirs } from '../helpers/cli.js';
+import { BANK_CHANGED_APP, recordBankJournal, type BankJournal } from './fixture.js';
+
+// The TUI's service over a journal recorded by the real server: the
+// timeline, the sessions alive at a transaction, a session's steps, and its
+// re-execution by the replay engine, cached.
+
+const tmp = tempDirs('windback-tui-data');
+let journal: BankJournal;
+let data: TuiData;
+
+beforeAll(async () => {
+  journal = await recordBankJournal(tmp());
+  data = TuiData.open({ journal: journal.dir });
+});
+
+afterAll(() => data?.close());
+
+describe('the timeline', () => {
+  it('spans the transactions and says what each one did', () => {
+    expect(data.range()).toEqual({ first: 1, last: 8 });
+    const tx = data.tx(8);
+    expect(tx).toMatchObject({ tx: 8, session: journal.transfer.session, sessionKind: 'transfer', migration: null });
+    expect(tx.tables).toEqual([
+      { table: 'accounts', rows: 2 },
+      { table: 'ledger', rows: 2 },
+      { table: 'transfers', rows: 1 },
+    ]);
+    expect(data.tx(1).migration).toBe('001-accounts');
+  });
+
+  it('resolves a transaction id or an ISO time, and names the range when out of it', () => {
+    expect(data.resolveTx('7')).toBe(7);
+    expect(data.resolveTx('tx 3')).toBe(3);
+    expect(data.resolveTx(data.tx(6).at)).toBe(6);
+    expect(data.resolveTx('2999-01-01T00:00:00Z')).toBe(8);
+    expect(() => data.resolveTx('9')).toThrow('tx 9 is out of range: the journal holds tx 1 to 8');
+    expect(() => data.resolveTx('2000-01-01')).toThrow(/no transaction committed at or before 2000-01-01/);
+    expect(() => data.resolveTx('soon')).toThrow(/ISO-8601/);
+  });
+});
+
+describe('the sessions alive at a transaction', () => {
+  it('are the held transfer, past its validated checkpoint, and the deposit that committed tx 7', () => {
+    const alive = data.alive(7);
+    expect(alive.map((s) => [s.id, s.kind, s.status, s.lastCheckpoint?.label ?? null])).toEqual([
+      [5, 'transfer', 'ok', 'validated'],
+      [6, 'deposit', 'ok', 'start'],
+    ]);
+    expect(alive[0].ageMs).toBe(data.tx(7).atMs - Date.parse(alive[0].startedAt));
+    expect(alive[1].txs).toEqual([7]);
+  });
+
+  it('a session given alone starts at its first transaction', () => {
+    expect(data.txForSession(5)).toBe(8);
+    expect(data.txForSession(7)).toBe(8); // a read: the first transaction after it started
+  });
+});
+
+describe("a session's steps and their re-execution", () => {
+  it('lists the records as `replay show` numbers them', () => {
+    const { session, rows } = data.steps(5);
+    expect(session).toMatchObject({ id: 5, kind: 'transfer', status: 'ok', txs: [8] });
+    expect(rows.map((r) => r.kind)).toEqual([
+      'session-start', 'checkpoint', 'read-tx', 'checkpoint', 'value', 'call-start', 'call-result',
+      'value', 'value', 'value', 'write-tx', 'call-start', 'call-result', 'checkpoint', 'response', 'session-end',
+    ]);
+    expect(rows.map((r) => r.index)).toEqual(rows.map((_, i) => i));
+    const response = rows[14].record;
+    expect(response.body).toMatchObject({ from: journal.alice, to: journal.bob, amount: 1_200 });
+  });
+
+  it('reports every compared step to the listener as the engine runs, equal to the recording', async () => {
+    const events: ReplayEvent[] = [];
+    const trace = await data.replay(5, { event: (e) => events.push(e) }, { fresh: true });
+    expect(trace).toMatchObject({ session: 5, equal: true, divergences: [], error: null, cached: false });
+    const positions = data.steps(5).rows.filter((r) => !['session-start', 'response', 'session-end'].includes(r.kind)).map((r) => r.position);
+    expect(events.map((e) => (e.type === 'step' ? e.position : null))).toEqual(positions);
+    const tx = events.find((e) => e.type === 'step' && e.kind === 'tx');
+    expect(tx).toMatchObject({ location: expect.stringMatching(/fixtures\/apps\/bank\/app\.ts:\d+:\d+$/), actual: { changes: expect.any(Array) } });
+  });
+
+  it('serves a session replayed before from its cache, with the same events', async () => {
+    const first = await data.replay(3);
+    const events: ReplayEvent[] = [];
+    const again = await data.replay(3, { event: (e) => events.push(e) });
+    expect(again.cached).toBe(true);
+    expect(events).toEqual(first.events);
+    expect((await data.replay(3, {}, { fresh: true })).cached).toBe(false);
+  });
+
+  it('a what-if replay with the changed code diverges at the transfer transaction', async () => {
+    const whatIf = TuiData.open({ journal: journal.dir, code: BANK_CHANGED_APP });
+    try {
+      const trace = await whatIf.replay(5);
+      expect(trace.equal).toBe(false);
+      const tx = whatIf.steps(5).rows.find((r) => r.kind === 'write-tx')!;
+      expect(trace.divergences[0]).toMatchObject({ kind: 'tx', position: tx.position, message: 'transaction 8 wrote different rows' });
+      expect(trace.events.some((e) => e.type === 'divergence')).toBe(true);
+    } finally {
+      whatIf.close();
+    }
+  });
+
+  it('refuses an unknown session and a missing --code file', () => {
+    expect(() => data.steps(999)).toThrow('unknown session 999: the journal holds 9 sessions');
+    expect(() => TuiData.open({ journal: journal.dir, code: '/nonexistent/app.ts' })).toThrow('--code /nonexistent/app.ts: no such file');
+  });
+});
+
+describe('where the TUI starts', () => {
+  it('at a tx, at a time, at a session\'s first transaction, or at the last one', () => {
+    const starts = [{ tx: '3' }, { at: data.tx(6).at }, { session: '5' }, {}].map((flags) => {
+      const start = openTui({ journal: journal.dir, ...flags });
+      start.source.close();
+      return [start.tx, start.session];
+    });
+    expect(starts).toEqual([
+      [3, undefined],
+      [6, undefined],
+      [8, 5],
+      [undefined, undefined],
+    ]);
+  });
+
+  it('refuses bad flags before anything is drawn', () => {
+    expect(() => openTui({ journal: journal.dir, tx: '3', at: '2026-01-01' })).toThrow('give either --tx or --at, not both');
+    expect(() => openTui({ journal: journal.dir, tx: 'three' })).toThrow('--tx must be a transaction id (a whole number from 1), got "three"');
+    expect(() => openTui({ journal: journal.dir, tx: '42' })).toThrow('tx 42 is out of range: the journal holds tx 1 to 8');
+    expect(() => openTui({ journal: journal.dir, at: 'noon' })).toThrow('--at must be an ISO-8601 time');
+    expect(() => openTui({ journal: journal.dir, session: 'x' })).toThrow('--session must be a session id (a whole number from 1), got "x"');
+    expect(() => openTui({ journal: journal.dir, session: '999' })).toThrow('unknown session 999');
+  });
+});
