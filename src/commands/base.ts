@@ -34,6 +34,9 @@ export abstract class ReplayCommand<T> extends Command {
   protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
     const report = reportError(error);
     process.exitCode = report.exitCode;
+    // A flag error means parse() threw; oclif would then also warn that the
+    // command "did not parse its arguments" (outside production). One line is enough.
+    this.parsed = true;
     if (this.jsonRequested()) {
       this.logJson({ error: report });
     } else {

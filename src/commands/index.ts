@@ -1,4 +1,5 @@
 import Audit from './audit.js';
+import Export from './export.js';
 import Info from './info.js';
 import RecordCommand from './record.js';
 import Repair from './repair.js';
@@ -27,4 +28,5 @@ export const COMMANDS = {
   audit: Audit,
   verify: Verify,
   tui: Tui,
+  export: Export,
 };
