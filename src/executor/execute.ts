@@ -15,7 +15,7 @@ import type { CallOptions, SessionContext } from '../sandbox/app-types.js';
 import type { BridgeValueArgs, BridgeValueSource, BridgeValues, SessionBridge, TimerRequest } from '../sandbox/bridge.js';
 import type { EffectRecord, Positioned } from './history.js';
 import type { CodeRealm } from './realm.js';
-import { appLocation, type SourceLocation } from './source-maps.js';
+import { appLocation, mapStack, type SourceLocation } from './source-maps.js';
 
 // Runs one attempt of one session in its code realm. Every effect is either
 // served from the journal (the effects the attempt inherits, or all of them on
@@ -187,7 +187,7 @@ class SessionRun {
     return {
       status: this.stopped || this.stalledFlag ? 'error' : failed ? (retry ? 'retry' : 'error') : 'ok',
       output: failed ? undefined : output,
-      error: failed ? errorInfo(thrown, retry) : null,
+      error: failed ? this.sessionError(thrown, retry) : null,
       thrown,
       randomDraws: this.randomDraws(),
       divergences: this.divergences,
@@ -196,6 +196,16 @@ class SessionRun {
       stalled: this.stalledFlag,
       unconsumed: this.options.served.filter((e) => !this.consumed.has(e)),
     };
+  }
+
+  /** The session's error as journaled: its stack mapped to the app's sources, and where app code raised it. */
+  private sessionError(thrown: unknown, retry: boolean): ErrorInfo {
+    const info = errorInfo(thrown, retry);
+    const filename = this.options.realm.filename;
+    if (info.stack) info.stack = mapStack(filename, info.stack);
+    const location = thrown && typeof thrown === 'object' ? appLocation(filename, thrown as { stack?: string }) : null;
+    if (location) info.location = location;
+    return info;
   }
 
   // ---- the bridge the sandbox calls -------------------------------------------------
@@ -657,9 +667,10 @@ class SessionRun {
   }
 
   private checkpoint(label: string, state: unknown): void {
-    let copy: unknown;
+    let copy: unknown = null;
     try {
-      copy = structuredClone(state);
+      // Most checkpoints (the 'start' and 'response' ones among them) carry no state: no need to clone null.
+      if (state !== null) copy = structuredClone(state);
     } catch (error) {
       throw new TypeError(`ctx.checkpoint("${label}"): the state is not serializable: ${(error as Error).message}`);
     }

@@ -98,3 +98,13 @@ function mapped(filename: string, line: number, column: number): SourceLocation 
   const original = originalPosition(filename, line, column - 1);
   return original ? { ...original, column: original.column + 1 } : { file: filename, line, column };
 }
+
+/** A stack string with the bundle's frames rewritten to the app's sources. */
+export function mapStack(filename: string, stack: string): string {
+  if (!maps.has(filename)) return stack;
+  const escaped = filename.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return stack.replace(new RegExp(`${escaped}:(\\d+):(\\d+)`, 'g'), (whole, line: string, column: string) => {
+    const original = originalPosition(filename, Number(line), Number(column) - 1);
+    return original ? `${original.file}:${original.line}:${original.column + 1}` : whole;
+  });
+}

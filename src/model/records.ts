@@ -49,6 +49,8 @@ export interface ErrorInfo {
   retryable?: boolean;
   /** An HTTP status the error carried (business errors), if any. */
   status?: number;
+  /** Where in the app's sources it was raised, when known (through the bundle's source map). */
+  location?: { file: string; line: number; column: number };
 }
 
 /** Fields shared by every record that belongs to a session. */

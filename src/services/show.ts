@@ -87,7 +87,7 @@ export function summarize(record: JournalRecord): string {
     case 'response':
       return `response ${record.status}, ${record.body.byteLength} bytes`;
     case 'session-end':
-      return `end: ${record.status}${record.error ? ` (${record.error.name}: ${record.error.message})` : ''}`;
+      return `end: ${record.status}${record.error ? ` (${record.error.name}: ${record.error.message}${record.error.location ? ` at ${record.error.location.file}:${record.error.location.line}` : ''})` : ''}`;
     case 'suspension':
       return `suspended: missing ${brief(record.missing)}`;
     case 'duplicate-request':
