@@ -40,6 +40,11 @@ export interface SessionHooks {
   ended?(session: SessionId, status: SessionStatus): void;
 }
 
+/** The last `durable` promise marked handled, shared by one runner's sessions (see LiveSessionJournal.append). */
+export interface HandledDurability {
+  last: Promise<void> | null;
+}
+
 /** Appends one session's records, keeping its `prev` chain, and remembers its effects (for a retry). */
 export class LiveSessionJournal implements SessionJournal {
   readonly effects: Positioned<EffectRecord>[] = [];
@@ -49,17 +54,30 @@ export class LiveSessionJournal implements SessionJournal {
     private readonly writer: JournalWriter,
     readonly session: SessionId,
     last: Position | null = null,
+    private readonly handled: HandledDurability = { last: null },
   ) {
     this.last = last;
   }
 
+  /**
+   * The draft becomes the record: its `session` and `prev` are set in place
+   * (every caller hands over a fresh object). Copying it with a spread cost
+   * about 0.3 µs a record, drafts of every kind passing through one site.
+   */
   append(draft: SessionRecordDraft): AppendResult {
-    const record = { ...draft, session: this.session, prev: this.last } as AppendableRecord;
+    const record = draft as unknown as AppendableRecord & { session: SessionId; prev: Position | null };
+    record.session = this.session;
+    record.prev = this.last;
     const appended = this.writer.append(record);
     // Records of one group commit share one promise, and most appends never
     // await theirs: mark it handled, so that a journal failure (fail-stop)
-    // rejects those who wait without crashing the process as unhandled.
-    appended.durable.catch(() => {});
+    // rejects those who wait without crashing the process as unhandled. Once
+    // per promise is enough (consecutive appends, of any session, mostly share
+    // the open batch's), and spares a derived promise per record.
+    if (appended.durable !== this.handled.last) {
+      this.handled.last = appended.durable;
+      appended.durable.catch(() => {});
+    }
     this.last = appended.position;
     if (isEffectKind(record.kind)) this.effects.push({ position: appended.position, record: record as EffectRecord });
     return appended;
@@ -72,6 +90,7 @@ function isEffectKind(kind: JournalRecord['kind']): boolean {
 
 export class SessionRunner {
   private nextId: SessionId;
+  private readonly handled: HandledDurability = { last: null };
 
   constructor(
     private readonly app: LoadedApp,
@@ -86,7 +105,7 @@ export class SessionRunner {
   /** Run a new session to its end. Resolves once its response is durable. */
   async run(request: SessionRequest): Promise<SessionResult> {
     const id = this.nextId++;
-    const journal = new LiveSessionJournal(this.writer, id);
+    const journal = new LiveSessionJournal(this.writer, id, null, this.handled);
     journal.append({
       kind: 'session-start',
       at: Date.now(),
@@ -114,7 +133,7 @@ export class SessionRunner {
     attempt: number,
     inherited: Positioned<EffectRecord>[],
   ): Promise<SessionResult> {
-    const journal = new LiveSessionJournal(this.writer, id, lastPosition);
+    const journal = new LiveSessionJournal(this.writer, id, lastPosition, this.handled);
     journal.effects.push(...inherited);
     journal.append({ kind: 'session-attempt', at: Date.now(), attempt, reason: 'resume', fromCheckpoint: null, codeVersion: app.bundle.codeVersion });
     return this.attempts(id, journal, app, request, attempt, inherited);
@@ -122,7 +141,7 @@ export class SessionRunner {
 
   /** End a session that cannot be resumed, with the reason. */
   abort(id: SessionId, lastPosition: Position, reason: string): Promise<void> {
-    const journal = new LiveSessionJournal(this.writer, id, lastPosition);
+    const journal = new LiveSessionJournal(this.writer, id, lastPosition, this.handled);
     const appended = journal.append({ kind: 'session-end', at: Date.now(), status: 'aborted', error: { name: 'Aborted', message: reason }, randomDraws: 0 });
     this.hooks.ended?.(id, 'aborted');
     return appended.durable;
