@@ -1,6 +1,7 @@
 import { NotFoundError, UsageError } from '../model/errors.js';
 import type { Divergence } from '../executor/types.js';
 import { replaySession } from '../replay/engine.js';
+import { openKeptOpenReader, type KeptOpenReader } from '../replay/reader.js';
 import { openJournal, parseSessionId } from './journal-access.js';
 
 // `replay run <session>`: re-execute one recorded session and say whether it
@@ -31,15 +32,19 @@ export async function run(options: RunOptions): Promise<RunResult> {
   const id = parseSessionId(options.session);
   if (Number.isNaN(id)) throw new UsageError(`session must be a session id (a whole number from 1), got "${options.session}"`);
   const journal = openJournal(options.journal);
+  let files: KeptOpenReader | null = null;
   try {
     if (!journal.catalog.session(id)) {
       const corrupt = journal.catalog.corruptionError(`cannot find session ${id}`);
       if (corrupt) throw corrupt;
       throw new NotFoundError(`unknown session ${id}: the journal holds ${journal.catalog.sessionCount()} sessions`);
     }
-    const result = await replaySession(journal, id, { code: options.code, strict: options.strict, keepGoing: options.keepGoing, pauseAtStart: options.pauseAtStart });
+    files = openKeptOpenReader(journal.journalDir);
+    const access = { journalDir: journal.journalDir, catalog: journal.catalog, reader: files.reader };
+    const result = await replaySession(access, id, { code: options.code, strict: options.strict, keepGoing: options.keepGoing, pauseAtStart: options.pauseAtStart });
     return { session: id, equal: result.equal, steps: result.steps, divergence: result.divergence ? publicDivergence(result.divergence) : null };
   } finally {
+    files?.close();
     journal.close();
   }
 }

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../model/errors.js';
 import type { SqlValue } from '../model/records.js';
+import { openKeptOpenReader, type KeptOpenReader } from '../replay/reader.js';
 import { StateCache } from '../replay/state.js';
 import type { SqliteStore } from '../store/index.js';
 import { openJournal } from './journal-access.js';
@@ -23,10 +24,12 @@ export function state(options: StateOptions): StateResult {
   if (options.table !== undefined && options.sql !== undefined) throw new UsageError('give --table or --sql, not both');
   const tx = parseWholeNumber(options.tx, '--tx', 'a transaction id (a whole number)', 0);
   const journal = openJournal(options.journal);
+  let files: KeptOpenReader | null = null;
   let store: SqliteStore | null = null;
   try {
     guardCorruption(journal.catalog, tx);
-    store = new StateCache(journal).storeAt(tx);
+    files = openKeptOpenReader(journal.journalDir);
+    store = new StateCache({ journalDir: journal.journalDir, catalog: journal.catalog, reader: files.reader }).storeAt(tx);
     if (options.sql === undefined && options.table === undefined) {
       const counts = store.tableCounts();
       return { tx, tables: Object.keys(counts).sort().map((name) => ({ name, rows: counts[name] })) };
@@ -41,6 +44,7 @@ export function state(options: StateOptions): StateResult {
     return { tx, ...store.queryReadOnly(options.sql!) };
   } finally {
     store?.close();
+    files?.close();
     journal.close();
   }
 }
@@ -65,10 +69,12 @@ export function restore(options: RestoreOptions): RestoreResult {
   const out = path.resolve(options.out);
   if (fs.existsSync(out) && !options.force) throw new UsageError(`${out} exists; pass --force to replace it`);
   const journal = openJournal(options.journal);
+  let files: KeptOpenReader | null = null;
   let store: SqliteStore | null = null;
   try {
     guardCorruption(journal.catalog, tx);
-    const states = new StateCache(journal);
+    files = openKeptOpenReader(journal.journalDir);
+    const states = new StateCache({ journalDir: journal.journalDir, catalog: journal.catalog, reader: files.reader });
     store = states.storeAt(tx);
     const counts = store.tableCounts();
     // The state's bytes are a complete SQLite database file.
@@ -79,6 +85,7 @@ export function restore(options: RestoreOptions): RestoreResult {
     return { tx, out, tables: Object.keys(counts).sort().map((name) => ({ name, rows: counts[name] })), fromSnapshot: states.lastSnapshot };
   } finally {
     store?.close();
+    files?.close();
     journal.close();
   }
 }

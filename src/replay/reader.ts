@@ -1,0 +1,100 @@
+import { JournalReader, nodeFileLayer, type FileLayer, type JournalFile } from '../journal/index.js';
+
+// A journal reader for replaying many sessions: JournalReader opens and
+// closes a segment file for every record it reads at a position (two reads
+// each), and a session is some fifteen records, near those of the sessions
+// replayed just before. This one keeps each segment open until close(), and
+// reads it in blocks of 64 KiB, keeping the last few. Segments are only ever
+// appended to, so an open file reads what a fresh open would; a block read
+// short at the end of a segment is read again when a later read goes past it.
+
+export interface KeptOpenReader {
+  reader: JournalReader;
+  close(): void;
+}
+
+export function openKeptOpenReader(dir: string): KeptOpenReader {
+  const files = new Map<string, { file: JournalFile; blocks: BlockReader }>();
+  const layer: FileLayer = {
+    ...nodeFileLayer,
+    open(file, mode) {
+      if (mode !== 'read') return nodeFileLayer.open(file, mode);
+      let entry = files.get(file);
+      if (entry === undefined) {
+        const opened = nodeFileLayer.open(file, 'read');
+        entry = { file: opened, blocks: blockReader(opened) };
+        files.set(file, entry);
+      }
+      const { file: opened, blocks } = entry;
+      return {
+        path: opened.path,
+        read: (into, offset, length, position) => blocks.read(into, offset, length, position),
+        size: () => opened.size(),
+        write: () => {
+          throw new Error(`${opened.path} is open for reading`);
+        },
+        datasync: () => Promise.reject(new Error(`${opened.path} is open for reading`)),
+        datasyncSync: () => {
+          throw new Error(`${opened.path} is open for reading`);
+        },
+        truncate: () => {
+          throw new Error(`${opened.path} is open for reading`);
+        },
+        // Stays open for the next read; close() below closes it.
+        close: () => {},
+      };
+    },
+  };
+  return {
+    reader: JournalReader.open(dir, layer),
+    close() {
+      for (const entry of files.values()) entry.file.close();
+      files.clear();
+    },
+  };
+}
+
+const BLOCK = 64 * 1024;
+const BLOCKS_KEPT = 32;
+
+interface BlockReader {
+  read(into: Uint8Array, offset: number, length: number, position: number): number;
+}
+
+function blockReader(file: JournalFile): BlockReader {
+  // Block index -> its bytes (fewer than BLOCK at the end of the file), least recently used first.
+  const kept = new Map<number, Buffer>();
+  const block = (index: number, need: number): Buffer => {
+    let bytes = kept.get(index);
+    if (bytes !== undefined && bytes.length >= need) {
+      kept.delete(index);
+      kept.set(index, bytes);
+      return bytes;
+    }
+    const buf = Buffer.allocUnsafe(BLOCK);
+    const n = file.read(buf, 0, BLOCK, index * BLOCK);
+    bytes = buf.subarray(0, n);
+    kept.delete(index);
+    kept.set(index, bytes);
+    if (kept.size > BLOCKS_KEPT) kept.delete(kept.keys().next().value!);
+    return bytes;
+  };
+  return {
+    read(into, offset, length, position) {
+      if (length > BLOCK) return file.read(into, offset, length, position);
+      let done = 0;
+      while (done < length) {
+        const at = position + done;
+        const index = Math.floor(at / BLOCK);
+        const within = at - index * BLOCK;
+        const want = Math.min(length - done, BLOCK - within);
+        const bytes = block(index, within + want);
+        const got = Math.max(0, Math.min(want, bytes.length - within));
+        if (got > 0) into.set(bytes.subarray(within, within + got), offset + done);
+        done += got;
+        if (got < want) break; // the end of the file
+      }
+      return done;
+    },
+  };
+}
