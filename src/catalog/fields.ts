@@ -152,8 +152,8 @@ export class FieldReader {
     return this.str();
   }
 
-  /** Skip one value of any type. */
-  skip(): void {
+  /** Pass over one value of any type (without decoding it). */
+  pass(): void {
     let pending = 1;
     const buf = this.buf;
     while (pending > 0) {

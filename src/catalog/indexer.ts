@@ -262,12 +262,12 @@ export class Indexer {
         case T['session-start']: {
           if (r.reset(frame.payload) < 11) break;
           const session = r.number();
-          r.skip(); // prev
+          r.pass(); // prev
           const at = r.number();
           const kind = r.str();
           const route = r.str();
-          r.skip(); // transport
-          r.skip(); // input
+          r.pass(); // transport
+          r.pass(); // input
           const codeVersion = r.str();
           const startedAfterTx = r.number();
           const idempotencyKey = r.strOrNil();
@@ -282,7 +282,7 @@ export class Indexer {
         case T['session-end']: {
           if (r.reset(frame.payload) < 6) break;
           const session = r.number();
-          r.skip();
+          r.pass();
           const at = r.number();
           const status = r.str();
           this.onSessionEnd(position, session, at, status);
@@ -291,13 +291,13 @@ export class Indexer {
         case T['write-tx']: {
           if (r.reset(frame.payload) < 9) break;
           const session = r.numberOrNil();
-          r.skip();
+          r.pass();
           const tx = r.number();
           const committedAt = r.number();
           const readAtTx = r.number();
-          r.skip(); // changes
-          r.skip(); // readDigest
-          r.skip(); // result
+          r.pass(); // changes
+          r.pass(); // readDigest
+          r.pass(); // result
           const migration = r.strOrNil();
           this.onWriteTx(position, session, tx, committedAt, readAtTx, migration);
           return;
@@ -305,8 +305,8 @@ export class Indexer {
         case T.checkpoint: {
           if (r.reset(frame.payload) < 6) break;
           const session = r.number();
-          r.skip();
-          r.skip(); // at
+          r.pass();
+          r.pass(); // at
           const label = r.str();
           this.onCheckpoint(position, session, label);
           return;
@@ -325,12 +325,12 @@ export class Indexer {
           if (r.reset(frame.payload) < 10) break;
           const at = r.number();
           const codeVersion = r.str();
-          r.skip(); // app
-          r.skip(); // config
+          r.pass(); // app
+          r.pass(); // config
           const node = r.str();
-          r.skip(); // v8
-          r.skip(); // timeZone
-          r.skip(); // locale
+          r.pass(); // v8
+          r.pass(); // timeZone
+          r.pass(); // locale
           const pid = r.number();
           const durability = r.str();
           this.insertProcessStart.run(position, at, codeVersion, pid, durability, node);

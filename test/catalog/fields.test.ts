@@ -44,7 +44,7 @@ describe('FieldReader', () => {
           if (i.t === 'num') expect(r.number()).toBe(Object.is(i.v, -0) ? 0 : Number(i.v));
           else if (i.t === 'str') expect(r.str()).toBe(i.v);
           else if (i.t === 'nil') expect(r.numberOrNil()).toBeNull();
-          else r.skip();
+          else r.pass();
         }
         expect(r.str()).toBe('END');
       }),
@@ -61,7 +61,7 @@ describe('FieldReader', () => {
     for (const s of strings) expect(r.str()).toBe(s);
     for (const n of numbers) expect(r.number()).toBe(n);
     for (const b of bigints) expect(r.number()).toBe(Number(b));
-    r.skip();
+    r.pass();
     expect(r.str()).toBe('END');
   });
 
@@ -77,7 +77,7 @@ describe('FieldReader', () => {
         const reader = new FieldReader();
         try {
           const n = reader.reset(short);
-          for (let i = 0; i < n; i++) reader.skip();
+          for (let i = 0; i < n; i++) reader.pass();
         } catch (error) {
           expect(error).toBeInstanceOf(FieldError);
         }
