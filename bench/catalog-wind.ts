@@ -1,5 +1,4 @@
 import { execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -8,6 +7,7 @@ import { Catalog } from '../src/catalog/index.js';
 import { wind } from '../src/services/wind.js';
 import { writeSyntheticJournal, type SyntheticSummary } from '../scripts/synthetic-journal.js';
 import { type BenchResult, benchOptions, collectGarbage, emit, log, median, nowMs, wanted } from './lib/common.js';
+import { generatorVersion } from './lib/synthetic-cache.js';
 
 // The catalog and `replay wind` on a synthetic journal of 1,000,000 sessions
 // (scripts/synthetic-journal.ts; 100,000 with --quick):
@@ -44,28 +44,6 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const BIN = path.join(root, 'bin', 'replay.js');
 const CATALOG_FILES = ['catalog.sqlite', 'catalog.sqlite-wal', 'catalog.sqlite-shm', 'catalog.sqlite-journal'];
 
-/** The sources that decide the bytes the generator writes. */
-const GENERATOR_SOURCES = [
-  'scripts/synthetic-journal.ts',
-  'src/model/records.ts',
-  'src/journal/codec.ts',
-  'src/journal/constants.ts',
-  'src/journal/segment-header.ts',
-  'src/journal/writer.ts',
-];
-
-function generatorVersion(): string {
-  const hash = createHash('sha256');
-  for (const file of GENERATOR_SOURCES) {
-    hash.update(file).update('\0');
-    try {
-      hash.update(fs.readFileSync(path.join(root, file)));
-    } catch {
-      hash.update('missing');
-    }
-  }
-  return hash.digest('hex').slice(0, 12);
-}
 
 interface CachedJournal {
   dir: string;

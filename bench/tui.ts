@@ -1,5 +1,4 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,6 +11,7 @@ import { App } from '../src/tui/App.js';
 import { stepDiff } from '../src/tui/diff.js';
 import { initialState, reducer, type TuiState } from '../src/tui/state.js';
 import { type BenchResult, benchOptions, collectGarbage, emit, log, median, nowMs, wanted } from './lib/common.js';
+import { generatorVersion } from './lib/synthetic-cache.js';
 
 // `replay tui`: how soon it shows something useful, and how fast it steps.
 //
@@ -63,27 +63,6 @@ const BIN = path.join(root, 'bin', 'replay.js');
 
 // --- the cached synthetic journal (same key as bench/catalog-wind.ts) ------------------
 
-const GENERATOR_SOURCES = [
-  'scripts/synthetic-journal.ts',
-  'src/model/records.ts',
-  'src/journal/codec.ts',
-  'src/journal/constants.ts',
-  'src/journal/segment-header.ts',
-  'src/journal/writer.ts',
-];
-
-function generatorVersion(): string {
-  const hash = createHash('sha256');
-  for (const file of GENERATOR_SOURCES) {
-    hash.update(file).update('\0');
-    try {
-      hash.update(fs.readFileSync(path.join(root, file)));
-    } catch {
-      hash.update('missing');
-    }
-  }
-  return hash.digest('hex').slice(0, 12);
-}
 
 async function cachedJournal(): Promise<{ dir: string; summary: SyntheticSummary; generatedNow: boolean }> {
   const cacheRoot = process.env.WINDBACK_BENCH_CACHE || path.join(os.tmpdir(), 'windback-bench');
