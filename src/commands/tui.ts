@@ -29,6 +29,11 @@ export default class Tui extends ReplayCommand<void> {
     if (!process.stdin.isTTY || !process.stdout.isTTY) {
       throw new UsageError('replay tui needs an interactive terminal (stdin and stdout must be a TTY); in scripts use `replay show <session>`, `replay wind --tx N` or `replay run <session>`');
     }
+    // ink decides when it is first imported whether it runs "in CI" (CI or
+    // CONTINUOUS_INTEGRATION set) and then draws nothing until exit. A person
+    // at a terminal is never in CI, whatever the environment says.
+    process.env.CI = '0';
+    process.env.CONTINUOUS_INTEGRATION = '0';
     const { runTui } = await import('../tui/run.js');
     await runTui({ journal: this.journalDir(flags), tx: flags.tx, at: flags.at, session: flags.session, code: flags.code });
   }
