@@ -53,6 +53,19 @@ export abstract class ReplayCommand<T> extends Command {
     return super.finally(error);
   }
 
+  /**
+   * Colour JSON only for a person at a terminal. oclif tokenizes the whole
+   * document to colour it even when nothing will be coloured, which made
+   * `sessions --json` on 500,000 sessions take 19 s instead of a few.
+   */
+  override logJson(json: unknown): void {
+    if (process.stdout.isTTY) {
+      super.logJson(json);
+      return;
+    }
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  }
+
   /** --json even when parsing failed before oclif knew about it. */
   private jsonRequested(): boolean {
     return this.argv.includes('--json') || this.jsonEnabled();

@@ -251,6 +251,13 @@ describe('replay sessions', () => {
     expect(refused.stdout.replace(/\x1b\[[0-9;]*m/g, '')).toBe(forced.stdout.replace(/\x1b\[[0-9;]*m/g, ''));
   });
 
+  it('writes plain JSON to a pipe even when colour is forced, so jq can read it', () => {
+    const r = replay(['sessions', '--journal', dir, '--json'], { env: { NO_COLOR: undefined, FORCE_COLOR: '3' } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/\x1b\[/);
+    expect(r.json.map((s: { id: number }) => s.id)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
   it('prints an aligned table', () => {
     const r = replay(['sessions', '--journal', dir]);
     expect(r.code).toBe(0);
