@@ -35,25 +35,6 @@ export class MalformedRecordError extends Error {
   }
 }
 
-interface SessionState {
-  id: number;
-  kind: string;
-  route: string;
-  status: string;
-  startedAt: number;
-  endedAt: number | null;
-  startedAfterTx: number;
-  endedAtTx: number | null;
-  startPosition: number;
-  lastPosition: number;
-  endPosition: number | null;
-  attempts: number;
-  codeVersion: number;
-  idempotencyKey: string | null;
-  /** The row exists in the database (written by an earlier pass or earlier in this one). */
-  persisted: boolean;
-}
-
 interface SessionRow {
   id: number;
   kind: string;
@@ -69,6 +50,12 @@ interface SessionRow {
   attempts: number;
   codeVersion: number;
   idempotencyKey: string | null;
+}
+
+/** A session being indexed. */
+interface SessionState extends SessionRow {
+  /** The row exists in the database (written by an earlier pass or earlier in this one). */
+  persisted: boolean;
 }
 
 /** Buffers rows and inserts them many per statement (about twice as fast as one by one). */
