@@ -14,12 +14,33 @@ export interface InspectorHandle {
   close(): void;
 }
 
-export function openInspector(address = '127.0.0.1:0'): InspectorHandle {
+export interface InspectAddress {
+  host: string;
+  port: number;
+}
+
+/** `host:port`, `[v6]:port` or a bare port; port 0 picks a free one. */
+export function parseInspectAddress(address: string): InspectAddress {
   const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address) ?? (/^\d+$/.test(address) ? [address, undefined, '127.0.0.1', address] : null);
   if (!match) throw new UsageError(`--inspect-address must be host:port, such as 127.0.0.1:9229, got "${address}"`);
   const host = match[1] ?? match[2] ?? '127.0.0.1';
   const port = Number(match[3]);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--inspect-address has an invalid port: "${address}"`);
+  return { host, port };
+}
+
+/** The DevTools URL for an inspector WebSocket URL. */
+export function devtoolsUrl(url: string): string {
+  return `devtools://devtools/bundled/js_app.html?experiments=true&v8only=true&ws=${url.replace(/^ws:\/\//, '')}`;
+}
+
+/** host:port of an inspector WebSocket URL (what chrome://inspect and VS Code ask for). */
+export function inspectorHostPort(url: string): string {
+  return /^ws:\/\/([^/]+)/.exec(url)?.[1] ?? url;
+}
+
+export function openInspector(address = '127.0.0.1:0'): InspectorHandle {
+  const { host, port } = parseInspectAddress(address);
   try {
     inspector.open(port, host, false);
   } catch (error) {
@@ -27,10 +48,9 @@ export function openInspector(address = '127.0.0.1:0'): InspectorHandle {
   }
   const url = inspector.url();
   if (!url) throw new EnvironmentError(`cannot start the inspector on ${host}:${port} (is the port in use?)`, 'E_PORT_IN_USE');
-  const ws = url.replace(/^ws:\/\//, '');
   return {
     url,
-    devtoolsUrl: `devtools://devtools/bundled/js_app.html?experiments=true&v8only=true&ws=${ws}`,
+    devtoolsUrl: devtoolsUrl(url),
     waitForDebugger: () => inspector.waitForDebugger(),
     close: () => inspector.close(),
   };

@@ -5,6 +5,7 @@ import { NotFoundError, OutOfRangeError, UsageError } from '../model/errors.js';
 import type { JournalRecord, Position, SessionId, TxId, WriteTxRecord } from '../model/records.js';
 import type { RealmCache } from '../replay/engine.js';
 import { openJournal, parseSessionId, type OpenJournal } from './journal-access.js';
+import { ReplayChild, type DebuggerFeed } from './replay-child.js';
 import { summarize } from './show.js';
 import type { SessionListStatus } from './sessions.js';
 import { isoTime, isoTimeOrNull, parseTime, parseWholeNumber } from './time.js';
@@ -128,6 +129,8 @@ export interface TuiSource {
   steps(session: SessionId): SessionSteps;
   /** Re-execute a session (or serve its cached trace); `fresh` always re-executes. */
   replay(session: SessionId, listener?: ReplayListener, options?: { fresh?: boolean }): Promise<ReplayTrace>;
+  /** Under --inspect: the debugger the replays run under (in a child process); else null. */
+  readonly debugger?: DebuggerFeed | null;
   close(): void;
 }
 
@@ -137,6 +140,13 @@ export interface TuiDataOptions {
   code?: string;
   /** Traces kept for instant back-stepping and revisits (default 32 sessions). */
   cacheSessions?: number;
+  /**
+   * Replay under the Node inspector listening here (host:port, port 0: a
+   * free one), in a child process, each session paused at its start.
+   */
+  inspect?: string;
+  /** Pause an attached debugger where each replayed session starts (the child of --inspect replays in process with this). */
+  pauseAtStart?: boolean;
 }
 
 export class TuiData implements TuiSource {
@@ -148,12 +158,28 @@ export class TuiData implements TuiSource {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
+  /** Under --inspect, the child process the replays run in. */
+  private readonly child: ReplayChild | null;
+
   private constructor(
     private readonly journalAccess: OpenJournal,
     readonly journal: string,
     readonly code: string | null,
     private readonly cacheSessions: number,
-  ) {}
+    private readonly pauseAtStart: boolean,
+    inspect: string | undefined,
+  ) {
+    this.child = inspect === undefined ? null : ReplayChild.start({ journal, code, address: inspect });
+  }
+
+  get debugger(): DebuggerFeed | null {
+    return this.child;
+  }
+
+  /** Resolves when replays can start: at once in process; under --inspect once the inspector listens (rejects with why not). */
+  ready(): Promise<void> {
+    return this.child ? this.child.ready() : Promise.resolve();
+  }
 
   static open(options: TuiDataOptions): TuiData {
     const code = options.code === undefined ? null : path.resolve(options.code);
@@ -167,7 +193,12 @@ export class TuiData implements TuiSource {
       access.close();
       throw error;
     }
-    return new TuiData(access, access.journalDir, code, options.cacheSessions ?? 32);
+    try {
+      return new TuiData(access, access.journalDir, code, options.cacheSessions ?? 32, options.pauseAtStart ?? false, options.inspect);
+    } catch (error) {
+      access.close();
+      throw error;
+    }
   }
 
   private get catalog(): OpenJournal['catalog'] {
@@ -290,6 +321,10 @@ export class TuiData implements TuiSource {
       const started = performance.now();
       let trace: ReplayTrace;
       try {
+        if (this.child) {
+          const result = await this.child.replay(session, emit);
+          return this.keep({ ...result, session, events, cached: false });
+        }
         this.engine ??= import('../replay/engine.js').then((m) => ({ replaySession: m.replaySession, realms: new m.RealmCache() }));
         const { replaySession, realms } = await this.engine;
         const result = await replaySession(
@@ -297,6 +332,7 @@ export class TuiData implements TuiSource {
           session,
           {
             code: this.code ?? undefined,
+            pauseAtStart: this.pauseAtStart,
             observer: {
               step: (step) => emit(stepEvent(step)),
               divergence: (d) => emit({ type: 'divergence', divergence: divergenceView(d) }),
@@ -308,8 +344,7 @@ export class TuiData implements TuiSource {
       } catch (error) {
         trace = { session, events, equal: false, divergences: [], error: firstLine(error), ms: performance.now() - started, cached: false };
       }
-      if (!this.closed) this.remember(this.traces, session, trace);
-      return trace;
+      return this.keep(trace);
     };
     const next = this.queue.then(run, run);
     this.queue = next.catch(() => undefined);
@@ -318,7 +353,13 @@ export class TuiData implements TuiSource {
 
   close(): void {
     this.closed = true;
+    this.child?.close();
     this.journalAccess.close();
+  }
+
+  private keep(trace: ReplayTrace): ReplayTrace {
+    if (!this.closed) this.remember(this.traces, trace.session, trace);
+    return trace;
   }
 
   private remember<V>(cache: Map<SessionId, V>, key: SessionId, value: V): void {

@@ -2,6 +2,8 @@ import { useEffect, useMemo, useReducer, type ReactNode } from 'react';
 import { Box, Text, useApp } from 'ink';
 import type { SessionId, TxId } from '../model/records.js';
 import type { TuiSource } from '../services/tui-data.js';
+import { DebuggerBar } from './components/DebuggerBar.js';
+import { DebuggerOverlay } from './components/DebuggerOverlay.js';
 import { DetailOverlay } from './components/DetailOverlay.js';
 import { DiffPane } from './components/DiffPane.js';
 import { HelpOverlay } from './components/HelpOverlay.js';
@@ -11,6 +13,7 @@ import { StatusBar } from './components/StatusBar.js';
 import { StepsPane } from './components/StepsPane.js';
 import { TimelinePane } from './components/TimelinePane.js';
 import { stepDetail, stepDiff, wrapLines, type Line } from './diff.js';
+import { useDebugger } from './hooks/use-debugger.js';
 import { useDiffKeys } from './hooks/use-diff-keys.js';
 import { useGlobalKeys } from './hooks/use-global-keys.js';
 import { useGotoResolver } from './hooks/use-goto-resolver.js';
@@ -26,8 +29,9 @@ import { layout, MIN_COLUMNS, MIN_ROWS } from './layout.js';
 import { initialState, reducer } from './state.js';
 import { ThemeProvider } from './theme.js';
 
-// The TUI: four panes (timeline, sessions, steps, diff), a status bar, and
-// the overlays (help, step view, go-to prompt). State lives in the reducer;
+// The TUI: four panes (timeline, sessions, steps, diff), a status bar (and,
+// under --inspect, the debugger's line above it), and the overlays (help,
+// step view, go-to prompt, debugger). State lives in the reducer;
 // this component wires hooks to it and lays the panes out for the terminal's
 // size.
 
@@ -53,15 +57,17 @@ export function App(props: AppProps): ReactNode {
 
 function Screen({ source, tx, session, size }: AppProps): ReactNode {
   const terminal = useTerminalSize(size);
-  const [state, dispatch] = useReducer(reducer, undefined, () => initialState({ range: source.range(), tx, session }));
+  const [state, dispatch] = useReducer(reducer, undefined, () => initialState({ range: source.range(), tx, session, debugger: source.debugger?.status() ?? null }));
   const { exit } = useApp();
   useTxData(source, state.tx, dispatch);
   useSessionReplay(source, state.steps?.session ?? null, state.steps?.trace.run ?? 0, state.steps?.trace.fresh ?? false, dispatch);
+  useDebugger(source.debugger, state.resumes, dispatch);
   useEffect(() => {
     if (state.quitting) exit();
   }, [state.quitting, exit]);
 
-  const l = layout(terminal.columns, terminal.rows);
+  const footer = state.debugger ? 2 : 1;
+  const l = layout(terminal.columns, terminal.rows, footer);
   const steps = state.steps;
   const diffLines = useMemo(() => (steps && steps.view.length > 0 ? stepDiff(steps.view, steps.cursor) : EMPTY_DIFF), [steps?.view, steps?.cursor]);
   const selected = steps?.view[steps.cursor];
@@ -72,7 +78,7 @@ function Screen({ source, tx, session, size }: AppProps): ReactNode {
 
   const overlay = state.overlay;
   const editing = state.sessions.editing;
-  const screenRows = l.rows - 1;
+  const screenRows = l.rows - footer;
   useQuitKeys(dispatch);
   useGlobalKeys(dispatch, overlay === null && !editing);
   useGotoResolver(source, overlay, dispatch);
@@ -90,6 +96,8 @@ function Screen({ source, tx, session, size }: AppProps): ReactNode {
     <Box flexDirection="column" width={l.columns} height={l.rows}>
       {overlay?.kind === 'help' ? (
         <HelpOverlay width={l.columns} height={screenRows} />
+      ) : overlay?.kind === 'debugger' && state.debugger ? (
+        <DebuggerOverlay status={state.debugger} width={l.columns} height={screenRows} />
       ) : overlay?.kind === 'detail' ? (
         <DetailOverlay
           title={selected ? `Step ${selected.row ? selected.row.index : '+'} ${selected.kind}` : 'Step'}
@@ -108,6 +116,7 @@ function Screen({ source, tx, session, size }: AppProps): ReactNode {
           <DiffPane lines={diffLines} scroll={state.diffScroll} title={diffTitle} width={l.columns} height={l.diffHeight} focused={state.focus === 'diff'} />
         </>
       )}
+      {state.debugger ? <DebuggerBar status={state.debugger} width={l.columns} /> : null}
       <StatusBar state={state} width={l.columns} />
     </Box>
   );

@@ -22,6 +22,7 @@ export const BINDINGS: readonly BindingGroup[] = [
       { keys: 'c', does: 'next divergence or checkpoint' },
       { keys: 'r', does: 're-execute the session' },
       { keys: '?', does: 'show / hide this help' },
+      { keys: 'i  R', does: 'debugger: attach / resume' },
       { keys: 'q  Ctrl-C', does: 'quit' },
     ],
   },

@@ -3,6 +3,7 @@
 //   ┌ Timeline (4 rows) ─────────────────────────┐
 //   ┌ Sessions ──────┐┌ Steps ───────────────────┐  middle
 //   ┌ Diff ──────────────────────────────────────┐  diff
+//   the debugger's line (1 row, under --inspect)
 //   status bar (1 row)
 
 export const MIN_COLUMNS = 60;
@@ -19,10 +20,11 @@ export interface Layout {
   stepsWidth: number;
 }
 
-export function layout(columns: number, rows: number): Layout {
+/** `footer`: the rows under the panes (the status bar, and the debugger's line under --inspect). */
+export function layout(columns: number, rows: number, footer = 1): Layout {
   const tooSmall = columns < MIN_COLUMNS || rows < MIN_ROWS;
   const timelineHeight = 4;
-  const body = Math.max(0, rows - timelineHeight - 1);
+  const body = Math.max(0, rows - timelineHeight - footer);
   const middleHeight = Math.max(5, Math.ceil(body * 0.53));
   const diffHeight = Math.max(0, body - middleHeight);
   const sessionsWidth = Math.min(56, Math.max(30, Math.round(columns * 0.475)));

@@ -18,6 +18,8 @@ export interface TuiStreams {
 export async function runTui(options: TuiStartOptions, streams: TuiStreams = process): Promise<void> {
   const { source, tx, session } = openTui(options);
   try {
+    // Under --inspect: the replay process must listen before the screen changes (a port in use fails here).
+    await source.ready();
     await showTui({ source, tx, session, color: colorFromEnv() }, streams);
   } finally {
     source.close();

@@ -1,3 +1,4 @@
+import type { DebuggerStatus } from '../services/replay-child.js';
 import type { AliveView, Json, ReplayEvent, ReplayTrace, SessionInfo, SessionSteps, StepRow, TuiDivergence, TxView } from '../services/tui-data.js';
 import type { SessionId, TxId } from '../model/records.js';
 
@@ -57,6 +58,8 @@ export type Overlay =
   | null
   | { kind: 'help' }
   | { kind: 'detail'; scroll: number }
+  /** `i` under --inspect: where the debugger listens and how to attach. */
+  | { kind: 'debugger' }
   /** `pending`: Enter was pressed; a hook resolves `text` against the journal. */
   | { kind: 'goto'; text: string; error: string | null; pending: boolean };
 
@@ -66,7 +69,7 @@ export type Overlay =
  * the actions keys cause are wrapped in the scope they were meant for, and
  * dropped when the state has moved on: a key meant for the filter never steps.
  */
-export type Scope = Pane | 'global' | 'help' | 'detail' | 'goto';
+export type Scope = Pane | 'global' | 'help' | 'detail' | 'goto' | 'debugger';
 
 export interface TuiState {
   focus: Pane;
@@ -82,6 +85,10 @@ export interface TuiState {
   overlay: Overlay;
   message: { text: string; tone: 'info' | 'error' } | null;
   quitting: boolean;
+  /** Under --inspect: the debugger the replays run under, as last reported; null without --inspect. */
+  debugger: DebuggerStatus | null;
+  /** Bumped by `R`; a hook resumes the debugger when it changes. */
+  resumes: number;
 }
 
 export type Action =
@@ -124,6 +131,9 @@ export type Action =
   | { type: 'goto-submit' }
   | { type: 'message'; text: string; tone?: 'info' | 'error' }
   | { type: 'quit' }
+  | { type: 'debugger-status'; status: DebuggerStatus }
+  | { type: 'debugger-info' }
+  | { type: 'debugger-resume' }
   | { type: 'scoped'; scope: Scope; action: Action }
   /** The first of these scoped actions whose scope is in force (one key, one meaning). */
   | { type: 'first-in-scope'; actions: { scope: Scope; action: Action }[] };
@@ -132,6 +142,8 @@ export interface InitialOptions {
   range: { first: TxId; last: TxId };
   tx?: TxId;
   session?: SessionId;
+  /** The debugger's status when the TUI starts under --inspect. */
+  debugger?: DebuggerStatus | null;
 }
 
 export function initialState(options: InitialOptions): TuiState {
@@ -150,6 +162,8 @@ export function initialState(options: InitialOptions): TuiState {
     overlay: null,
     message: null,
     quitting: false,
+    debugger: options.debugger ?? null,
+    resumes: 0,
   };
 }
 
@@ -168,6 +182,7 @@ export function inScope(state: TuiState, scope: Scope): boolean {
     case 'help':
     case 'detail':
     case 'goto':
+    case 'debugger':
       return overlay === scope;
     case 'global':
       return overlay === null && !state.sessions.editing;
@@ -309,6 +324,18 @@ export function reducer(state: TuiState, action: Action): TuiState {
       return { ...state, message: { text: action.text, tone: action.tone ?? 'info' } };
     case 'quit':
       return { ...state, quitting: true };
+    case 'debugger-status':
+      return { ...state, debugger: action.status };
+    case 'debugger-info':
+      if (!state.debugger) return { ...state, message: { text: 'no debugger: start with `replay tui --inspect` to replay under one', tone: 'info' } };
+      return { ...state, overlay: state.overlay?.kind === 'debugger' ? null : { kind: 'debugger' } };
+    case 'debugger-resume': {
+      const d = state.debugger;
+      if (!d) return { ...state, message: { text: 'no debugger: start with `replay tui --inspect` to replay under one', tone: 'info' } };
+      if (d.state === 'waiting') return { ...state, resumes: state.resumes + 1, message: { text: 'going on without a debugger (a session still pauses where it starts: R again)', tone: 'info' } };
+      if (d.state === 'paused') return { ...state, resumes: state.resumes + 1, message: { text: `resuming session ${d.session}`, tone: 'info' } };
+      return { ...state, message: { text: 'the debugger is not paused', tone: 'info' } };
+    }
   }
 }
 

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, ROOT, tempDirs } from '../helpers/cli.js';
+import { BUNDLE_URL_REGEX, generatedPosition, Inspector } from '../inspect/devtools.js';
 import { recordBankJournal, type BankJournal } from './fixture.js';
 
 // The real `replay tui` binary in a real terminal: tmux, 80x24, keys sent
@@ -162,6 +163,59 @@ describe('replay tui in a terminal', () => {
     expect(screen).toContain('replay: unknown session 999: the journal holds 21 sessions');
     expect(screen).toContain('EXIT=2');
     expect(screen).not.toMatch(/-icanon/);
+  });
+});
+
+describe('replay tui --inspect in a terminal', () => {
+  it('waits for a debugger, shows where it pauses in app.ts while it keeps drawing, and q kills the replay process', async () => {
+    const appFile = path.join(ROOT, 'fixtures', 'apps', 'bank', 'app.ts');
+    const target = await generatedPosition(journal.dir, appFile, 'if (risk > 0.95)');
+    const t = launch(['-j', journal.dir, '--session', '5', '--inspect']);
+    let screen = await t.waitFor((s) => /waiting for a debugger on 127\.0\.0\.1:\d+/.test(s), 'waiting for a debugger');
+    const port = /waiting for a debugger on 127\.0\.0\.1:(\d+)/.exec(screen)![1];
+    expect(screen).toMatch(/Steps #5 · waiting/);
+    expect(lines(screen)[22]).toMatch(/^⏸ waiting for a debugger on 127\.0\.0\.1:\d+ · i attach · R go on without$/);
+    const list = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
+    const inspector = await Inspector.connect(list[0].webSocketDebuggerUrl);
+    try {
+      await inspector.send('Debugger.enable');
+      await inspector.send('Debugger.setBreakpointByUrl', { urlRegex: BUNDLE_URL_REGEX, lineNumber: target.line - 1, columnNumber: target.column });
+      await inspector.send('Runtime.runIfWaitingForDebugger');
+      expect((await inspector.paused()).callFrames[0].functionName).toBe('sessionStart');
+      await t.waitFor((s) => s.includes('⏸ paused in debugger at the start of session 5'), 'paused at the session start');
+      await inspector.send('Debugger.resume');
+
+      const hit = await inspector.paused();
+      expect(hit.callFrames[0].functionName).toBe('transfer');
+      screen = await t.waitFor((s) => s.includes(`⏸ paused in debugger at fixtures/apps/bank/app.ts:${target.tsLine} in transfer`), 'paused at the breakpoint');
+      expect(lines(screen)[22]).toMatch(/^⏸ paused in debugger at fixtures\/apps\/bank\/app\.ts:\d+ in transfer · F8\/R resumes/);
+      expect(screen).toMatch(/Steps #5 · ⏸ paused · \d+ steps/);
+      expect(typeof (await inspector.evaluate(hit.callFrames[0].callFrameId, 'risk'))).toBe('number');
+      // The replay is paused, the TUI is not: it winds and draws.
+      t.key(']');
+      await t.waitFor((s) => s.includes('Timeline · tx 9 of 1–15'), 'tx 9 while paused');
+      t.key('i');
+      screen = await t.waitFor((s) => s.includes('Debugger · i or Esc closes'), 'the debugger overlay');
+      expect(screen).toContain(`add 127.0.0.1:${port}`);
+      t.key('Escape');
+      await t.waitFor((s) => !s.includes('Debugger · i or Esc closes'), 'the overlay closed');
+
+      await inspector.send('Debugger.resume');
+      screen = await t.waitFor((s) => s.includes('✓ replays equal'), 'the replay to finish');
+      expect(screen).toMatch(/◇ debugger on 127\.0\.0\.1:\d+ · replays pause where the session starts/);
+    } finally {
+      inspector.close();
+    }
+    t.key('q');
+    screen = await t.waitFor((s) => s.includes('EXIT='), 'the TUI to exit');
+    expect(screen).toContain('EXIT=0');
+    expect(screen).not.toMatch(/-icanon/);
+    // The replay process is gone with its inspector (SIGKILL: it ends a moment after the TUI).
+    const started = Date.now();
+    while (await fetch(`http://127.0.0.1:${port}/json/list`).then(() => true, () => false)) {
+      if (Date.now() - started > 10_000) throw new Error(`the inspector on port ${port} still answers after the TUI quit`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   });
 });
 

@@ -1,5 +1,7 @@
 import type { ReactNode } from 'react';
 import { Text } from 'ink';
+import type { DebuggerStatus } from '../../services/replay-child.js';
+import { debuggerVerdict } from '../debugger.js';
 import { VERDICT_MARK, VERDICT_TONE } from '../diff.js';
 import { padEnd, padStart, SHORT_KIND, stepSummary, windowStart } from '../format.js';
 import type { StepsState, TuiState } from '../state.js';
@@ -18,8 +20,8 @@ export interface StepsPaneProps {
   focused: boolean;
 }
 
-/** The steps pane's title: who, how the replay went, where the cursor is; shortened to fit `width`. */
-export function stepsTitle(steps: StepsState | null, width = Infinity): string {
+/** The steps pane's title: who, how the replay went (or that a debugger holds it), where the cursor is; shortened to fit `width`. */
+export function stepsTitle(steps: StepsState | null, width = Infinity, debuggerStatus: DebuggerStatus | null = null): string {
   if (!steps) return 'Steps';
   const kind = steps.info ? ` ${steps.info.kind}` : '';
   const t = steps.trace;
@@ -27,6 +29,7 @@ export function stepsTitle(steps: StepsState | null, width = Infinity): string {
   let short: string;
   if (steps.loadError) verdict = short = 'cannot read it';
   else if (t.error) verdict = short = 'replay failed';
+  else if (debuggerVerdict(debuggerStatus, steps)) ({ long: verdict, short } = debuggerVerdict(debuggerStatus, steps)!);
   else if (!t.done) {
     const n = t.events.filter((e) => e.type === 'step').length;
     verdict = `replaying… ${n} steps`;
@@ -84,7 +87,7 @@ export function StepsPane({ state, width, height, focused }: StepsPaneProps): Re
     });
   }
   return (
-    <Pane title={stepsTitle(steps, width - 5)} width={width} height={height} focused={focused}>
+    <Pane title={stepsTitle(steps, width - 5, state.debugger)} width={width} height={height} focused={focused}>
       {content}
     </Pane>
   );

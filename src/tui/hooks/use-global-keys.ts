@@ -3,7 +3,8 @@ import { useInput } from 'ink';
 import type { Action, Scope } from '../state.js';
 
 // Keys that work whichever pane has the focus (not while the filter is typed
-// or an overlay is open): Tab, [ ], g, n p, c, r, ?, q. (Ctrl-C: use-quit-keys.)
+// or an overlay is open): Tab, [ ], g, n p, c, r, ?, q, and i R for the
+// debugger under --inspect. (Ctrl-C: use-quit-keys.)
 //
 // Every action is scoped (see Scope in state.ts). The keys after `g`, `?` or
 // Enter can reach this handler before ink has moved them to the prompt's or
@@ -17,7 +18,7 @@ export function useGlobalKeys(dispatch: Dispatch<Action>, isActive: boolean): vo
       if (key.tab) return send('global', { type: key.shift ? 'focus-prev' : 'focus-next' });
       if (key.return) return send('goto', { type: 'goto-submit' });
       if (key.escape) {
-        for (const scope of ['goto', 'help', 'detail'] as const) send(scope, { type: 'close-overlay' });
+        for (const scope of ['goto', 'help', 'detail', 'debugger'] as const) send(scope, { type: 'close-overlay' });
         return;
       }
       if (key.backspace || key.delete) return send('goto', { type: 'goto-backspace' });
@@ -46,4 +47,6 @@ const GLOBAL_KEYS: Record<string, Action> = {
   c: { type: 'continue' },
   r: { type: 'rerun' },
   '?': { type: 'help' },
+  i: { type: 'debugger-info' },
+  R: { type: 'debugger-resume' },
 };

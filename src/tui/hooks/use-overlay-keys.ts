@@ -3,6 +3,7 @@ import { useInput } from 'ink';
 import type { Action, Overlay, Scope } from '../state.js';
 
 // Keys while an overlay is open: the help (any of ? Esc q Enter closes it),
+// the debugger's (i Esc q Enter close it; R resumes),
 // the step view (scroll; Esc, Enter or q closes it), and the `g` prompt
 // (type a transaction id or an ISO time; Enter goes, Esc cancels). The
 // prompt's Enter only marks it pending: useGotoResolver resolves the text the
@@ -17,6 +18,10 @@ export function useOverlayKeys(dispatch: Dispatch<Action>, overlay: Overlay, det
       switch (overlay.kind) {
         case 'help':
           if (key.escape || key.return || input === '?' || input === 'q') send({ type: 'close-overlay' });
+          return;
+        case 'debugger':
+          if (key.escape || key.return || input === 'i' || input === 'q') send({ type: 'close-overlay' });
+          else if (input === 'R') send({ type: 'debugger-resume' });
           return;
         case 'detail':
           if (key.escape || key.return || input === 'q') send({ type: 'close-overlay' });
