@@ -1,8 +1,9 @@
 import { execFileSync, fork, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type BenchResult, benchOptions, collectGarbage, emit, log, median, nowMs, wanted } from './lib/common.js';
+import { type BenchResult, benchOptions, collectGarbage, emit, log, makeTempDir, median, nowMs, removeDir, wanted } from './lib/common.js';
 import { recordedBankJournal, type RecordedJournal } from './lib/recorded-bank.js';
 
 // Replay on a REAL recorded journal (bench/lib/recorded-bank.ts): the demo
@@ -37,6 +38,16 @@ import { recordedBankJournal, type RecordedJournal } from './lib/recorded-bank.j
 //
 // Whole-process cases also report the children's CPU time (from
 // /proc/self/stat), which a busy machine disturbs less than wall time.
+//
+//  - Stepping (src/replay/stepper.ts) on a REAL 1,000-step session: one
+//    `walk` request of fixtures/apps/rounds (165 rounds of checkpoint, read,
+//    call, value and write transaction, after 5 Date.now() values) recorded
+//    by startServer() into a temporary journal. For the Stepper from
+//    'checkpoint' and from 'start': the first move (goto the response, on a
+//    fresh stepper: nothing known yet, so the whole attempt runs), then
+//    the median ms of next() from step 0 to the end, back() from the end to
+//    step 0, and goto() to seeded random steps; every move re-executes.
+//    This case needs no cached bank journal (--case=step runs it alone).
 
 const options = benchOptions();
 const quick = options.quick;
@@ -51,6 +62,12 @@ const PROCESS_RUNS = Math.max(11, options.runs * 3);
 const RUN_GOAL_MS = 500;
 const VERIFY_GOAL = 2000;
 const PEER_GOAL = 5;
+const STEP_ROUNDS = 165;
+const STEP_EXTRA = 5;
+const STEP_COUNT = 5 + STEP_EXTRA + 6 * STEP_ROUNDS; // 1,000
+const STEP_MOVES = quick ? 100 : STEP_COUNT - 1;
+const STEP_GOTOS = quick ? 50 : 200;
+const STEP_GOAL_MS = 50;
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const BIN = path.join(root, 'bin', 'replay.js');
@@ -61,6 +78,10 @@ type Dist = {
   state: typeof import('../src/services/state.js');
   verify: typeof import('../src/services/verify.js');
   catalog: typeof import('../src/catalog/index.js');
+  server: typeof import('../src/runtime/server.js');
+  access: typeof import('../src/services/journal-access.js');
+  engine: typeof import('../src/replay/engine.js');
+  stepper: typeof import('../src/replay/stepper.js');
 };
 
 async function loadDist(): Promise<Dist> {
@@ -71,6 +92,10 @@ async function loadDist(): Promise<Dist> {
     state: (await import(file('services/state.js'))) as Dist['state'],
     verify: (await import(file('services/verify.js'))) as Dist['verify'],
     catalog: (await import(file('catalog/index.js'))) as Dist['catalog'],
+    server: (await import(file('runtime/server.js'))) as Dist['server'],
+    access: (await import(file('services/journal-access.js'))) as Dist['access'],
+    engine: (await import(file('replay/engine.js'))) as Dist['engine'],
+    stepper: (await import(file('replay/stepper.js'))) as Dist['stepper'],
   };
 }
 
@@ -251,6 +276,96 @@ function transferFacts(dist: Dist, journal: RecordedJournal, ids: number[]): Tra
   }
 }
 
+// ---- stepping -------------------------------------------------------------------------------
+
+function stepLabels(from?: 'checkpoint' | 'start'): string[] {
+  if (from === undefined) return [...stepLabels('checkpoint'), ...stepLabels('start')];
+  return [
+    `step: next(), from ${from} (1,000-step session)`,
+    `step: back(), from ${from} (1,000-step session)`,
+    `step: goto(random), from ${from} (1,000-step session)`,
+    `step: first move (goto the response, fresh stepper), from ${from}`,
+  ];
+}
+
+/** One `walk` session of fixtures/apps/rounds, recorded by startServer() into `dir`: STEP_COUNT records. */
+async function recordLongSession(dist: Dist, dir: string): Promise<void> {
+  const server = await dist.server.startServer(path.join(root, 'fixtures', 'apps', 'rounds', 'app.ts'), { journal: dir, durability: 'none', log: () => {} });
+  try {
+    const body = Buffer.from(JSON.stringify({ rounds: STEP_ROUNDS, extra: STEP_EXTRA }));
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(new URL('/walk', server.url), { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(body.length) } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    if (status !== 200) throw new Error(`the walk request answered ${status}`);
+  } finally {
+    await server.close();
+  }
+}
+
+async function steppingBench(dist: Dist, results: BenchResult[], meta: Record<string, unknown>): Promise<void> {
+  const dir = makeTempDir('stepping');
+  try {
+    const t0 = nowMs();
+    await recordLongSession(dist, path.join(dir, 'journal'));
+    const journal = dist.access.openJournal(path.join(dir, 'journal'));
+    try {
+      const check = await dist.engine.replaySession(journal, 1, {});
+      if (!check.equal) throw new Error(`the 1,000-step session does not replay equal: ${check.divergence?.message}`);
+      const pick = rng(99);
+      const targets = Array.from({ length: STEP_GOTOS }, () => Math.floor(pick() * STEP_COUNT));
+      meta.stepping = { steps: STEP_COUNT, rounds: STEP_ROUNDS, moves: STEP_MOVES, gotos: STEP_GOTOS, recordMs: Math.round(nowMs() - t0) };
+      log(`stepping: a ${STEP_COUNT}-step session, ${STEP_MOVES} moves each way and ${STEP_GOTOS} random gotos, from checkpoint and from start`);
+      for (const from of ['checkpoint', 'start'] as const) {
+        const realms = new dist.engine.RealmCache();
+        const stepper = dist.stepper.Stepper.open(journal, 1, { from, realms });
+        try {
+          if (stepper.steps.length !== STEP_COUNT) throw new Error(`the session has ${stepper.steps.length} steps, expected ${STEP_COUNT}`);
+          const time = async (move: () => Promise<{ verdict: string; index: number }>): Promise<number> => {
+            const m0 = nowMs();
+            const state = await move();
+            const ms = nowMs() - m0;
+            if (state.verdict === 'diverged' || state.verdict === 'not-reached') throw new Error(`step ${state.index} is ${state.verdict}`);
+            return ms;
+          };
+          collectGarbage();
+          // The response: the whole attempt runs (the last step, the session's end, runs nothing).
+          const first = await time(() => stepper.goto(STEP_COUNT - 2));
+          await stepper.goto(0);
+          const next: number[] = [];
+          for (let i = 0; i < STEP_MOVES; i++) next.push(await time(() => stepper.next()));
+          if (stepper.position !== STEP_MOVES) throw new Error(`next() ended at ${stepper.position}`);
+          await stepper.goto(STEP_COUNT - 1);
+          const back: number[] = [];
+          for (let i = 0; i < STEP_MOVES; i++) back.push(await time(() => stepper.back()));
+          const jumps: number[] = [];
+          for (const target of targets) jumps.push(await time(() => stepper.goto(target)));
+          const p90 = (xs: number[]): number => round2([...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)]);
+          const goal = { max: STEP_GOAL_MS, text: `< ${STEP_GOAL_MS} ms a step` };
+          log(`  from ${from}: first move ${round1(first)} ms; next ${round2(median(next))}, back ${round2(median(back))}, goto ${round2(median(jumps))} ms (medians)`);
+          const [nextLabel, backLabel, gotoLabel, firstLabel] = stepLabels(from);
+          results.push(
+            { label: nextLabel, value: round2(median(next)), unit: 'ms', p90: p90(next), max: round2(Math.max(...next)), moves: next.length, goal },
+            { label: backLabel, value: round2(median(back)), unit: 'ms', p90: p90(back), max: round2(Math.max(...back)), moves: back.length, goal },
+            { label: gotoLabel, value: round2(median(jumps)), unit: 'ms', p90: p90(jumps), max: round2(Math.max(...jumps)), moves: jumps.length, goal },
+            { label: firstLabel, value: round1(first), unit: 'ms' },
+          );
+        } finally {
+          stepper.close();
+        }
+      }
+    } finally {
+      journal.close();
+    }
+  } finally {
+    removeDir(dir);
+  }
+}
+
 // ---- main ----------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -265,6 +380,13 @@ async function main(): Promise<void> {
   const wantVerify = verifyLabels.some((l) => wanted(options, l));
   const peerLabels = ['Windback verify(), 1 thread, peer window', 'Temporal runReplayHistories, transfer', 'Temporal runReplayHistories, transfer (briefed shape)'];
   const wantPeer = peerLabels.some((l) => wanted(options, l));
+  const fullWanted = ['verify all transfers --jobs 1, whole process', 'verify all transfers --jobs 2, whole process'].some((l) => wanted(options, l));
+
+  if (stepLabels().some((l) => wanted(options, l))) await steppingBench(dist, results, meta);
+  if (!wantRun && !wantState && !wantVerify && !wantPeer && !fullWanted) {
+    emit({ name: 'replay', results, meta });
+    return;
+  }
 
   // The main journal: real transfers, padded to FILL_TO sessions.
   const main = await recordedBankJournal({ sessions: MAIN_SESSIONS, snapshotEvery: 1000, fillTo: FILL_TO });

@@ -43,10 +43,23 @@ export interface ReplayOptions {
   /** Go on after the first divergence (best effort). */
   keepGoing: boolean;
   /**
-   * Served effects before this position were inherited from earlier attempts:
-   * served as they are, not re-executed or compared (they were, in their own attempt).
+   * Served effects before this position were inherited from earlier attempts
+   * (or, when stepping, precede a checkpoint an earlier run found equal):
+   * served as they are, not re-executed or compared (they were already).
    */
   compareFrom?: Position;
+  /**
+   * Stop right after the served effect at this position has been reported:
+   * from then on every effect the app asks for is refused (catching the
+   * stop does not help), and nothing more is served, re-run or reported.
+   */
+  stopAfter?: Position;
+  /**
+   * Served steps before this position are not reported to the observer: a
+   * stepping replay that starts at a checkpoint has no use for them, and
+   * locating each one in the app's source costs a stack capture.
+   */
+  reportFrom?: Position;
   /**
    * The recording of this attempt ends in a crash: asking for an effect past
    * the end of what was journaled ends the replay of the attempt there, it is
@@ -62,6 +75,8 @@ export interface AttemptOutcome extends SessionOutcome {
   stalled: boolean;
   /** Served effects the execution did not consume. */
   unconsumed: Positioned<EffectRecord>[];
+  /** True when replay stopped because it reached `stopAfter`. */
+  reachedStop: boolean;
 }
 
 class DivergenceStop extends Error {}
@@ -95,6 +110,7 @@ class SessionRun {
   private lastCheckpoint: Position | null = null;
   private readonly divergences: Divergence[] = [];
   private stopped = false;
+  private reachedStop = false;
   private randomDraws: () => number = () => 0;
   private lastDate = 0;
   private lastPerf = 0;
@@ -157,11 +173,13 @@ class SessionRun {
         throw new TypeError(`the app has no session kind "${session.kind}" (kinds: ${Object.keys(definition.kinds).join(', ')})`);
       }
       await this.checkpoint('start', null);
+      this.halt(); // stopped at the start checkpoint: the handler does not run
       const result = this.options.pauseAtStart ? realm.callPaused(handler, session.input, this.context()) : handler(session.input, this.context());
       output = await this.untilSettledOrStalled(Promise.resolve(result));
       if (!this.stalledFlag) await this.checkpoint('response', null);
     } catch (error) {
-      if (error instanceof DivergenceStop) {
+      // Stopped, whatever the app made of the stop (it may have caught it and thrown something else).
+      if (error instanceof DivergenceStop || this.stopped) {
         this.stopped = true;
       } else {
         failed = true;
@@ -195,6 +213,7 @@ class SessionRun {
       lastCheckpoint: this.lastCheckpoint,
       stalled: this.stalledFlag,
       unconsumed: this.options.served.filter((e) => !this.consumed.has(e)),
+      reachedStop: this.reachedStop,
     };
   }
 
@@ -265,6 +284,7 @@ class SessionRun {
   // ---- values ----------------------------------------------------------------------
 
   private value(source: string, args: unknown[]): unknown {
+    this.halt();
     const frame = insideCall.getStore();
     if (frame?.run === this && this.options.live) return produce(this.options.live, source, args);
     const list = this.values.get(source);
@@ -331,6 +351,7 @@ class SessionRun {
   }
 
   private call(name: string, request: unknown, options: CallOptions | undefined, perform: (key: string) => unknown): Promise<unknown> {
+    if (this.stopped) return new Promise(() => {}); // a stopped replay: the call never starts
     const index = this.nextCall++;
     const key = options?.idempotencyKey ?? `${this.options.session.keyPrefix}-${index}`;
     const started = this.callStarts.get(index);
@@ -476,7 +497,7 @@ class SessionRun {
     setImmediate(() => {
       this.releasing = false;
       this.inFlight--;
-      if (this.settled) return;
+      if (this.settled || this.stopped) return;
       this.consumed.add(next.entry);
       if (next.type === 'call') {
         const waiter = this.pendingCalls.get(next.call)!;
@@ -523,6 +544,7 @@ class SessionRun {
   // ---- transactions, reads, checkpoints --------------------------------------------------
 
   private tx(body: (db: AppDb) => unknown): unknown {
+    this.halt();
     // The next write in journal order: a committed transaction, or one whose function threw.
     const committed = this.txs.find((e) => !this.consumed.has(e));
     const aborted = this.reads.find((e) => !this.consumed.has(e) && e.record.write);
@@ -585,6 +607,7 @@ class SessionRun {
   }
 
   private read(body: (db: AppDb) => unknown): unknown {
+    this.halt();
     const entry = this.reads.find((e) => !this.consumed.has(e) && !e.record.write);
     if (entry) {
       if (entry.record.error) return this.servedAbort(entry, body, false);
@@ -667,6 +690,7 @@ class SessionRun {
   }
 
   private checkpoint(label: string, state: unknown): void {
+    this.halt();
     let copy: unknown = null;
     try {
       // Most checkpoints (the 'start' and 'response' ones among them) carry no state: no need to clone null.
@@ -707,6 +731,18 @@ class SessionRun {
   // ---- completion ---------------------------------------------------------------------------
 
   private stalledFlag = false;
+
+  /** A stopped replay (a divergence, the crash point, stopAfter) runs and reports no further effect. */
+  private halt(): void {
+    if (this.stopped) throw new DivergenceStop();
+  }
+
+  /** Replay reached its stopAfter position: stop once this step is reported. */
+  private stopHere(): void {
+    this.stopped = true;
+    this.reachedStop = true;
+    this.poke();
+  }
 
   /** Replay reached the point where the recorded attempt crashed: end it there, as it ended. */
   private crashPoint(): never {
@@ -768,8 +804,10 @@ class SessionRun {
 
   private step(kind: ExecutionStep['kind'], origin: ExecutionStep['origin'], entry: { position: Position | null; record: ExecutionStep['record'] }, actual?: unknown): void {
     const index = this.stepIndex++;
+    if (entry.position !== null && entry.position === this.options.replay?.stopAfter) this.stopHere();
     const observer = this.options.observer;
     if (!observer?.step) return;
+    if (entry.position !== null && entry.position < (this.options.replay?.reportFrom ?? 0)) return;
     observer.step({
       kind,
       origin,

@@ -66,7 +66,8 @@ export interface ReplayDatabase {
   attempt(recorded: ReadTxRecord, body: (db: AppDb) => unknown, write: boolean): void;
 }
 
-export type StepKind = 'value' | 'call' | 'call-result' | 'timer' | 'tx' | 'read' | 'checkpoint';
+/** 'response' is reported by the replay engine (the rendered outcome), never by the executor. */
+export type StepKind = 'value' | 'call' | 'call-result' | 'timer' | 'tx' | 'read' | 'checkpoint' | 'response';
 
 /** One effect as it happened during an execution, for observers (the TUI, `replay show`). */
 export interface ExecutionStep {

@@ -1,11 +1,11 @@
 import { NotFoundError } from '../model/errors.js';
-import type { ProcessStartRecord, SessionId, TxId } from '../model/records.js';
+import type { Position, ProcessStartRecord, SessionId, TxId } from '../model/records.js';
 import { bundleApp, loadStoredBundle, type AppBundle } from '../executor/bundle.js';
 import { executeSession } from '../executor/execute.js';
-import { sessionHistory, type Attempt, type Positioned } from '../executor/history.js';
+import { sessionHistory, type Positioned, type SessionHistory } from '../executor/history.js';
 import { CodeRealm } from '../executor/realm.js';
 import { renderResponse, rpcIdOf } from '../executor/transports.js';
-import type { Divergence, ExecutionObserver, ReplayDatabase } from '../executor/types.js';
+import type { Divergence, ExecutionObserver, ExecutionStep, ReplayDatabase } from '../executor/types.js';
 import { appDb, type SqliteStore } from '../store/index.js';
 import { StateCache, type JournalAccess } from './state.js';
 
@@ -19,7 +19,7 @@ export interface ReplayOptions {
   /** Compare values, digests, return values and checkpoint states too. Default: on for recorded code. */
   strict?: boolean;
   keepGoing?: boolean;
-  observer?: ExecutionObserver;
+  observer?: ReplayObserver;
   /** Pause an attached debugger at the start of each attempt. */
   pauseAtStart?: boolean;
 }
@@ -32,6 +32,33 @@ export interface ReplayResult {
   divergence: Divergence | null;
   divergences: Divergence[];
   attempts: number;
+}
+
+/** A step of a replay: what the executor reported, numbered as `replay show` numbers the session's records. */
+export interface ReplayStep extends ExecutionStep {
+  /** 0-based index of the record in `replay show <session>`. */
+  step: number;
+  /** The attempt being replayed. */
+  attempt: number;
+  /** An earlier attempt's effect served to this one: its step belongs to that attempt. */
+  inherited: boolean;
+  /**
+   * Taken inside a re-run transaction or read body (a Date.now() in ctx.tx).
+   * Serving that transaction instead skips its body, and this step with it.
+   */
+  insideTransaction: boolean;
+}
+
+/**
+ * What a replay tells as it goes: every step (the response too, rendered
+ * from the replayed outcome), every divergence (missing steps and the
+ * response too, numbered as the result numbers them), and the result.
+ * ExecutionObserver's methods fit, so an executor observer can be passed.
+ */
+export interface ReplayObserver {
+  step?(step: ReplayStep): void;
+  divergence?(divergence: Divergence, attempt: number): void;
+  end?(result: ReplayResult): void;
 }
 
 /** Realms by code version (or entry), and database states, shared by the sessions one process replays. */
@@ -72,113 +99,215 @@ export class RealmCache {
 }
 
 export async function replaySession(access: JournalAccess, id: SessionId, options: ReplayOptions = {}, realms = new RealmCache()): Promise<ReplayResult> {
-  const row = access.catalog.session(id);
-  if (!row) throw new NotFoundError(`unknown session ${id}: the journal holds sessions 1 to ${access.catalog.sessionCount()}`);
-  if (row.status === 'open') {
-    // On a corrupt journal, an open session's records may go on past the
-    // damage: replaying what precedes it would pass for a crashed attempt.
-    const corrupt = access.catalog.corruptionError(`cannot replay session ${id}: its records may continue past the damage`);
-    if (corrupt) throw corrupt;
-  }
-  const records = access.reader.sessionRecords(row.lastPosition);
-  const history = sessionHistory(records);
-  const start = history.start.record;
-  const processStart = processStartBefore(access, history.start.position, realms.processStarts);
-  const zone = { timeZone: processStart?.timeZone ?? 'UTC', locale: processStart?.locale ?? 'en-US' };
-  const strict = options.strict ?? options.code === undefined;
+  const session = SessionReplay.open(access, id, options, realms);
   const keepGoing = options.keepGoing ?? false;
-  const indexOf = new Map(records.map((r, i) => [r.position, i]));
-
   const state = new ReplayState(realms.states(access));
   const divergences: Divergence[] = [];
   let steps = 0;
   try {
-    for (let i = 0; i < history.attempts.length; i++) {
-      const attempt = history.attempts[i];
-      const last = i === history.attempts.length - 1;
-      const realm = await realms.realmFor(access, attempt.codeVersion, options.code, zone);
-      const compareFrom = attempt.attempt === 1 ? 0 : attemptStart(records, attempt);
-      const endsAtCrash = attempt.response === null && !(last && history.end !== null);
-      const outcome = await executeSession({
-        realm,
-        session: {
-          id,
-          kind: start.sessionKind,
-          route: start.route,
-          input: start.input,
-          attempt: attempt.attempt,
-          config: processStart?.config ?? {},
-          timeZone: zone.timeZone,
-          locale: zone.locale,
-          keyPrefix: `replay-${id}`,
-        },
-        served: attempt.effects,
-        live: null,
-        replay: { database: state, strict, keepGoing, compareFrom, endsAtCrash },
-        observer: options.observer,
-        pauseAtStart: options.pauseAtStart,
-      });
-      const own = attempt.effects.filter((e) => e.position >= compareFrom);
-      steps += own.length;
-      for (const d of outcome.divergences) divergences.push(withStep(d, indexOf, records.length));
-      if (outcome.divergences.length > 0 && !keepGoing) break;
-      if (!outcome.stopped) {
-        const missing = outcome.unconsumed.filter((e) => e.position >= compareFrom);
-        if (missing.length > 0 && !outcome.stalled) {
-          divergences.push(
-            withStep(
-              {
-                step: 0,
-                position: missing[0].position,
-                kind: 'missing-step',
-                expected: missing[0].record,
-                actual: null,
-                location: null,
-                construct: null,
-                message: `the replay ended without the recorded ${missing[0].record.kind} at position ${missing[0].position}`,
-              },
-              indexOf,
-              records.length,
-            ),
-          );
-          if (!keepGoing) break;
-        }
-      }
-      if (attempt.response && !outcome.stopped) {
-        steps++;
-        const recorded = attempt.response.record;
-        const rendered = renderResponse(start.transport, { ok: outcome.status === 'ok', output: outcome.output, error: outcome.thrown, rpcId: rpcIdOf(start.meta) });
-        if (rendered.status !== recorded.status || !Buffer.from(rendered.body).equals(Buffer.from(recorded.body))) {
-          divergences.push({
-            step: indexOf.get(attempt.response.position) ?? records.length,
-            position: attempt.response.position,
-            kind: 'response',
-            expected: { status: recorded.status, body: Buffer.from(recorded.body).toString('utf8') },
-            actual: { status: rendered.status, body: Buffer.from(rendered.body).toString('utf8') },
-            location: null,
-            construct: null,
-            message:
-              rendered.status !== recorded.status
-                ? `the response differs: recorded status ${recorded.status}, replayed ${rendered.status}`
-                : `the response body differs (status ${recorded.status} both times): recorded ${recorded.body.byteLength} bytes, replayed ${rendered.body.byteLength}`,
-          });
-          if (!keepGoing) break;
-        }
-      }
+    for (let i = 0; i < session.history.attempts.length; i++) {
+      const run = await session.replayAttempt(i, state, { keepGoing, observer: options.observer, pauseAtStart: options.pauseAtStart });
+      steps += run.steps;
+      divergences.push(...run.divergences);
+      if (run.divergences.length > 0 && !keepGoing) break;
     }
   } finally {
     state.close();
   }
-  return { session: id, equal: divergences.length === 0, steps, divergence: divergences[0] ?? null, divergences, attempts: history.attempts.length };
+  const result: ReplayResult = { session: id, equal: divergences.length === 0, steps, divergence: divergences[0] ?? null, divergences, attempts: session.history.attempts.length };
+  options.observer?.end?.(result);
+  return result;
 }
 
-function withStep(d: Divergence, indexOf: Map<number, number>, count: number): Divergence {
-  return { ...d, step: d.position !== null ? (indexOf.get(d.position) ?? count) : Math.min(d.step, count) };
+export interface AttemptRunOptions {
+  keepGoing: boolean;
+  /**
+   * Serve the attempt's own effects before this position as recorded, without
+   * re-running them (a checkpoint an earlier run found equal). Default: re-run
+   * and compare all of them.
+   */
+  compareFrom?: Position;
+  /** Stop right after the effect at this position (stepping). */
+  stopAfter?: Position;
+  /** Report no served step before this position (stepping from a checkpoint: they are served as recorded). */
+  reportFrom?: Position;
+  observer?: ReplayObserver;
+  pauseAtStart?: boolean;
 }
 
-function attemptStart(records: readonly Positioned[], attempt: Attempt): number {
-  const opening = records.find((r) => r.record.kind === 'session-attempt' && r.record.attempt === attempt.attempt);
-  return opening?.position ?? 0;
+export interface AttemptRun {
+  /** Numbered as `replay show` numbers steps. */
+  divergences: Divergence[];
+  /** Recorded steps compared: the attempt's own effects from compareFrom, and its response. */
+  steps: number;
+  /** True when the replay of the attempt reached stopAfter and stopped there. */
+  reachedStop: boolean;
+}
+
+/** One recorded session, ready to be replayed attempt by attempt (by replaySession and the Stepper). */
+export class SessionReplay {
+  readonly records: Positioned[];
+  readonly history: SessionHistory;
+  /** Record position -> 0-based index, as `replay show` numbers them. */
+  readonly indexOf: Map<Position, number>;
+  /** Per attempt, the index of its opening record (session-start, then each session-attempt). */
+  readonly openings: number[];
+  readonly strict: boolean;
+  private processStart: { record: ProcessStartRecord | null } | null = null;
+
+  private constructor(
+    private readonly access: JournalAccess,
+    readonly id: SessionId,
+    records: Positioned[],
+    private readonly code: string | undefined,
+    strict: boolean | undefined,
+    private readonly realms: RealmCache,
+  ) {
+    this.records = records;
+    this.history = sessionHistory(records);
+    this.indexOf = new Map(records.map((r, i) => [r.position, i]));
+    this.openings = [0, ...records.flatMap((r, i) => (r.record.kind === 'session-attempt' ? [i] : []))];
+    this.strict = strict ?? code === undefined;
+  }
+
+  static open(access: JournalAccess, id: SessionId, options: Pick<ReplayOptions, 'code' | 'strict'>, realms: RealmCache): SessionReplay {
+    const row = Number.isSafeInteger(id) ? access.catalog.session(id) : null;
+    if (!row) throw new NotFoundError(`unknown session ${id}: the journal holds sessions 1 to ${access.catalog.sessionCount()}`);
+    if (row.status === 'open') {
+      // On a corrupt journal, an open session's records may go on past the
+      // damage: replaying what precedes it would pass for a crashed attempt.
+      const corrupt = access.catalog.corruptionError(`cannot replay session ${id}: its records may continue past the damage`);
+      if (corrupt) throw corrupt;
+    }
+    return new SessionReplay(access, id, access.reader.sessionRecords(row.lastPosition), options.code, options.strict, realms);
+  }
+
+  /** The attempt (0-based) whose records include the step at `index`. */
+  attemptOf(index: number): number {
+    let i = 0;
+    while (i + 1 < this.openings.length && this.openings[i + 1] <= index) i++;
+    return i;
+  }
+
+  /** Replay attempt `i` (0-based), serving what it inherited, and compare it with the journal. */
+  async replayAttempt(i: number, state: ReplayState, run: AttemptRunOptions): Promise<AttemptRun> {
+    const { records, indexOf, history } = this;
+    const attempt = history.attempts[i];
+    const start = history.start.record;
+    this.processStart ??= { record: processStartBefore(this.access, history.start.position, this.realms.processStarts) };
+    const processStart = this.processStart.record;
+    const zone = { timeZone: processStart?.timeZone ?? 'UTC', locale: processStart?.locale ?? 'en-US' };
+    const realm = await this.realms.realmFor(this.access, attempt.codeVersion, this.code, zone);
+    const attemptStart = i === 0 ? 0 : records[this.openings[i]].position;
+    const compareFrom = Math.max(attemptStart, run.compareFrom ?? 0);
+    const last = i === history.attempts.length - 1;
+    const endsAtCrash = attempt.response === null && !(last && history.end !== null);
+    const keepGoing = run.keepGoing;
+    const observer = run.observer;
+
+    // Step numbers. A step the journal does not hold (an extra step, a
+    // determinism error) is numbered after the furthest own step reached.
+    const opening = this.openings[i];
+    const end = this.openings[i + 1] ?? records.length;
+    const own = (index: number | undefined): index is number => index !== undefined && index > opening && index < end;
+    let reached = opening;
+    const numbered = (d: Divergence): Divergence => ({ ...d, step: d.position !== null ? (indexOf.get(d.position) ?? records.length) : Math.min(reached + 1, records.length) });
+    // Without an observer (and without keepGoing) the replay stops at its first
+    // divergence and consumes nothing after it, so numbering afterwards gives
+    // the same steps, without the cost of an executor observer.
+    const observed = observer !== undefined || keepGoing;
+    const seen = new Map<Divergence, Divergence>();
+    const executorObserver: ExecutionObserver | undefined = observed
+      ? {
+          step: (s) => {
+            const index = s.position === null ? undefined : indexOf.get(s.position);
+            const mine = own(index);
+            if (mine) reached = Math.max(reached, index);
+            observer?.step?.({ ...s, step: index ?? Math.min(reached + 1, records.length), attempt: attempt.attempt, inherited: !mine, insideTransaction: state.insideBody });
+          },
+          divergence: (d) => {
+            const n = numbered(d);
+            seen.set(d, n);
+            observer?.divergence?.(n, attempt.attempt);
+          },
+        }
+      : undefined;
+
+    const outcome = await executeSession({
+      realm,
+      session: {
+        id: this.id,
+        kind: start.sessionKind,
+        route: start.route,
+        input: start.input,
+        attempt: attempt.attempt,
+        config: processStart?.config ?? {},
+        timeZone: zone.timeZone,
+        locale: zone.locale,
+        keyPrefix: `replay-${this.id}`,
+      },
+      served: attempt.effects,
+      live: null,
+      replay: { database: state, strict: this.strict, keepGoing, compareFrom, stopAfter: run.stopAfter, reportFrom: run.reportFrom, endsAtCrash },
+      observer: executorObserver,
+      pauseAtStart: run.pauseAtStart,
+    });
+    let steps = attempt.effects.filter((e) => e.position >= compareFrom).length;
+    if (!observed) {
+      const unconsumed = new Set(outcome.unconsumed);
+      for (const e of attempt.effects) {
+        const index = indexOf.get(e.position);
+        if (!unconsumed.has(e) && own(index)) reached = Math.max(reached, index);
+      }
+    }
+    const divergences = outcome.divergences.map((d) => seen.get(d) ?? numbered(d));
+    const done = (): AttemptRun => ({ divergences, steps, reachedStop: outcome.reachedStop });
+    const report = (d: Divergence): void => {
+      divergences.push(d);
+      observer?.divergence?.(d, attempt.attempt);
+    };
+    if (divergences.length > 0 && !keepGoing) return done();
+    if (!outcome.stopped) {
+      const missing = outcome.unconsumed.filter((e) => e.position >= compareFrom);
+      if (missing.length > 0 && !outcome.stalled) {
+        report({
+          step: indexOf.get(missing[0].position) ?? records.length,
+          position: missing[0].position,
+          kind: 'missing-step',
+          expected: missing[0].record,
+          actual: null,
+          location: null,
+          construct: null,
+          message: `the replay ended without the recorded ${missing[0].record.kind} at position ${missing[0].position}`,
+        });
+        if (!keepGoing) return done();
+      }
+    }
+    if (attempt.response && !outcome.stopped) {
+      steps++;
+      const recorded = attempt.response.record;
+      const step = indexOf.get(attempt.response.position) ?? records.length;
+      const rendered = renderResponse(start.transport, { ok: outcome.status === 'ok', output: outcome.output, error: outcome.thrown, rpcId: rpcIdOf(start.meta) });
+      const actual = { status: rendered.status, body: Buffer.from(rendered.body).toString('utf8') };
+      observer?.step?.({ kind: 'response', origin: 'served', record: recorded, position: attempt.response.position, actual, location: null, step, attempt: attempt.attempt, inherited: false, insideTransaction: false });
+      if (rendered.status !== recorded.status || !Buffer.from(rendered.body).equals(Buffer.from(recorded.body))) {
+        report({
+          step,
+          position: attempt.response.position,
+          kind: 'response',
+          expected: { status: recorded.status, body: Buffer.from(recorded.body).toString('utf8') },
+          actual,
+          location: null,
+          construct: null,
+          message:
+            rendered.status !== recorded.status
+              ? `the response differs: recorded status ${recorded.status}, replayed ${rendered.status}`
+              : `the response body differs (status ${recorded.status} both times): recorded ${recorded.body.byteLength} bytes, replayed ${rendered.body.byteLength}`,
+        });
+      }
+    }
+    return done();
+  }
 }
 
 function processStartBefore(access: JournalAccess, position: number, known: Map<number, ProcessStartRecord>): ProcessStartRecord | null {
@@ -194,12 +323,28 @@ function processStartBefore(access: JournalAccess, position: number, known: Map<
 }
 
 /** The replay side of transactions: re-run each against the state as of the transaction it read. */
-class ReplayState implements ReplayDatabase {
+export class ReplayState implements ReplayDatabase {
   private store: SqliteStore | null = null;
   /** The store holds replayed changes that differ from the recording. */
   private dirty = false;
 
+  /** Transaction or read bodies running now (steps the app takes inside one are marked). */
+  private depth = 0;
+
   constructor(private readonly states: StateCache) {}
+
+  get insideBody(): boolean {
+    return this.depth > 0;
+  }
+
+  private inside<T>(body: () => T): T {
+    this.depth++;
+    try {
+      return body();
+    } finally {
+      this.depth--;
+    }
+  }
 
   private at(tx: TxId): SqliteStore {
     if (this.store && (this.dirty || this.store.lastAppliedTx !== tx)) this.giveBack();
@@ -218,25 +363,25 @@ class ReplayState implements ReplayDatabase {
 
   write(recorded: Parameters<ReplayDatabase['write']>[0], body: Parameters<ReplayDatabase['write']>[1]): ReturnType<ReplayDatabase['write']> {
     const store = this.at(recorded.tx - 1);
-    const r = store.write(recorded.tx, (db) => body(appDb(db)));
+    const r = store.write(recorded.tx, (db) => this.inside(() => body(appDb(db))));
     // Later steps must see the recorded state; replayed changes that differ are discarded.
     this.dirty = JSON.stringify(r.changes, bigintText) !== JSON.stringify(recorded.changes, bigintText);
     return { changes: r.changes, readDigest: r.readDigest, result: r.result };
   }
 
   read(recorded: Parameters<ReplayDatabase['read']>[0], body: Parameters<ReplayDatabase['read']>[1]): ReturnType<ReplayDatabase['read']> {
-    const r = this.at(recorded.readAtTx).read((db) => body(appDb(db)));
+    const r = this.at(recorded.readAtTx).read((db) => this.inside(() => body(appDb(db))));
     return { readDigest: r.readDigest, result: r.result };
   }
 
   attempt(recorded: Parameters<ReplayDatabase['attempt']>[0], body: Parameters<ReplayDatabase['attempt']>[1], write: boolean): void {
     const store = this.at(recorded.readAtTx);
     if (!write) {
-      store.read((db) => body(appDb(db)));
+      store.read((db) => this.inside(() => body(appDb(db))));
       return;
     }
     // Expected to throw and roll back; if it commits, the state is not the recording's any more.
-    store.write(recorded.readAtTx + 1, (db) => body(appDb(db)));
+    store.write(recorded.readAtTx + 1, (db) => this.inside(() => body(appDb(db))));
     this.dirty = true;
   }
 
