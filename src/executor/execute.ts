@@ -314,6 +314,27 @@ class SessionRun {
     return this.continue(source, args);
   }
 
+  /**
+   * A transaction or read served from the journal does not run its body, so
+   * the values the body took when it was recorded are still queued; the next
+   * code to ask for a value of that kind would get one. They are the values
+   * journaled before it and not consumed yet: whatever the code took before
+   * calling ctx.tx() has been consumed by then. The Math.random seed is left
+   * alone (docs/replay.md: draws inside a served body are not replayed).
+   */
+  private passBodyValues(before: Position): void {
+    for (const [source, list] of this.values) {
+      if (source === 'random-seed') continue;
+      for (const entry of list) {
+        if (entry.position >= before) break;
+        if (this.consumed.has(entry)) continue;
+        this.consumed.add(entry);
+        this.track(source, entry.record.value);
+        this.step('value', 'served', entry);
+      }
+    }
+  }
+
   private track(source: string, value: unknown): void {
     if (source === 'date' && typeof value === 'number') this.lastDate = value;
     if (source === 'performance' && typeof value === 'number') this.lastPerf = value;
@@ -555,6 +576,7 @@ class SessionRun {
       const replay = this.options.replay;
       if (!replay || entry.position < (replay.compareFrom ?? 0)) {
         // Resume (or an inherited effect on replay): the transaction committed before the crash; its result is served.
+        this.passBodyValues(entry.position);
         this.step('tx', 'served', entry);
         return entry.record.result;
       }
@@ -614,6 +636,7 @@ class SessionRun {
       this.consumed.add(entry);
       const replay = this.options.replay;
       if (!replay || entry.position < (replay.compareFrom ?? 0)) {
+        this.passBodyValues(entry.position);
         this.step('read', 'served', entry);
         return entry.record.result;
       }
@@ -665,6 +688,7 @@ class SessionRun {
     const recorded = entry.record.error!;
     const replay = this.options.replay;
     if (!replay || entry.position < (replay.compareFrom ?? 0)) {
+      this.passBodyValues(entry.position);
       this.step(write ? 'tx' : 'read', 'served', entry);
       throw toError(recorded);
     }
