@@ -69,10 +69,17 @@ export class RealmCache {
   /** Process-start records by position (a record at a position never changes). */
   readonly processStarts = new Map<number, ProcessStartRecord>();
 
+  /** The states of the journal this cache serves. States and process starts belong to one journal; realms are content-addressed. */
   states(access: JournalAccess): StateCache {
     this.stateCache ??= new StateCache(access);
+    if (this.journalDir !== null && this.journalDir !== access.journalDir) {
+      throw new Error(`a RealmCache serves one journal: it holds states of ${this.journalDir}, not ${access.journalDir}`);
+    }
+    this.journalDir = access.journalDir;
     return this.stateCache;
   }
+
+  private journalDir: string | null = null;
 
   /** Close the database states kept open for reuse (the realms need nothing). */
   close(): void {
