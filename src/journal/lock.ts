@@ -14,7 +14,7 @@ export function acquireLock(dir: string): () => void {
   if (heldHere.has(lockPath)) {
     throw new JournalLockedError(`journal ${dir} is locked by a writer in this process (${lockPath})`, lockPath);
   }
-  for (let attempt = 0; attempt < 2; attempt++) {
+  for (let attempt = 0; attempt < 3; attempt++) {
     const tmp = `${lockPath}.${process.pid}.${Date.now()}`;
     fs.writeFileSync(tmp, `${process.pid}\n${os.hostname()}\n`, { mode: FILE_MODE });
     try {
@@ -31,7 +31,7 @@ export function acquireLock(dir: string): () => void {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = readHolder(lockPath);
       if (holder !== null && holder.host === os.hostname() && !isAlive(holder.pid)) {
-        fs.rmSync(lockPath, { force: true });
+        breakStaleLock(lockPath, holder);
         continue;
       }
       const who = holder ? `pid ${holder.pid} on ${holder.host}` : 'another writer';
@@ -41,6 +41,36 @@ export function acquireLock(dir: string): () => void {
     }
   }
   throw new JournalLockedError(`journal ${dir} is locked (${lockPath})`, lockPath);
+}
+
+/**
+ * Remove a lock whose holder is dead, unless another process took the journal
+ * over meanwhile. Removing by name would race: two processes that both saw the
+ * stale lock could each remove it, and the slower one would remove the lock
+ * the faster one had just taken. Renaming is atomic, so only one process moves
+ * a given file away, and it checks what it moved: a live lock goes back.
+ */
+function breakStaleLock(lockPath: string, stale: { pid: number; host: string }): void {
+  const aside = `${lockPath}.stale.${process.pid}.${Date.now()}`;
+  try {
+    fs.renameSync(lockPath, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // someone else broke it
+    throw error;
+  }
+  try {
+    const moved = readHolder(aside);
+    if (moved !== null && (moved.pid !== stale.pid || moved.host !== stale.host)) {
+      // A live writer's lock, taken after we read the stale one: put it back.
+      try {
+        fs.linkSync(aside, lockPath);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+    }
+  } finally {
+    fs.rmSync(aside, { force: true });
+  }
 }
 
 function readHolder(lockPath: string): { pid: number; host: string } | null {

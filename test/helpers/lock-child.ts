@@ -3,13 +3,29 @@
 // Usage: node --import tsx test/helpers/lock-child.ts <dir> hold|try
 //   hold: open a writer, append one record, print "held <pid> <position>", then wait to be killed.
 //   try:  try to open a writer and print the outcome as one JSON line, then exit.
+//   race <at>: spin until Date.now() >= at, take the lock alone, print "won" or
+//              "lost", hold it a moment (so owners would overlap), then exit.
 
 import { openJournalWriter } from '../../src/journal/index.js';
+import { acquireLock } from '../../src/journal/lock.js';
 import { WindbackError } from '../../src/model/errors.js';
 
 const [dir, mode] = process.argv.slice(2);
 
-if (mode === 'hold') {
+if (mode === 'race') {
+  const at = Number(process.argv[4]);
+  while (Date.now() < at) {
+    // spin: the contenders start together
+  }
+  let outcome = 'won';
+  try {
+    acquireLock(dir);
+  } catch {
+    outcome = 'lost';
+  }
+  process.stdout.write(`${outcome}\n`);
+  setTimeout(() => process.exit(0), 500);
+} else if (mode === 'hold') {
   const { writer } = await openJournalWriter(dir);
   const { position, durable } = writer.append({ kind: 'duplicate-request', at: 1, originalSession: process.pid, idempotencyKey: 'held', route: '/lock' });
   await durable;

@@ -79,6 +79,24 @@ describe('the journal lock', () => {
     expect(JSON.parse(line)).toEqual({ ok: true });
   });
 
+  it('processes racing to take over one stale LOCK: exactly one wins each time', async () => {
+    // Before locks were broken by rename, two contenders that both read the
+    // stale LOCK could both remove one and both win (4 rounds in 10 here).
+    for (let round = 0; round < 4; round++) {
+      const dir = tmp(`lock-race-${round}`);
+      fs.mkdirSync(dir, { recursive: true });
+      const dead = spawnHelper('lock-child.ts', [dir, 'hold']);
+      const [, pid] = (await dead.waitFor(/^held /)).split(' ');
+      await sigkill(dead);
+      expect(fs.readFileSync(path.join(dir, 'LOCK'), 'utf8').split('\n')[0]).toBe(pid);
+      const at = String(Date.now() + 1_500);
+      const contenders = Array.from({ length: 4 }, () => spawnHelper('lock-child.ts', [dir, 'race', at]));
+      const outcomes = await Promise.all(contenders.map((c) => c.waitFor(/^(won|lost)$/)));
+      await Promise.all(contenders.map((c) => c.exited));
+      expect(outcomes.filter((o) => o === 'won'), `round ${round}: ${outcomes.join(', ')}`).toHaveLength(1);
+    }
+  });
+
   it('a LOCK naming a live process on this host is not taken over', async () => {
     const dir = tmp('lock-live');
     fs.mkdirSync(dir, { recursive: true });
