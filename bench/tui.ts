@@ -1,16 +1,18 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createElement } from 'react';
 import { render as inkRender } from 'ink-testing-library';
 import { writeSyntheticJournal, type SyntheticSummary } from '../scripts/synthetic-journal.js';
-import type { AliveView, Json, ReplayEvent, ReplayTrace, SessionSteps, StepRow, TuiSource, TxView } from '../src/services/tui-data.js';
+import { startServer } from '../src/runtime/server.js';
+import { TuiData, type AliveView, type Json, type ReplayEvent, type ReplayTrace, type SessionSteps, type StepRow, type TxView } from '../src/services/tui-data.js';
 import { App } from '../src/tui/App.js';
 import { stepDiff } from '../src/tui/diff.js';
 import { initialState, reducer, type TuiState } from '../src/tui/state.js';
-import { type BenchResult, benchOptions, collectGarbage, emit, log, median, nowMs, wanted } from './lib/common.js';
+import { type BenchResult, benchOptions, collectGarbage, emit, log, makeTempDir, median, nowMs, removeDir, wanted } from './lib/common.js';
 import { generatorVersion } from './lib/synthetic-cache.js';
 
 // `replay tui`: how soon it shows something useful, and how fast it steps.
@@ -30,16 +32,24 @@ import { generatorVersion } from './lib/synthetic-cache.js';
 //     shows it has finished). The catalog is brought
 //     up to date (`replay info`) before any timing. A tmux server with a
 //     holder session is started first so its start-up is not timed.
-//  2. Stepping on a 1,000-step session, in process, over a TuiSource that
-//     serves a synthetic session (no journal, no replay engine: the trace is
-//     complete and equal from the start):
-//      - the reducer's `step-move` alone (pure), per step;
-//      - reducer plus stepDiff (what the App recomputes for the diff pane);
-//      - the real App rendered by ink-testing-library (80x24, debug mode, so
-//        not throttled to 30 fps as a terminal is), from writing ↓ or ↑ to
-//        the fake stdin to the frame whose steps title shows the new cursor.
+//  2. Stepping on a 1,000-step session, in process:
+//      - the reducer's `step-move` alone (pure), per step, and reducer plus
+//        stepDiff (what the App recomputes for the diff pane), over a
+//        synthetic session (no journal, no engine);
+//      - a REAL session: one `walk` request of fixtures/apps/rounds (165
+//        rounds of checkpoint, read, call, value and write transaction,
+//        after 5 Date.now() values: 1,000 records) recorded by startServer()
+//        into a temporary journal, as bench/replay.ts --case=step does, and
+//        opened with TuiData. A step move there goes through the stepping
+//        API: TuiData.stepTo alone (Stepper.goto behind the TUI's queue, the
+//        state put in display form), and the real App rendered by
+//        ink-testing-library (80x24, debug mode, so not throttled to 30 fps
+//        as a terminal is), from writing ↓ or ↑ to the fake stdin to the
+//        frame whose diff pane shows the re-executed state of the new step
+//        (its title at that step, nothing still re-executing).
 //     Each is the median over 999 steps forward and 999 back (100 with
-//     --quick), after a warm-up.
+//     --quick), after a warm-up; the App's moves wait for each frame, so
+//     none is coalesced.
 //
 // The journal is the one bench/catalog-wind.ts caches ($WINDBACK_BENCH_CACHE,
 // default <tmpdir>/windback-bench/, keyed by the generator's version and the
@@ -281,7 +291,8 @@ const COMPARED = new Set(['value', 'call-start', 'call-result', 'write-tx', 'rea
 function syntheticTrace(rows: StepRow[]): ReplayTrace {
   const events: ReplayEvent[] = rows
     .filter((r) => COMPARED.has(r.kind))
-    .map((r) => ({ type: 'step' as const, kind: r.kind, position: r.position, actual: r.kind === 'write-tx' ? (r.record.changes ?? null) : undefined, location: `app.ts:${10 + (r.index % 90)}:3` }));
+    .map((r) => ({ type: 'step' as const, step: r.index, attempt: 1, inherited: false, kind: r.kind, position: r.position, actual: r.kind === 'write-tx' ? (r.record.changes ?? null) : undefined, location: `app.ts:${10 + (r.index % 90)}:3` }));
+  events.push({ type: 'end', equal: true, steps: events.length });
   return { session: SESSION, events, equal: true, divergences: [], error: null, ms: 12, cached: true };
 }
 
@@ -297,23 +308,6 @@ function syntheticTxView(tx: number): TxView {
 
 function syntheticAlive(): AliveView[] {
   return Array.from({ length: 8 }, (_, i) => ({ id: SESSION + i, kind: i % 2 ? 'deposit' : 'transfer', status: 'ok' as const, startedAt: '2026-11-24T09:00:05.000Z', ageMs: 100 - i * 10, lastCheckpoint: { label: 'start', position: 999_000 - i }, txs: [] }));
-}
-
-function syntheticSource(rows: StepRow[]): TuiSource {
-  const steps = syntheticSteps(rows);
-  const trace = syntheticTrace(rows);
-  return {
-    journal: '(synthetic)',
-    code: null,
-    range: () => RANGE,
-    tx: (tx) => syntheticTxView(tx),
-    alive: () => syntheticAlive(),
-    resolveTx: (text) => Number(text),
-    txForSession: () => START_TX,
-    steps: () => steps,
-    replay: async () => trace,
-    close: () => {},
-  };
 }
 
 /** Cursor positions to visit: forward to the end (or STEP_MOVES), then back. */
@@ -354,16 +348,67 @@ function reducerBench(rows: StepRow[], withDiff: boolean): number[] {
   return times;
 }
 
-async function renderBench(rows: StepRow[]): Promise<{ times: number[]; frame: string }> {
-  const source = syntheticSource(rows);
-  const r = inkRender(createElement(App, { source, color: false, size: { columns: 80, rows: 24 }, session: SESSION, tx: START_TX }));
-  const last = STEPS - 1;
+// --- the real session: fixtures/apps/rounds through TuiData and the stepping API ----------
+
+const ROUNDS = 165;
+const ROUNDS_EXTRA = 5;
+
+/** One `walk` session of fixtures/apps/rounds (5 + extra + 6 * rounds records), recorded by startServer() into `dir`. */
+async function recordRoundsSession(dir: string): Promise<void> {
+  const server = await startServer(path.join(root, 'fixtures', 'apps', 'rounds', 'app.ts'), { journal: dir, durability: 'none', log: () => {} });
+  try {
+    const body = Buffer.from(JSON.stringify({ rounds: ROUNDS, extra: ROUNDS_EXTRA }));
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(new URL('/walk', server.url), { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(body.length) } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    if (status !== 200) throw new Error(`the walk request answered ${status}`);
+  } finally {
+    await server.close();
+  }
+}
+
+/** TuiData.stepTo alone, next() and back() over the session, every move re-executing. */
+async function stepToBench(data: TuiData, session: number, count: number): Promise<number[]> {
+  const times: number[] = [];
+  const move = async (step: number, keep: boolean): Promise<void> => {
+    const t0 = nowMs();
+    const state = await data.stepTo(session, step);
+    const t = nowMs() - t0;
+    if (state.index !== step || state.verdict === 'diverged' || state.verdict === 'not-reached') throw new Error(`step ${step} is ${state.verdict}`);
+    if (keep) times.push(t);
+  };
+  // Warm-up: the first moves know no checkpoint, and load the realm.
+  for (let k = 0; k < 20; k++) await move(k, false);
+  await move(0, false);
+  collectGarbage();
+  for (let k = 1; k <= STEP_MOVES; k++) await move(k, true);
+  await move(count - 1, false);
+  for (let k = count - 2; k >= count - 1 - STEP_MOVES; k--) await move(k, true);
+  return times;
+}
+
+/** The real App over TuiData: ↓ or ↑, to the frame whose diff shows the re-executed state of the new step. */
+async function renderBench(data: TuiData, session: number, count: number): Promise<{ times: number[]; cursorTimes: number[]; frame: string }> {
+  const r = inkRender(createElement(App, { source: data, color: false, size: { columns: 80, rows: 24 }, session, tx: data.txForSession(session) }));
+  const last = count - 1;
   // Resolve as soon as ink writes a frame that satisfies the current check.
   let check: ((frame: string) => boolean) | null = null;
   let done: (() => void) | null = null;
+  // The first frame with the cursor moved (the diff may still show the step before).
+  let moved: ((frame: string) => boolean) | null = null;
+  let movedAt = 0;
   const write = r.stdout.write;
   r.stdout.write = (frame: string) => {
     write(frame);
+    if (moved && moved(frame)) {
+      moved = null;
+      movedAt = nowMs();
+    }
     if (check && check(frame)) {
       check = null;
       done?.();
@@ -382,12 +427,19 @@ async function renderBench(rows: StepRow[]): Promise<{ times: number[]; frame: s
   const effectsFlushed = async (): Promise<void> => {
     for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
   };
-  const at = (cursor: number) => (frame: string): boolean => frame.includes(` · ${cursor}/${last} `) || frame.includes(` · ${cursor}/${last}━`);
+  // The steps title at the cursor, and the diff at that step, re-executed (no `→ step N…`, no `re-executing…`).
+  const cursorAt = (cursor: number) => (frame: string): boolean => frame.includes(` · ${cursor}/${last} `) || frame.includes(` · ${cursor}/${last}━`);
+  const at = (cursor: number) => (frame: string): boolean =>
+    cursorAt(cursor)(frame) && new RegExp(`Diff · step ${cursor} [a-z-]+(?![a-z-])(?! · (→|re-executing))`).test(frame);
   try {
-    await waitFrame((f) => f.includes('replays equal') && at(0)(f), 'the loaded session');
+    await waitFrame((f) => f.includes('replays equal'), 'the replayed session');
+    await effectsFlushed();
+    r.stdin.write('\x1b[H'); // Home: step 0
+    await waitFrame(at(0), 'step 0');
     await effectsFlushed();
     const plan = stepPlan();
     const times: number[] = [];
+    const cursorTimes: number[] = [];
     let lastFrame = '';
     for (let round = 0; round < 2; round++) {
       // round 0 is the warm-up, over the first 20 steps
@@ -397,17 +449,21 @@ async function renderBench(rows: StepRow[]): Promise<{ times: number[]; frame: s
       await effectsFlushed();
       for (const delta of moves) {
         cursor += delta;
+        moved = cursorAt(cursor);
         const t0 = nowMs();
         const shown = waitFrame(at(cursor), `step ${cursor}`);
         r.stdin.write(delta > 0 ? '\x1b[B' : '\x1b[A');
         await shown;
         const t = nowMs() - t0;
-        if (round === 1) times.push(t);
+        if (round === 1) {
+          times.push(t);
+          cursorTimes.push(movedAt - t0);
+        }
         await effectsFlushed();
       }
       lastFrame = r.lastFrame() ?? '';
     }
-    return { times, frame: lastFrame };
+    return { times, cursorTimes, frame: lastFrame };
   } finally {
     r.stdout.write = write;
     r.unmount();
@@ -427,11 +483,48 @@ async function stepBench(results: BenchResult[], meta: Record<string, unknown>):
     log(`  reducer step-move + stepDiff: median ${(median(withDiff) * 1000).toFixed(1)} µs`);
     results.push({ label: 'step: reducer + stepDiff (1,000-step session)', value: Math.round(median(withDiff) * 1000 * 10) / 10, unit: 'µs', p99: Math.round(p(withDiff, 99) * 1000 * 10) / 10, steps: withDiff.length, goal: { max: STEP_GOAL_MS * 1000, text: 'under 50 ms a step' } });
   }
-  if (wanted(options, 'step: rendered')) {
-    const { times, frame } = await renderBench(rows);
-    log(`  rendered frame per step: median ${median(times).toFixed(2)} ms, p99 ${p(times, 99).toFixed(2)} ms over ${times.length} steps`);
-    log(frame);
-    results.push({ label: 'step: key to rendered frame, real App (ink-testing-library, 80x24)', value: Math.round(median(times) * 100) / 100, unit: 'ms', p99: Math.round(p(times, 99) * 100) / 100, max: Math.round(Math.max(...times) * 100) / 100, steps: times.length, goal: { max: STEP_GOAL_MS, text: 'under 50 ms a step' } });
+  const stepToLabel = 'step: TuiData.stepTo through the stepping API (1,000-step rounds session)';
+  const renderLabel = 'step: key to re-executed step rendered, real App + TuiData (1,000-step rounds session, 80x24)';
+  if (!wanted(options, stepToLabel) && !wanted(options, renderLabel)) return;
+  const dir = makeTempDir('tui-step');
+  try {
+    const t0 = nowMs();
+    await recordRoundsSession(path.join(dir, 'journal'));
+    const data = TuiData.open({ journal: path.join(dir, 'journal') });
+    try {
+      const session = 1;
+      const count = data.steps(session).rows.length;
+      if (count !== STEPS) throw new Error(`the rounds session has ${count} steps, expected ${STEPS}`);
+      const check = await data.replay(session);
+      if (!check.equal) throw new Error(`the rounds session does not replay equal: ${check.error ?? check.divergences[0]?.message}`);
+      meta.rounds = { steps: count, rounds: ROUNDS, recordMs: Math.round(nowMs() - t0) };
+      if (wanted(options, stepToLabel)) {
+        const times = await stepToBench(data, session, count);
+        log(`  TuiData.stepTo: median ${median(times).toFixed(2)} ms, p99 ${p(times, 99).toFixed(2)} ms over ${times.length} moves`);
+        results.push({ label: stepToLabel, value: Math.round(median(times) * 100) / 100, unit: 'ms', p99: Math.round(p(times, 99) * 100) / 100, max: Math.round(Math.max(...times) * 100) / 100, steps: times.length, goal: { max: STEP_GOAL_MS, text: 'under 50 ms a step' } });
+      }
+      if (wanted(options, renderLabel)) {
+        const { times, cursorTimes, frame } = await renderBench(data, session, count);
+        log(`  key to re-executed step rendered: median ${median(times).toFixed(2)} ms, p99 ${p(times, 99).toFixed(2)} ms over ${times.length} steps (cursor moved: median ${median(cursorTimes).toFixed(2)} ms)`);
+        log(frame);
+        results.push({
+          label: renderLabel,
+          value: Math.round(median(times) * 100) / 100,
+          unit: 'ms',
+          p99: Math.round(p(times, 99) * 100) / 100,
+          max: Math.round(Math.max(...times) * 100) / 100,
+          steps: times.length,
+          // The frame before it, with the cursor on the new step and the diff still on the previous one.
+          cursorMovedMs: Math.round(median(cursorTimes) * 100) / 100,
+          cursorMovedP99Ms: Math.round(p(cursorTimes, 99) * 100) / 100,
+          goal: { max: STEP_GOAL_MS, text: 'under 50 ms a step' },
+        });
+      }
+    } finally {
+      data.close();
+    }
+  } finally {
+    removeDir(dir);
   }
 }
 

@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Divergence, ExecutionStep } from '../executor/types.js';
+import type { Divergence } from '../executor/types.js';
 import { NotFoundError, OutOfRangeError, UsageError } from '../model/errors.js';
 import type { JournalRecord, Position, SessionId, TxId, WriteTxRecord } from '../model/records.js';
-import type { RealmCache } from '../replay/engine.js';
+import type { RealmCache, ReplayStep } from '../replay/engine.js';
+import type { Stepper, StepState } from '../replay/stepper.js';
 import { openJournal, parseSessionId, type OpenJournal } from './journal-access.js';
 import { ReplayChild, type DebuggerFeed } from './replay-child.js';
 import { summarize } from './show.js';
@@ -14,7 +15,9 @@ import { isoTime, isoTimeOrNull, parseTime, parseWholeNumber } from './time.js';
 // the sessions alive at one of them, a session's steps as the journal holds
 // them, and the trace of re-executing it with the replay engine. It knows
 // nothing of ink; every value it hands out is display-ready JSON (bigints as
-// "12n", bytes as "<n bytes: hex>", response bodies decoded).
+// "12n", bytes as "<n bytes: hex>", response bodies decoded). The selected
+// step's state comes from the stepping API (`stepTo`), which re-executes the
+// session up to that step on every move.
 
 /** A JSON value, as the TUI shows it. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -79,6 +82,8 @@ export interface SessionSteps {
 }
 
 export interface TuiDivergence {
+  /** The step, as `replay show` numbers them; for a step the journal does not hold, where it would stand. */
+  step: number;
   /** Position of the recorded record that differs; null for a step the journal does not hold. */
   position: Position | null;
   kind: string;
@@ -90,17 +95,23 @@ export interface TuiDivergence {
   construct: string | null;
 }
 
-/** What the replay engine reported, in order. */
+/**
+ * What the replay engine reported, in order: every step (the response too,
+ * its `actual` the replayed {status, body}), every divergence, and the end.
+ * An `inherited` step is an earlier attempt's effect served to a later one:
+ * its `step` is that earlier attempt's record.
+ */
 export type ReplayEvent =
-  | { type: 'step'; kind: string; position: Position | null; actual: Json | undefined; location: string | null }
-  | { type: 'divergence'; divergence: TuiDivergence };
+  | { type: 'step'; step: number; attempt: number; inherited: boolean; kind: string; position: Position | null; actual: Json | undefined; location: string | null }
+  | { type: 'divergence'; attempt: number; divergence: TuiDivergence }
+  | { type: 'end'; equal: boolean; steps: number };
 
 export interface ReplayTrace {
   session: SessionId;
   /** The engine's observer events, in the order they came. */
   events: ReplayEvent[];
   equal: boolean;
-  /** Every divergence the engine returned (also those it does not report to observers: the response, missing steps). */
+  /** The result's divergences (the same ones the events carry). */
   divergences: TuiDivergence[];
   /** The replay threw (a missing bundle, a bug); the events are what came before. */
   error: string | null;
@@ -112,6 +123,24 @@ export interface ReplayTrace {
 
 export interface ReplayListener {
   event?(event: ReplayEvent): void;
+}
+
+/** A step's state as the stepping API re-executed it (src/replay/stepper.ts, StepState), in display form. */
+export interface StepView {
+  session: SessionId;
+  /** The step, as `replay show` numbers them. */
+  index: number;
+  attempt: number;
+  /** info: a record that is not compared (start, attempt, end); nothing re-executed. */
+  verdict: 'equal' | 'diverged' | 'not-reached' | 'info';
+  /** What the re-execution produced (a transaction's changes, a read's result, the response), or null. */
+  actual: Json | null;
+  location: string | null;
+  divergence: TuiDivergence | null;
+  /** The session's checkpoint in force at the step (the journal's latest at or before it). */
+  checkpoint: { step: number; label: string; state: Json } | null;
+  /** The re-execution: the step it ran from (the attempt's opening record or a checkpoint), attempts run, ms. */
+  ran: { from: number; attempts: number; ms: number } | null;
 }
 
 /** What the TUI needs from a journal. TuiData implements it over a real one. */
@@ -129,6 +158,8 @@ export interface TuiSource {
   steps(session: SessionId): SessionSteps;
   /** Re-execute a session (or serve its cached trace); `fresh` always re-executes. */
   replay(session: SessionId, listener?: ReplayListener, options?: { fresh?: boolean }): Promise<ReplayTrace>;
+  /** Re-execute a session up to and including `step` (the stepping API): the state there. */
+  stepTo(session: SessionId, step: number): Promise<StepView>;
   /** Under --inspect: the debugger the replays run under (in a child process); else null. */
   readonly debugger?: DebuggerFeed | null;
   close(): void;
@@ -149,13 +180,25 @@ export interface TuiDataOptions {
   pauseAtStart?: boolean;
 }
 
+/** Steppers kept (each knows the checkpoints its moves reached cleanly, so moves back are short). */
+const STEPPERS = 8;
+
+interface Engine {
+  replaySession: typeof import('../replay/engine.js').replaySession;
+  Stepper: typeof Stepper;
+  realms: RealmCache;
+}
+
 export class TuiData implements TuiSource {
-  /** The replay engine and its realms, loaded on the first replay (the first frame does not wait for them). */
-  private engine: Promise<{ replaySession: typeof import('../replay/engine.js').replaySession; realms: RealmCache }> | null = null;
+  /** The replay engine and its realms, loaded on the first replay or step (the first frame does not wait for them). */
+  private engine: Promise<Engine> | null = null;
   private readonly traces = new Map<SessionId, ReplayTrace>();
   private readonly stepsCache = new Map<SessionId, SessionSteps>();
-  /** Replays run one at a time: the engine's realms are shared. */
+  private readonly steppers = new Map<SessionId, Stepper>();
+  /** In-process engine work (replays, step moves) runs one at a time: the realms and database states are shared. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Under --inspect, replays in the child, one at a time; step moves stay on `queue`, in this process. */
+  private childQueue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
   /** Under --inspect, the child process the replays run in. */
@@ -325,8 +368,7 @@ export class TuiData implements TuiSource {
           const result = await this.child.replay(session, emit);
           return this.keep({ ...result, session, events, cached: false });
         }
-        this.engine ??= import('../replay/engine.js').then((m) => ({ replaySession: m.replaySession, realms: new m.RealmCache() }));
-        const { replaySession, realms } = await this.engine;
+        const { replaySession, realms } = await this.loadEngine();
         const result = await replaySession(
           this.journalAccess,
           session,
@@ -335,7 +377,8 @@ export class TuiData implements TuiSource {
             pauseAtStart: this.pauseAtStart,
             observer: {
               step: (step) => emit(stepEvent(step)),
-              divergence: (d) => emit({ type: 'divergence', divergence: divergenceView(d) }),
+              divergence: (d, attempt) => emit({ type: 'divergence', attempt, divergence: divergenceView(d) }),
+              end: (r) => emit({ type: 'end', equal: r.equal, steps: r.steps }),
             },
           },
           realms,
@@ -346,15 +389,60 @@ export class TuiData implements TuiSource {
       }
       return this.keep(trace);
     };
-    const next = this.queue.then(run, run);
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.child ? this.inChild(run) : this.inProcess(run);
+  }
+
+  /**
+   * Every call re-executes (Stepper.goto): from the nearest checkpoint an
+   * earlier move of this session's stepper reached cleanly, else from the
+   * attempt's start. Under --inspect it still runs here, not in the child:
+   * see docs/tui.md, "Stepping".
+   */
+  stepTo(session: SessionId, step: number): Promise<StepView> {
+    return this.inProcess(async () => {
+      if (this.closed) throw new Error('the journal is closed');
+      const { Stepper, realms } = await this.loadEngine();
+      let stepper = this.steppers.get(session);
+      this.steppers.delete(session);
+      stepper ??= Stepper.open(this.journalAccess, session, { code: this.code ?? undefined, realms });
+      this.steppers.set(session, stepper);
+      // Runs inside the queue: an evicted stepper has no move in flight.
+      while (this.steppers.size > STEPPERS) {
+        const [oldest, evicted] = this.steppers.entries().next().value as [SessionId, Stepper];
+        this.steppers.delete(oldest);
+        evicted.close();
+      }
+      return stepView(session, await stepper.goto(step));
+    });
   }
 
   close(): void {
     this.closed = true;
+    for (const stepper of this.steppers.values()) stepper.close();
+    this.steppers.clear();
     this.child?.close();
     this.journalAccess.close();
+  }
+
+  private loadEngine(): Promise<Engine> {
+    this.engine ??= Promise.all([import('../replay/engine.js'), import('../replay/stepper.js')]).then(([engine, stepper]) => ({
+      replaySession: engine.replaySession,
+      Stepper: stepper.Stepper,
+      realms: new engine.RealmCache(),
+    }));
+    return this.engine;
+  }
+
+  private inProcess<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work, work);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private inChild<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.childQueue.then(work, work);
+    this.childQueue = next.catch(() => undefined);
+    return next;
   }
 
   private keep(trace: ReplayTrace): ReplayTrace {
@@ -486,19 +574,37 @@ function locationText(location: { file: string; line: number; column: number } |
   return `${file}:${location.line}:${location.column}`;
 }
 
-function stepEvent(step: ExecutionStep): ReplayEvent {
+function stepEvent(step: ReplayStep): ReplayEvent {
   return {
     type: 'step',
+    step: step.step,
+    attempt: step.attempt,
+    inherited: step.inherited,
     kind: step.kind,
     position: step.position,
-    actual: step.actual === undefined ? undefined : toJson(step.actual),
+    actual: step.actual === undefined ? undefined : step.kind === 'response' ? responseSide(step.actual) : toJson(step.actual),
     location: locationText(step.location),
+  };
+}
+
+function stepView(session: SessionId, s: StepState): StepView {
+  return {
+    session,
+    index: s.index,
+    attempt: s.attempt,
+    verdict: s.verdict,
+    actual: s.actual === null || s.actual === undefined ? null : s.step.kind === 'response' ? responseSide(s.actual) : toJson(s.actual),
+    location: locationText(s.location),
+    divergence: s.divergence ? divergenceView(s.divergence) : null,
+    checkpoint: s.checkpoint ? { step: s.checkpoint.step, label: s.checkpoint.label, state: toJson(s.checkpoint.state) } : null,
+    ran: s.ran,
   };
 }
 
 function divergenceView(d: Divergence): TuiDivergence {
   const response = d.kind === 'response';
   return {
+    step: d.step,
     position: d.position,
     kind: d.kind,
     message: d.message,

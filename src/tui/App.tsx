@@ -12,7 +12,7 @@ import { SessionsPane } from './components/SessionsPane.js';
 import { StatusBar } from './components/StatusBar.js';
 import { StepsPane } from './components/StepsPane.js';
 import { TimelinePane } from './components/TimelinePane.js';
-import { stepDetail, stepDiff, wrapLines, type Line } from './diff.js';
+import { shownStep, stepDetail, stepDiff, wrapLines, type Line } from './diff.js';
 import { useDebugger } from './hooks/use-debugger.js';
 import { useDiffKeys } from './hooks/use-diff-keys.js';
 import { useGlobalKeys } from './hooks/use-global-keys.js';
@@ -21,6 +21,7 @@ import { useOverlayKeys } from './hooks/use-overlay-keys.js';
 import { useQuitKeys } from './hooks/use-quit-keys.js';
 import { useSessionReplay } from './hooks/use-session-replay.js';
 import { useSessionsKeys } from './hooks/use-sessions-keys.js';
+import { useStepDetail } from './hooks/use-step-detail.js';
 import { useStepsKeys } from './hooks/use-steps-keys.js';
 import { useTerminalSize, type Size } from './hooks/use-terminal-size.js';
 import { useTimelineKeys } from './hooks/use-timeline-keys.js';
@@ -61,6 +62,7 @@ function Screen({ source, tx, session, size }: AppProps): ReactNode {
   const { exit } = useApp();
   useTxData(source, state.tx, dispatch);
   useSessionReplay(source, state.steps?.session ?? null, state.steps?.trace.run ?? 0, state.steps?.trace.fresh ?? false, dispatch);
+  useStepDetail(source, state.steps?.session ?? null, state.steps?.trace.run ?? 0, state.steps?.view[state.steps.cursor]?.row?.index ?? null, dispatch);
   useDebugger(source.debugger, state.resumes, dispatch);
   useEffect(() => {
     if (state.quitting) exit();
@@ -69,11 +71,15 @@ function Screen({ source, tx, session, size }: AppProps): ReactNode {
   const footer = state.debugger ? 2 : 1;
   const l = layout(terminal.columns, terminal.rows, footer);
   const steps = state.steps;
-  const diffLines = useMemo(() => (steps && steps.view.length > 0 ? stepDiff(steps.view, steps.cursor) : EMPTY_DIFF), [steps?.view, steps?.cursor]);
+  const shown = useMemo(() => shownStep(steps), [steps?.view, steps?.cursor, steps?.detail]);
+  const diffLines = useMemo(() => (steps && shown ? stepDiff(steps.view, shown.index, shown.stepped) : EMPTY_DIFF), [steps?.view, shown]);
   const selected = steps?.view[steps.cursor];
   const detailLines = useMemo(
-    () => (state.overlay?.kind === 'detail' && selected ? wrapLines(JSON.stringify(stepDetail(selected), null, 2), innerColumns(l.columns)) : []),
-    [state.overlay?.kind, selected, l.columns],
+    () =>
+      state.overlay?.kind === 'detail' && selected
+        ? wrapLines(JSON.stringify(stepDetail(selected, shown?.index === steps?.cursor ? shown.stepped : 'pending'), null, 2), innerColumns(l.columns))
+        : [],
+    [state.overlay?.kind, selected, shown, l.columns],
   );
 
   const overlay = state.overlay;
@@ -91,7 +97,8 @@ function Screen({ source, tx, session, size }: AppProps): ReactNode {
   if (l.tooSmall) {
     return <TooSmall columns={l.columns} rows={l.rows} />;
   }
-  const diffTitle = selected ? `Diff · step ${selected.row ? selected.row.index : '+'} ${selected.kind}` : 'Diff';
+  const diffRow = shown ? steps?.view[shown.index] : undefined;
+  const diffTitle = diffRow ? `Diff · step ${diffRow.row ? diffRow.row.index : '+'} ${diffRow.kind}${shown?.lag ?? ''}` : 'Diff';
   return (
     <Box flexDirection="column" width={l.columns} height={l.rows}>
       {overlay?.kind === 'help' ? (

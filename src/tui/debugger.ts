@@ -40,7 +40,7 @@ export function debuggerVerdict(d: DebuggerStatus | null, steps: StepsState): { 
   if (d.session === null || (d.state !== 'paused' && d.state !== 'running')) return null;
   if (d.session !== steps.session) return { long: `queued behind session ${d.session}`, short: `after #${d.session}` };
   if (d.state !== 'paused') return null;
-  const n = steps.trace.events.filter((e) => e.type === 'step').length;
+  const n = steps.trace.events.filter((e) => e.type === 'step' && !e.inherited).length;
   return { long: `⏸ paused in debugger · ${n} steps`, short: `⏸ paused · ${n} steps` };
 }
 

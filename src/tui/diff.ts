@@ -1,5 +1,5 @@
-import type { Json } from '../services/tui-data.js';
-import type { Verdict, ViewRow } from './state.js';
+import type { Json, StepView } from '../services/tui-data.js';
+import { viewIndexOf, type StepDetail, type StepsState, type Verdict, type ViewRow } from './state.js';
 
 // What the diff pane and the detail view show for a step, as lines of toned
 // segments. Pure: the components only colour them.
@@ -17,17 +17,69 @@ export const VERDICT_MARK: Record<Verdict, string> = { equal: '✓', diverged: '
 export const VERDICT_TEXT: Record<Verdict, string> = { equal: 'equal', diverged: 'DIVERGED', pending: 'replaying', 'not-reached': 'not reached', info: 'not compared' };
 export const VERDICT_TONE: Record<Verdict, Tone> = { equal: 'good', diverged: 'bad', pending: 'dim', 'not-reached': 'warn', info: 'dim' };
 
-/** The diff pane for the step at `index` of the steps view. */
-export function stepDiff(view: readonly ViewRow[], index: number): Line[] {
-  const v = view[index];
-  if (!v) return [[seg('no step selected', 'dim')]];
+/**
+ * What the stepping API says of the step the diff shows: its state, that it
+ * has not answered yet (`pending`), or why it failed. Without one (a step
+ * the journal does not hold), the full replay's events say it all.
+ */
+export type Stepped = StepDetail | 'pending';
+
+/**
+ * The step the diff pane shows: the cursor's, as the stepping API
+ * re-executed it; until that arrives, the last step it answered for (marked
+ * `→ step N…`), or the cursor's record alone (`re-executing…`). A step the
+ * journal does not hold comes from the full replay's events alone.
+ */
+export function shownStep(steps: StepsState | null): { index: number; stepped: Stepped | undefined; lag: string | null } | null {
+  if (!steps || steps.view.length === 0) return null;
+  const row = steps.view[steps.cursor]?.row;
+  if (!row) return { index: steps.cursor, stepped: undefined, lag: null };
+  const detail = steps.detail;
+  if (detail?.step === row.index) return { index: steps.cursor, stepped: detail, lag: null };
+  const previous = detail ? viewIndexOf(steps.view, detail.step) : -1;
+  if (detail && previous >= 0) return { index: previous, stepped: detail, lag: ` · → step ${row.index}…` };
+  return { index: steps.cursor, stepped: 'pending', lag: ' · re-executing…' };
+}
+
+/** The row as the stepping API re-executed it: its verdict, what it produced, its divergence. */
+export function steppedRow(v: ViewRow, stepped: Stepped | undefined): ViewRow {
+  if (stepped === undefined) return v;
+  if (stepped === 'pending') return { ...v, verdict: 'pending', divergence: null, actual: undefined, location: null };
+  const s = stepped.state;
+  if (!s) return v;
+  return { ...v, verdict: s.verdict, divergence: s.divergence, actual: s.actual ?? undefined, location: s.location ?? s.divergence?.location ?? null };
+}
+
+/** The diff pane for the step at `index` of the steps view, as the stepping API re-executed it when `stepped` is given. */
+export function stepDiff(view: readonly ViewRow[], index: number, stepped?: Stepped): Line[] {
+  if (!view[index]) return [[seg('no step selected', 'dim')]];
+  const v = steppedRow(view[index], stepped);
   const lines: Line[] = [header(v)];
+  if (stepped && stepped !== 'pending' && stepped.error) lines.push([seg('✗ cannot re-execute to this step: ', 'bad'), seg(stepped.error, 'bad')]);
   if (v.divergence) {
     lines.push([seg('✗ ', 'bad'), seg(v.divergence.message, 'bad')]);
     if (v.divergence.construct) lines.push([seg('construct: ', 'dim'), seg(v.divergence.construct)]);
   }
-  lines.push(...body(view, index));
+  lines.push(...body(view, index, v));
+  if (stepped && stepped !== 'pending' && stepped.state) lines.push(...steppedLines(view, v, stepped.state));
   return lines;
+}
+
+/** How the step was re-executed, and the session's checkpoint in force there (for a checkpoint, its own state is above). */
+function steppedLines(view: readonly ViewRow[], v: ViewRow, s: StepView): Line[] {
+  const out: Line[] = [];
+  if (s.ran) {
+    const from = view.find((x) => x.row?.index === s.ran!.from)?.row;
+    const start = from?.kind === 'checkpoint' ? `checkpoint "${str(from.record.label)}" (step ${s.ran.from})` : `the start of attempt ${from?.attempt ?? s.attempt} (step ${s.ran.from})`;
+    const attempts = s.ran.attempts > 1 ? `, ${s.ran.attempts} attempts` : '';
+    out.push([seg(`re-executed from ${start}${attempts} in ${s.ran.ms.toFixed(1)} ms`, 'dim')]);
+  } else {
+    out.push([seg('not compared: nothing to re-execute', 'dim')]);
+  }
+  if (s.checkpoint && !(v.kind === 'checkpoint' && s.checkpoint.step === s.index)) {
+    out.push(title(`checkpoint "${s.checkpoint.label}" (step ${s.checkpoint.step}) in force here`), ...jsonLines(s.checkpoint.state, 1));
+  }
+  return out;
 }
 
 function header(v: ViewRow): Line {
@@ -39,8 +91,7 @@ function header(v: ViewRow): Line {
   return out;
 }
 
-function body(view: readonly ViewRow[], index: number): Line[] {
-  const v = view[index];
+function body(view: readonly ViewRow[], index: number, v: ViewRow): Line[] {
   const record = v.row?.record ?? {};
   const d = v.divergence;
   switch (v.kind) {
@@ -261,8 +312,9 @@ export function jsonLines(value: Json, indent = 0): Line[] {
   return (JSON.stringify(value, null, 2) ?? 'null').split('\n').map((l) => [seg(pad + l)]);
 }
 
-/** Everything about a step, as JSON, for the detail view. */
-export function stepDetail(v: ViewRow): Json {
+/** Everything about a step, as JSON, for the detail view (with the stepping API's state when given). */
+export function stepDetail(row: ViewRow, stepped?: Stepped): Json {
+  const v = steppedRow(row, stepped);
   const out: { [key: string]: Json } = {
     step: v.row ? v.row.index : null,
     kind: v.kind,
@@ -277,6 +329,11 @@ export function stepDetail(v: ViewRow): Json {
   }
   if (v.actual !== undefined) out.replayed = v.actual;
   if (v.divergence) out.divergence = v.divergence as unknown as Json;
+  if (stepped && stepped !== 'pending') {
+    if (stepped.state?.checkpoint) out.checkpoint = stepped.state.checkpoint;
+    if (stepped.state?.ran) out.reexecuted = stepped.state.ran;
+    if (stepped.error) out.error = stepped.error;
+  }
   return out;
 }
 

@@ -1,5 +1,5 @@
 import type { DebuggerStatus } from '../services/replay-child.js';
-import type { AliveView, Json, ReplayEvent, ReplayTrace, SessionInfo, SessionSteps, StepRow, TuiDivergence, TxView } from '../services/tui-data.js';
+import type { AliveView, Json, ReplayEvent, ReplayTrace, SessionInfo, SessionSteps, StepRow, StepView, TuiDivergence, TxView } from '../services/tui-data.js';
 import type { SessionId, TxId } from '../model/records.js';
 
 // The TUI's state, and the pure reducer that is the only thing that changes
@@ -25,7 +25,7 @@ export interface ViewRow {
   summary: string;
   verdict: Verdict;
   divergence: TuiDivergence | null;
-  /** What the re-execution produced (transactions and reads). */
+  /** What the re-execution produced (transactions, reads, the response). */
   actual: Json | undefined;
   location: string | null;
 }
@@ -35,9 +35,9 @@ export interface TraceState {
   run: number;
   fresh: boolean;
   events: ReplayEvent[];
+  /** The engine's end event came (or the replay failed). */
   done: boolean;
   equal: boolean | null;
-  divergences: TuiDivergence[];
   error: string | null;
   ms: number;
   cached: boolean;
@@ -52,6 +52,19 @@ export interface StepsState {
   trace: TraceState;
   view: ViewRow[];
   cursor: number;
+  /**
+   * The stepping API's answer for a step: the last one received, which may be
+   * for a step the cursor has since left (shown until the cursor's arrives).
+   */
+  detail: StepDetail | null;
+}
+
+export interface StepDetail {
+  /** The step, as `replay show` numbers them. */
+  step: number;
+  state: StepView | null;
+  /** The re-execution failed: why. */
+  error: string | null;
 }
 
 export type Overlay =
@@ -115,6 +128,8 @@ export type Action =
   | { type: 'steps-failed'; session: SessionId; message: string }
   | { type: 'replay-events'; session: SessionId; run: number; events: ReplayEvent[] }
   | { type: 'replay-done'; session: SessionId; run: number; trace: ReplayTrace }
+  | { type: 'step-detail'; session: SessionId; state: StepView }
+  | { type: 'step-detail-failed'; session: SessionId; step: number; message: string }
   | { type: 'rerun' }
   | { type: 'step-move'; delta: number }
   | { type: 'step-edge'; edge: 'first' | 'last' }
@@ -168,11 +183,11 @@ export function initialState(options: InitialOptions): TuiState {
 }
 
 function newSteps(session: SessionId, run: number): StepsState {
-  return { session, info: null, rows: null, loadError: null, trace: emptyTrace(run, false), view: [], cursor: 0 };
+  return { session, info: null, rows: null, loadError: null, trace: emptyTrace(run, false), view: [], cursor: 0, detail: null };
 }
 
 function emptyTrace(run: number, fresh: boolean): TraceState {
-  return { run, fresh, events: [], done: false, equal: null, divergences: [], error: null, ms: 0, cached: false };
+  return { run, fresh, events: [], done: false, equal: null, error: null, ms: 0, cached: false };
 }
 
 /** Does a key meant for `scope` still belong there? */
@@ -274,17 +289,31 @@ export function reducer(state: TuiState, action: Action): TuiState {
     case 'replay-events': {
       const steps = state.steps;
       if (!steps || steps.session !== action.session || steps.trace.run !== action.run || steps.trace.done) return state;
-      const trace = { ...steps.trace, events: [...steps.trace.events, ...action.events] };
+      // The engine's end event completes the replay.
+      const end = action.events.find((e) => e.type === 'end');
+      const trace: TraceState = { ...steps.trace, events: [...steps.trace.events, ...action.events], ...(end ? { done: true, equal: end.equal } : {}) };
       return { ...state, steps: { ...steps, trace, view: steps.rows ? buildView(steps.rows, trace) : steps.view } };
     }
     case 'replay-done': {
       const steps = state.steps;
       if (!steps || steps.session !== action.session || steps.trace.run !== action.run) return state;
       const t = action.trace;
-      const trace: TraceState = { ...steps.trace, events: t.events, done: true, equal: t.error ? null : t.equal, divergences: t.divergences, error: t.error, ms: t.ms, cached: t.cached };
+      const end = t.events.find((e) => e.type === 'end');
+      // Without an end event the replay failed: done, with no verdict.
+      const trace: TraceState = { ...steps.trace, events: t.events, done: true, equal: t.error || !end ? null : end.equal, error: t.error, ms: t.ms, cached: t.cached };
       const view = steps.rows ? buildView(steps.rows, trace) : steps.view;
       const message = t.error ? { text: `replay failed: ${t.error}`, tone: 'error' as const } : state.message;
       return { ...state, message, steps: { ...steps, trace, view, cursor: clamp(steps.cursor, 0, Math.max(0, view.length - 1)) } };
+    }
+    case 'step-detail': {
+      const steps = state.steps;
+      if (!steps || steps.session !== action.session) return state;
+      return { ...state, steps: { ...steps, detail: { step: action.state.index, state: action.state, error: null } } };
+    }
+    case 'step-detail-failed': {
+      const steps = state.steps;
+      if (!steps || steps.session !== action.session) return state;
+      return { ...state, steps: { ...steps, detail: { step: action.step, state: null, error: action.message } } };
     }
     case 'rerun': {
       const steps = state.steps;
@@ -403,41 +432,38 @@ export function cursorAtPosition(rows: readonly StepRow[], position: number): nu
   return cursor;
 }
 
-const COMPARED = new Set<string>(['value', 'call-start', 'call-result', 'write-tx', 'read-tx', 'checkpoint']);
+const COMPARED = new Set<string>(['value', 'call-start', 'call-result', 'write-tx', 'read-tx', 'checkpoint', 'response']);
 
 /**
  * The steps pane's rows: each journal record with its verdict from the
  * engine's events so far, and any step the re-execution took that the
- * journal does not hold, placed after the last step it had reached.
+ * journal does not hold, placed where it would stand (its divergence's step).
+ * Inherited steps (an earlier attempt's effects served to a later one) are
+ * skipped: the earlier attempt's own re-execution of that record is its state.
  */
-export function buildView(rows: readonly StepRow[], trace: Pick<TraceState, 'events' | 'done' | 'divergences' | 'error'>): ViewRow[] {
-  const indexOf = new Map(rows.map((r, i) => [r.position, i]));
+export function buildView(rows: readonly StepRow[], trace: Pick<TraceState, 'events' | 'done'>): ViewRow[] {
   const reached = new Map<number, { actual: Json | undefined; location: string | null }>();
   const diverged = new Map<number, TuiDivergence>();
   const extras = new Map<number, TuiDivergence[]>();
-  let last = -1;
-  const note = (d: TuiDivergence): void => {
-    if (d.position !== null && indexOf.has(d.position)) {
-      if (!diverged.has(d.position)) diverged.set(d.position, d);
-      return;
-    }
-    const list = extras.get(last) ?? [];
-    if (!list.some((e) => e.message === d.message && e.kind === d.kind)) list.push(d);
-    extras.set(last, list);
-  };
+  let done = trace.done;
+  const isRow = (step: number, position: number | null): boolean => position !== null && step >= 0 && step < rows.length && rows[step].position === position;
   for (const event of trace.events) {
-    if (event.type === 'step') {
-      if (event.position === null) continue;
-      const i = indexOf.get(event.position);
-      if (i === undefined) continue;
-      reached.set(event.position, { actual: event.actual, location: event.location });
-      last = Math.max(last, i);
+    if (event.type === 'end') {
+      done = true;
+    } else if (event.type === 'step') {
+      if (!event.inherited && isRow(event.step, event.position) && !reached.has(event.step)) reached.set(event.step, { actual: event.actual, location: event.location });
     } else {
-      note(event.divergence);
+      const d = event.divergence;
+      if (isRow(d.step, d.position)) {
+        if (!diverged.has(d.step)) diverged.set(d.step, d);
+        continue;
+      }
+      const at = Math.min(Math.max(0, d.step), rows.length);
+      const list = extras.get(at) ?? [];
+      if (!list.some((e) => e.message === d.message && e.kind === d.kind)) list.push(d);
+      extras.set(at, list);
     }
   }
-  for (const d of trace.divergences) note(d);
-  const firstDivergence = Math.min(...[...diverged.keys()].map((p) => indexOf.get(p)!), extras.size > 0 ? Math.min(...extras.keys()) + 0.5 : Infinity);
 
   const out: ViewRow[] = [];
   const pushExtras = (at: number): void => {
@@ -445,19 +471,27 @@ export function buildView(rows: readonly StepRow[], trace: Pick<TraceState, 'eve
       out.push({ key: `extra-${at}-${n}`, row: null, kind: 'extra-step', summary: d.message, verdict: 'diverged', divergence: d, actual: d.actual, location: d.location });
     }
   };
-  pushExtras(-1);
   rows.forEach((row, i) => {
-    const seen = reached.get(row.position);
-    const divergence = diverged.get(row.position) ?? null;
+    pushExtras(i);
+    const seen = reached.get(i);
+    const divergence = diverged.get(i) ?? null;
     let verdict: Verdict;
     if (divergence) verdict = 'diverged';
-    else if (COMPARED.has(row.kind)) verdict = seen ? 'equal' : trace.done ? 'not-reached' : 'pending';
-    else if (row.kind === 'response') verdict = !trace.done ? 'pending' : trace.error === null && i < firstDivergence ? 'equal' : 'not-reached';
+    else if (COMPARED.has(row.kind)) verdict = seen ? 'equal' : done ? 'not-reached' : 'pending';
     else verdict = 'info';
     out.push({ key: `row-${row.position}`, row, kind: row.kind, summary: row.summary, verdict, divergence, actual: seen?.actual, location: seen?.location ?? divergence?.location ?? null });
-    pushExtras(i);
   });
+  pushExtras(rows.length);
   return out;
+}
+
+/** The view index of the journal record numbered `step`, or -1. */
+export function viewIndexOf(view: readonly ViewRow[], step: number): number {
+  const guess = Math.min(step, view.length - 1);
+  // Extra rows only push records later: search forward from the record's own index.
+  for (let i = Math.max(0, guess); i < view.length; i++) if (view[i].row?.index === step) return i;
+  for (let i = Math.min(guess, view.length - 1); i >= 0; i--) if (view[i].row?.index === step) return i;
+  return -1;
 }
 
 export function clamp(n: number, low: number, high: number): number {

@@ -183,6 +183,22 @@ describe('replay tui --inspect: the child runner', () => {
     expect((await data.replay(5, {}, { fresh: true })).error).toMatch(/the replay process exited/);
   }, 60_000);
 
+  it('steps in this process while the child waits for a debugger: the diff does not wait for it', async () => {
+    const data = open();
+    const status = follow(data);
+    await data.ready();
+    await status.until((s) => s.state === 'waiting', 'waiting for a debugger');
+    const session = journal.transfer.session;
+    const records = data.steps(session).rows;
+    const tx = records.findIndex((r) => r.kind === 'write-tx');
+    const state = await data.stepTo(session, tx);
+    expect(state).toMatchObject({ index: tx, verdict: 'equal', divergence: null });
+    expect((state.actual as { changes: unknown[] }).changes).toHaveLength((records[tx].record.changes as unknown[]).length);
+    // Nothing ran in the child: it still waits, and never ran a session.
+    expect(data.debugger!.status().state).toBe('waiting');
+    expect(status.seen.some((s) => s.state === 'running')).toBe(false);
+  }, 60_000);
+
   it('a port in use fails ready() with one line', async () => {
     const server = net.createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

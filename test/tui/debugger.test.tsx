@@ -8,7 +8,7 @@ import { debuggerHelp, debuggerLine, pausedAt, wordWrap } from '../../src/tui/de
 import { initialState, inScope, reducer, type Action, type TuiState } from '../../src/tui/state.js';
 import { ThemeProvider } from '../../src/tui/theme.js';
 import { lineWith, renderElement, renderTui, type Rendered } from './render.js';
-import { alive, stepEvents, steps, trace, transferRows, txView } from './samples.js';
+import { alive, stepEvents, steps, stepView, trace, transferRows, txView } from './samples.js';
 
 // `replay tui --inspect` in the TUI: the debugger's line, the steps pane
 // while a debugger holds the replay, the `i` overlay and `R`, through the
@@ -175,6 +175,7 @@ function scriptedSource(feed: DebuggerFeed): TuiSource & { emit(events: ReplayEv
       listener = l;
       return new Promise<ReplayTrace>((resolve) => (finish = resolve));
     },
+    stepTo: async (_session, step) => stepView(rows, step),
     emit: (events) => events.forEach((e) => listener.event?.(e)),
     finish: (t) => finish(t),
     close: () => {},

@@ -113,8 +113,9 @@ describe('stepDiff', () => {
     const stopped = viewOf({ divergence: txDivergence(transferRows()), until: 6 }).view;
     expect(text(stepDiff(stopped, 9))[1]).toBe('replayed: not reached (the replay stopped before the response)');
     const rows = transferRows();
-    const response = { position: rows[9].position, kind: 'response', message: 'the response differs: recorded 200, replayed 500', expected: { status: 200, body: { id: 'tr_1' } }, actual: { status: 500, body: { error: 'boom' } }, location: null, construct: null };
-    const diverged = buildView(rows, { events: stepEvents(rows), done: true, divergences: [response], error: null });
+    const response = { step: 9, position: rows[9].position, kind: 'response', message: 'the response differs: recorded 200, replayed 500', expected: { status: 200, body: { id: 'tr_1' } }, actual: { status: 500, body: { error: 'boom' } }, location: null, construct: null };
+    // The engine reports the response's divergence as an event, like any other.
+    const diverged = buildView(rows, { events: [...stepEvents(rows), { type: 'divergence', attempt: 1, divergence: response }, { type: 'end', equal: false, steps: 10 }], done: false });
     expect(text(stepDiff(diverged, 9))).toEqual([
       'step 9 response · ✗ DIVERGED',
       '✗ the response differs: recorded 200, replayed 500',

@@ -1,83 +1,25 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { BIN, ROOT, tempDirs } from '../helpers/cli.js';
 import { BUNDLE_URL_REGEX, generatedPosition, Inspector } from '../inspect/devtools.js';
+import { launchTui as launch, screenLines as lines } from '../helpers/tmux.js';
 import { recordBankJournal, type BankJournal } from './fixture.js';
 
 // The real `replay tui` binary in a real terminal: tmux, 80x24, keys sent
-// with send-keys and the screen read with capture-pane. tmux must be
-// installed (apt-get install -y tmux); without it these tests fail, they do
-// not skip.
+// with send-keys and the screen read with capture-pane (test/helpers/tmux.ts).
 
 const tmp = tempDirs('windback-tui-e2e');
 let journal: BankJournal;
-const sockets: string[] = [];
-
-function tmuxAvailable(): string | null {
-  const r = spawnSync('tmux', ['-V'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
 
 beforeAll(async () => {
   if (!fs.existsSync(path.join(ROOT, 'dist', 'tui', 'run.js'))) throw new Error('dist/ is missing the TUI: run `npm run build` first');
   journal = await recordBankJournal(tmp(), { extra: 12 });
 });
 
-afterEach(() => {
-  while (sockets.length) spawnSync('tmux', ['-L', sockets.pop()!, 'kill-server']);
-});
-
-afterAll(() => {
-  while (sockets.length) spawnSync('tmux', ['-L', sockets.pop()!, 'kill-server']);
-});
-
-function quote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
-interface Terminal {
-  /** The screen as text (with escape sequences when `escapes`). */
-  screen(escapes?: boolean): string;
-  waitFor(check: (screen: string) => boolean, what: string, escapes?: boolean): Promise<string>;
-  /** One key per call (an Esc sent together with the next key would read as Alt+key). */
-  key(key: string): void;
-  tmux(...args: string[]): string;
-}
-
-/** `replay tui <args>` in a fresh tmux server at 80x24; after it exits, the shell prints its exit status and `stty -a`. */
-function launch(args: string[], env: string[] = ['NO_COLOR=1']): Terminal {
-  if (!tmuxAvailable()) throw new Error('tmux is not installed: the end-to-end TUI tests drive `replay tui` in tmux (apt-get install -y tmux)');
-  const socket = `windback-tui-${process.pid}-${sockets.length}-${Date.now()}`;
-  sockets.push(socket);
-  const tmux = (...a: string[]): string => {
-    const r = spawnSync('tmux', ['-L', socket, ...a], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`tmux ${a.join(' ')} failed: ${r.stderr}`);
-    return r.stdout;
-  };
-  const command = `cd ${quote(ROOT)} && env -u NO_COLOR -u FORCE_COLOR TERM=xterm-256color ${env.join(' ')} node ${quote(BIN)} tui ${args.map(quote).join(' ')}; echo "EXIT=$?"; stty -a; sleep 600`;
-  spawnSync('tmux', ['-L', socket, '-f', '/dev/null', '-u', 'new-session', '-d', '-x', '80', '-y', '24', '-s', 'tui', command], { encoding: 'utf8' });
-  const screen = (escapes = false): string => tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', 'tui');
-  return {
-    screen,
-    tmux,
-    async waitFor(check, what, escapes = false) {
-      const started = Date.now();
-      for (;;) {
-        const s = screen(escapes);
-        if (check(s)) return s;
-        if (Date.now() - started > 30_000) throw new Error(`gave up waiting for ${what}; the screen was:\n${s}`);
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    },
-    key(key) {
-      tmux('send-keys', '-t', 'tui', key);
-    },
-  };
-}
-
-const lines = (screen: string): string[] => screen.replace(/\n$/, '').split('\n');
+/** The diff pane shows step k as the stepping API re-executed it (not the previous step's while it runs). */
+const diffAt = (k: number, kind: string) => (s: string): boolean => new RegExp(`Diff · step ${k} ${kind}(?! · (→|re-executing))`).test(s);
 
 describe('replay tui in a terminal', () => {
   it('draws 80x24, winds, replays a session, steps back and forth, and q hands the terminal back as it was', async () => {
@@ -98,13 +40,12 @@ describe('replay tui in a terminal', () => {
     screen = await t.waitFor((s) => s.includes('Sessions at tx 7 (2)'), 'tx 7');
     expect(screen).toMatch(/▸ 5 transfer ok/);
     t.key('Enter');
-    screen = await t.waitFor((s) => /Steps #5 · ✓ replays equal · 5\/15/.test(s), 'the replay of session 5');
-    expect(screen).toContain('Diff · step 5 call-start');
+    screen = await t.waitFor((s) => /Steps #5 · ✓ replays equal · 5\/15/.test(s) && diffAt(5, 'call-start')(s), 'the replay of session 5');
     t.key('n');
-    await t.waitFor((s) => s.includes('Diff · step 6 call-result'), 'a step forward');
+    await t.waitFor(diffAt(6, 'call-result'), 'a step forward');
     t.key('p');
     t.key('p');
-    screen = await t.waitFor((s) => s.includes('Diff · step 4 value'), 'two steps back');
+    screen = await t.waitFor(diffAt(4, 'value'), 'two steps back');
     expect(screen).toMatch(/performance = /);
     t.key('?');
     await t.waitFor((s) => s.includes('Keys · ? or Esc closes'), 'the help');
@@ -128,7 +69,7 @@ describe('replay tui in a terminal', () => {
     t.key('c');
     t.key('c');
     t.key('c');
-    const screen = await t.waitFor((s) => s.includes('divergence at step 10'), 'c to the divergence');
+    const screen = await t.waitFor((s) => s.includes('divergence at step 10') && diffAt(10, 'write-tx')(s), 'c to the divergence');
     expect(screen).toMatch(/▸10 ✗ tx/);
     expect(screen).toContain('≠ accounts #2  balance: 6500 → 6499');
     t.key('q');
@@ -173,8 +114,12 @@ describe('replay tui --inspect in a terminal', () => {
     const t = launch(['-j', journal.dir, '--session', '5', '--inspect']);
     let screen = await t.waitFor((s) => /waiting for a debugger on 127\.0\.0\.1:\d+/.test(s), 'waiting for a debugger');
     const port = /waiting for a debugger on 127\.0\.0\.1:(\d+)/.exec(screen)![1];
-    expect(screen).toMatch(/Steps #5 · waiting/);
+    // The status row can come a frame before the steps are read.
+    screen = await t.waitFor((s) => /Steps #5 · waiting/.test(s), 'the steps pane waiting');
     expect(lines(screen)[22]).toMatch(/^⏸ waiting for a debugger on 127\.0\.0\.1:\d+ · i attach · R go on without$/);
+    // The diff steps in the TUI's own process: it does not wait for the debugger.
+    screen = await t.waitFor(diffAt(10, 'write-tx'), 'the re-executed step while the replay waits');
+    expect(screen).toMatch(/step 10 write-tx · tx 8 · ✓ equal/);
     const list = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
     const inspector = await Inspector.connect(list[0].webSocketDebuggerUrl);
     try {

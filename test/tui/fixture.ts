@@ -19,6 +19,10 @@ import { startServer } from '../../src/runtime/server.js';
 // so at tx 7 sessions 5 and 6 are alive, session 5 past its "validated"
 // checkpoint. `extra` appends that many seeded random bank requests after.
 // Replayed with fixtures/apps/bank-changed/app.ts, session 5 diverges at tx 8.
+// `retried` appends, last, a transfer whose first fraud check answers 503:
+// the app throws RetryableError and the runtime runs it again from its
+// `validated` checkpoint (two attempts, the second inheriting the first's
+// read and checkpoint).
 
 export const BANK_CHANGED_APP = path.resolve(path.dirname(BANK_APP), '..', 'bank-changed', 'app.ts');
 
@@ -29,15 +33,23 @@ export interface BankJournal {
   carol: string;
   /** The held transfer (session 5) and the tx it committed. */
   transfer: { session: number; tx: number };
+  /** With `retried`: the transfer that took two attempts. */
+  retried: number | null;
 }
 
-export async function recordBankJournal(dir: string, options: { extra?: number } = {}): Promise<BankJournal> {
+export async function recordBankJournal(dir: string, options: { extra?: number; retried?: boolean } = {}): Promise<BankJournal> {
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
   let held!: () => void;
   const arrived = new Promise<void>((resolve) => (held = resolve));
   let holding = true;
+  let failScore = false;
   const stub = await startStub(0, {
+    fail: (route) => {
+      if (!failScore || route !== '/score') return false;
+      failScore = false;
+      return true;
+    },
     hold: (route) => {
       if (!holding || route !== '/score') return;
       holding = false;
@@ -73,7 +85,14 @@ export async function recordBankJournal(dir: string, options: { extra?: number }
       const r = await client.call(op.transport, op.kind, op.input, { idempotencyKey: op.idempotencyKey });
       if (op.kind === 'open' && r.ok) accounts.push((r.value as { id: string }).id);
     }
-    return { dir, alice, bob, carol, transfer: { session: done.session, tx: 8 } };
+    let retried: number | null = null;
+    if (options.retried) {
+      failScore = true;
+      const r = await client.json('/transfer', { from: carol, to: alice, amount: 700 });
+      if (!r.ok || r.session === null || failScore) throw new Error(`the retried transfer failed: ${r.body.toString()}`);
+      retried = r.session;
+    }
+    return { dir, alice, bob, carol, transfer: { session: done.session, tx: 8 }, retried };
   } finally {
     release();
     client.close();

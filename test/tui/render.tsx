@@ -42,8 +42,8 @@ export interface Rendered {
   press(key: KeyName | string, until?: (frame: string) => boolean): Promise<string>;
   /** Send a key without waiting (for keys that must change nothing). */
   send(key: KeyName | string): void;
-  /** Wait until the frame has settled (see `settled`) and satisfies `check`. */
-  waitFor(check: (frame: string) => boolean, what?: string): Promise<string>;
+  /** Wait until the frame has settled (see `settled`; not with `unsettled`) and satisfies `check`. */
+  waitFor(check: (frame: string) => boolean, what?: string, options?: { unsettled?: boolean }): Promise<string>;
   /** Every frame written so far. */
   frames(): string[];
   unmount(): void;
@@ -62,19 +62,23 @@ function sequenceOf(key: string): string {
   return key in KEYS ? KEYS[key as KeyName] : key;
 }
 
-/** No pane is still loading: the transaction, the sessions alive at it, the selected session's records. */
+/**
+ * No pane is still loading: the transaction, the sessions alive at it, the
+ * selected session's records, and the selected step's re-execution (the
+ * diff pane's title says `re-executing…` or `→ step N…` until it arrives).
+ */
 export function settled(frame: string): boolean {
-  return frame !== '' && !/winding to tx|loading…|reading session/.test(frame);
+  return frame !== '' && !/winding to tx|loading…|reading session|re-executing…|→ step \d+…/.test(frame);
 }
 
 export function renderElement(element: ReactElement): Rendered {
   const r = inkRender(element);
   const frame = (): string => r.lastFrame() ?? '';
-  const waitFor = async (check: (frame: string) => boolean, what = 'the expected frame'): Promise<string> => {
+  const waitFor = async (check: (frame: string) => boolean, what = 'the expected frame', options: { unsettled?: boolean } = {}): Promise<string> => {
     const started = Date.now();
     for (;;) {
       const f = frame();
-      if (settled(f) && check(f)) {
+      if ((options.unsettled ? f !== '' : settled(f)) && check(f)) {
         await effectsFlushed();
         return f;
       }

@@ -1,4 +1,4 @@
-import type { AliveView, Json, ReplayEvent, ReplayTrace, SessionSteps, StepRow, TuiDivergence, TxView } from '../../src/services/tui-data.js';
+import type { AliveView, Json, ReplayEvent, ReplayTrace, SessionSteps, StepRow, StepView, TuiDivergence, TxView } from '../../src/services/tui-data.js';
 
 // Hand-made TUI data for the reducer, diff and pane tests: one transfer
 // session of 12 steps, as `replay show` would number them.
@@ -48,13 +48,19 @@ export function steps(rows = transferRows()): SessionSteps {
   };
 }
 
-const COMPARED = new Set(['value', 'call-start', 'call-result', 'write-tx', 'read-tx', 'checkpoint']);
+const EFFECTS = new Set(['value', 'call-start', 'call-result', 'write-tx', 'read-tx', 'checkpoint']);
 
-/** Observer events for every compared step, in order; up to `until` (a row index) when given. */
+/** Observer events for every effect, in order; up to `until` (a row index) when given. */
 export function stepEvents(rows: StepRow[], until = Infinity): ReplayEvent[] {
   return rows
-    .filter((r) => COMPARED.has(r.kind) && r.index <= until)
-    .map((r) => ({ type: 'step' as const, kind: r.kind, position: r.position, actual: undefined, location: `app.ts:${10 + r.index}:3` }));
+    .filter((r) => EFFECTS.has(r.kind) && r.index <= until)
+    .map((r) => ({ type: 'step' as const, step: r.index, attempt: r.attempt, inherited: false, kind: r.kind, position: r.position, actual: undefined, location: `app.ts:${10 + r.index}:3` }));
+}
+
+/** The response's step event, as the engine reports it once the handler returned. */
+export function responseEvent(rows: StepRow[]): ReplayEvent {
+  const r = rows.find((x) => x.kind === 'response')!;
+  return { type: 'step', step: r.index, attempt: r.attempt, inherited: false, kind: 'response', position: r.position, actual: { status: r.record.status ?? null, body: r.record.body ?? null }, location: null };
 }
 
 export function txDivergence(rows: StepRow[]): TuiDivergence {
@@ -62,12 +68,15 @@ export function txDivergence(rows: StepRow[]): TuiDivergence {
   const recorded = tx.record.changes as Json[];
   const replayed = JSON.parse(JSON.stringify(recorded)) as { after: { balance: number } }[];
   replayed[1].after.balance = 149;
-  return { position: tx.position, kind: 'tx', message: 'transaction 8 wrote different rows', expected: recorded, actual: replayed as unknown as Json, location: 'app.ts:92:32', construct: null };
+  return { step: tx.index, position: tx.position, kind: 'tx', message: 'transaction 8 wrote different rows', expected: recorded, actual: replayed as unknown as Json, location: 'app.ts:92:32', construct: null };
 }
 
+/** A whole replay's events: the steps, the divergence, the response when reached, the end (none when it failed). */
 export function trace(rows: StepRow[], options: { divergence?: TuiDivergence; until?: number; error?: string } = {}): ReplayTrace {
   const events: ReplayEvent[] = stepEvents(rows, options.until);
-  if (options.divergence) events.push({ type: 'divergence', divergence: options.divergence });
+  if (options.divergence) events.push({ type: 'divergence', attempt: 1, divergence: options.divergence });
+  else if (!options.error && options.until === undefined && rows.some((r) => r.kind === 'response')) events.push(responseEvent(rows));
+  if (!options.error) events.push({ type: 'end', equal: !options.divergence, steps: events.filter((e) => e.type === 'step').length });
   return {
     session: 5,
     events,
@@ -89,4 +98,23 @@ export function alive(): AliveView[] {
     { id: 6, kind: 'deposit', status: 'ok', startedAt: '2026-11-24T09:00:06.000Z', ageMs: 300, lastCheckpoint: { label: 'start', position: 1500 }, txs: [] },
     { id: 7, kind: 'balance', status: 'error', startedAt: '2026-11-24T09:00:06.500Z', ageMs: 12, lastCheckpoint: null, txs: [] },
   ];
+}
+
+/** A hand-made stepping-API state for a step of the sample session: equal, re-executed from its start. */
+export function stepView(rows: StepRow[], index: number, change: Partial<StepView> = {}): StepView {
+  const row = rows[index];
+  const compared = EFFECTS.has(row.kind) || row.kind === 'response';
+  const checkpoint = rows.filter((r) => r.kind === 'checkpoint' && r.index <= index).pop();
+  return {
+    session: 5,
+    index,
+    attempt: row.attempt,
+    verdict: compared ? 'equal' : 'info',
+    actual: null,
+    location: compared && row.kind !== 'response' ? `app.ts:${10 + index}:3` : null,
+    divergence: null,
+    checkpoint: checkpoint ? { step: checkpoint.index, label: String(checkpoint.record.label), state: checkpoint.record.state ?? null } : null,
+    ran: compared ? { from: 0, attempts: 1, ms: 0.5 } : null,
+    ...change,
+  };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildView, cursorAtPosition, initialState, inScope, reducer, visibleSessions, type Action, type TuiState } from '../../src/tui/state.js';
-import { alive, stepEvents, steps, trace, transferRows, txDivergence, txView } from './samples.js';
+import { shownStep } from '../../src/tui/diff.js';
+import { alive, responseEvent, stepEvents, steps, stepView, trace, transferRows, txDivergence, txView } from './samples.js';
 
 // The reducer on its own: every transition the keys and the data hooks cause.
 
@@ -194,8 +195,9 @@ describe('replaying a session', () => {
 
   it('shows a step the journal does not hold as an extra row after the last step reached', () => {
     const rows = transferRows();
-    const extra = { position: null, kind: 'extra-step', message: 'a write transaction that is not in the journal', expected: null, actual: { kind: 'tx' }, location: 'app.ts:99:1', construct: null };
-    const view = buildView(rows, { events: [...stepEvents(rows, 3), { type: 'divergence', divergence: extra }], done: true, divergences: [extra], error: null });
+    // The engine numbers it where it would stand: after the furthest step reached (3).
+    const extra = { step: 4, position: null, kind: 'extra-step', message: 'a write transaction that is not in the journal', expected: null, actual: { kind: 'tx' }, location: 'app.ts:99:1', construct: null };
+    const view = buildView(rows, { events: [...stepEvents(rows, 3), { type: 'divergence', attempt: 1, divergence: extra }], done: true });
     expect(view).toHaveLength(rows.length + 1);
     expect(view[4]).toMatchObject({ row: null, kind: 'extra-step', verdict: 'diverged' });
     expect(view[5].row?.index).toBe(4);
@@ -284,6 +286,75 @@ describe('overlays', () => {
 
   it('quits', () => {
     expect(reducer(initialState({ range }), { type: 'quit' }).quitting).toBe(true);
+  });
+});
+
+describe("the engine's event stream", () => {
+  it('the end event completes the replay and gives its verdict before replay-done arrives', () => {
+    const rows = transferRows();
+    let s = run(initialState({ range, tx: 8, session: 5 }), { type: 'steps-loaded', session: 5, steps: steps(rows) });
+    const runId = s.steps!.trace.run;
+    s = reducer(s, { type: 'replay-events', session: 5, run: runId, events: [...stepEvents(rows), responseEvent(rows)] });
+    expect(s.steps!.trace.done).toBe(false);
+    expect(s.steps!.view[9].verdict).toBe('equal');
+    s = reducer(s, { type: 'replay-events', session: 5, run: runId, events: [{ type: 'end', equal: true, steps: 9 }] });
+    expect(s.steps!.trace).toMatchObject({ done: true, equal: true });
+  });
+
+  it('the response is equal when its step came, not reached when the replay ended without it', () => {
+    const rows = transferRows();
+    const reached = buildView(rows, { events: [...stepEvents(rows), responseEvent(rows), { type: 'end', equal: true, steps: 9 }], done: false });
+    expect(reached[9]).toMatchObject({ verdict: 'equal', actual: { status: 200, body: { id: 'tr_1', balance: 400 } } });
+    const ended = buildView(rows, { events: [...stepEvents(rows, 6), { type: 'end', equal: false, steps: 6 }], done: false });
+    expect(ended[9].verdict).toBe('not-reached');
+    expect(buildView(rows, { events: stepEvents(rows, 6), done: false })[9].verdict).toBe('pending');
+  });
+
+  it("a later attempt's inherited copy of a step does not replace the attempt's own", () => {
+    const rows = transferRows();
+    const own = stepEvents(rows, 3).map((e) => (e.type === 'step' && e.step === 2 ? { ...e, actual: { result: [{ id: 'a', balance: 500 }] } } : e));
+    const inherited = stepEvents(rows, 3).map((e) => (e.type === 'step' ? { ...e, attempt: 2, inherited: true, location: 'app.ts:1:1' } : e));
+    const view = buildView(rows, { events: [...own, ...inherited], done: false });
+    expect(view[2]).toMatchObject({ verdict: 'equal', actual: { result: [{ id: 'a', balance: 500 }] }, location: 'app.ts:12:3' });
+    // Inherited steps alone mark nothing reached.
+    expect(buildView(rows, { events: inherited, done: false })[2].verdict).toBe('pending');
+  });
+});
+
+describe("the stepping API's state", () => {
+  it('keeps the last state received for the selected session, and drops it with the session', () => {
+    const rows = transferRows();
+    let s = replayed();
+    s = reducer(s, { type: 'step-detail', session: 5, state: stepView(rows, 7) });
+    expect(s.steps!.detail).toMatchObject({ step: 7, error: null, state: { index: 7 } });
+    expect(reducer(s, { type: 'step-detail', session: 6, state: stepView(rows, 3) })).toBe(s);
+    s = reducer(s, { type: 'step-detail-failed', session: 5, step: 8, message: 'boom' });
+    expect(s.steps!.detail).toEqual({ step: 8, state: null, error: 'boom' });
+    expect(reducer(s, { type: 'rerun' }).steps!.detail).toEqual(s.steps!.detail);
+    s = run(s, { type: 'select-session', session: 6 });
+    expect(s.steps!.detail).toBeNull();
+  });
+
+  it("the diff shows the cursor's state once it came; until then the previous one, or the record alone", () => {
+    const rows = transferRows();
+    let s = replayed();
+    expect(shownStep(s.steps)).toEqual({ index: 7, stepped: 'pending', lag: ' · re-executing…' });
+    s = reducer(s, { type: 'step-detail', session: 5, state: stepView(rows, 7) });
+    expect(shownStep(s.steps)).toMatchObject({ index: 7, stepped: { step: 7 }, lag: null });
+    s = run(s, { type: 'step-move', delta: 2 });
+    expect(shownStep(s.steps)).toMatchObject({ index: 7, stepped: { step: 7 }, lag: ' · → step 9…' });
+    s = reducer(s, { type: 'step-detail', session: 5, state: stepView(rows, 9) });
+    expect(shownStep(s.steps)).toMatchObject({ index: 9, lag: null });
+  });
+
+  it('a step the journal does not hold is shown from the full replay alone', () => {
+    const rows = transferRows();
+    const extra = { step: 4, position: null, kind: 'extra-step', message: 'an extra transaction', expected: null, actual: { kind: 'tx' }, location: 'app.ts:99:1', construct: null };
+    let s = run(initialState({ range, tx: 8, session: 5 }), { type: 'steps-loaded', session: 5, steps: steps(rows) });
+    s = reducer(s, { type: 'replay-events', session: 5, run: s.steps!.trace.run, events: [...stepEvents(rows, 3), { type: 'divergence', attempt: 1, divergence: extra }] });
+    s = run(s, { type: 'step-edge', edge: 'first' }, { type: 'step-move', delta: 4 });
+    expect(s.steps!.view[4].row).toBeNull();
+    expect(shownStep(s.steps)).toEqual({ index: 4, stepped: undefined, lag: null });
   });
 });
 

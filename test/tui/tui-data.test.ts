@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JournalRecord, ResponseRecord } from '../../src/model/records.js';
+import { openJournal } from '../../src/services/journal-access.js';
 import { openTui, TuiData, type ReplayEvent } from '../../src/services/tui-data.js';
 import { tempDirs } from '../helpers/cli.js';
 import { BANK_CHANGED_APP, recordBankJournal, type BankJournal } from './fixture.js';
@@ -72,19 +74,27 @@ describe("a session's steps and their re-execution", () => {
     expect(response.body).toMatchObject({ from: journal.alice, to: journal.bob, amount: 1_200 });
   });
 
-  it('reports every compared step to the listener as the engine runs, equal to the recording', async () => {
+  it('reports every step to the listener as the engine runs, numbered as replay show numbers them, the response last, then the end', async () => {
     const events: ReplayEvent[] = [];
     const trace = await data.replay(5, { event: (e) => events.push(e) }, { fresh: true });
     expect(trace).toMatchObject({ session: 5, equal: true, divergences: [], error: null, cached: false });
-    const rows = data.steps(5).rows;
-    const positions = rows.filter((r) => !['session-start', 'response', 'session-end'].includes(r.kind)).map((r) => r.position);
-    const reported = events.map((e) => (e.type === 'step' ? e.position : null));
-    // An engine with complete observer events also reports the response, last.
-    const response = rows.find((r) => r.kind === 'response')!.position;
-    if (reported[reported.length - 1] === response) reported.pop();
-    expect(reported).toEqual(positions);
+    const access = openJournal(journal.dir);
+    let records: JournalRecord[];
+    try {
+      records = access.reader.sessionRecords(access.catalog.session(5)!.lastPosition).map((r) => r.record);
+    } finally {
+      access.close();
+    }
+    const compared = records.flatMap((r, i) => (['session-start', 'session-end'].includes(r.kind) ? [] : [i]));
+    const steps = events.filter((e) => e.type === 'step');
+    expect(steps.map((e) => e.step)).toEqual(compared);
+    expect(steps.every((e) => e.attempt === 1 && !e.inherited)).toBe(true);
+    expect(events[events.length - 1]).toEqual({ type: 'end', equal: true, steps: expect.any(Number) });
     const tx = events.find((e) => e.type === 'step' && e.kind === 'tx');
     expect(tx).toMatchObject({ location: expect.stringMatching(/fixtures\/apps\/bank\/app\.ts:\d+:\d+$/), actual: { changes: expect.any(Array) } });
+    // The response's step carries the replayed response, its body parsed as the recorded one is shown.
+    const response = records.find((r) => r.kind === 'response') as ResponseRecord;
+    expect(steps[steps.length - 1]).toMatchObject({ kind: 'response', actual: { status: response.status, body: JSON.parse(Buffer.from(response.body).toString('utf8')) } });
   });
 
   it('serves a session replayed before from its cache, with the same events', async () => {

@@ -31,7 +31,7 @@ export function stepsTitle(steps: StepsState | null, width = Infinity, debuggerS
   else if (t.error) verdict = short = 'replay failed';
   else if (debuggerVerdict(debuggerStatus, steps)) ({ long: verdict, short } = debuggerVerdict(debuggerStatus, steps)!);
   else if (!t.done) {
-    const n = t.events.filter((e) => e.type === 'step').length;
+    const n = t.events.filter((e) => e.type === 'step' && !e.inherited).length;
     verdict = `replaying… ${n} steps`;
     short = `replaying… ${n}`;
   } else {
