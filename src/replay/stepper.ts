@@ -2,7 +2,7 @@ import { OutOfRangeError } from '../model/errors.js';
 import type { CheckpointRecord, JournalRecord, Position, SessionId, TxId } from '../model/records.js';
 import type { SourceLocation } from '../executor/source-maps.js';
 import type { Divergence } from '../executor/types.js';
-import { RealmCache, ReplayState, SessionReplay, type AttemptRun, type ReplayStep } from './engine.js';
+import { RealmCache, ReplayState, SessionReplay, type AttemptRun, type ReplayObserver, type ReplayStep } from './engine.js';
 import type { JournalAccess } from './state.js';
 import { summarize } from './summary.js';
 
@@ -145,6 +145,36 @@ export class Stepper {
     return this.enqueue(() => step);
   }
 
+  /**
+   * An observer for a full replay of this session (replaySession, with the
+   * same code and journal) that teaches the stepper what its moves would: the
+   * checkpoints that replay reached cleanly. A TUI that has just replayed the
+   * session then makes even its first move from a checkpoint.
+   */
+  learner(): ReplayObserver {
+    const byAttempt = new Map<number, { events: Event[]; divergences: Divergence[] }>();
+    const of = (attempt: number) => {
+      let seen = byAttempt.get(attempt);
+      if (!seen) byAttempt.set(attempt, (seen = { events: [], divergences: [] }));
+      return seen;
+    };
+    return {
+      step: (step) => of(step.attempt).events.push({ type: 'step', step }),
+      divergence: (divergence, attempt) => {
+        const seen = of(attempt);
+        seen.events.push({ type: 'divergence', divergence });
+        seen.divergences.push(divergence);
+      },
+      end: () => {
+        this.replay.history.attempts.forEach((attempt, a) => {
+          const seen = byAttempt.get(attempt.attempt);
+          // An attempt the replay never reached (it stopped at an earlier divergence) teaches nothing.
+          if (seen) this.learn(a, this.replay.openings[a], seen.events, { divergences: seen.divergences, reachedStop: false });
+        });
+      },
+    };
+  }
+
   /** Close the realms' database states, when they are the stepper's own. */
   close(): void {
     this.closed = true;
@@ -252,7 +282,7 @@ export class Stepper {
    * re-run transaction and read gave the app what serving it would. A run
    * that started at `from` is clean up to there already.
    */
-  private learn(a: number, from: number, events: Event[], run: AttemptRun): void {
+  private learn(a: number, from: number, events: Event[], run: Pick<AttemptRun, 'divergences' | 'reachedStop'>): void {
     const taken = new Set<number>();
     for (const event of events) {
       if (event.type === 'divergence') break;

@@ -369,6 +369,8 @@ export class TuiData implements TuiSource {
           return this.keep({ ...result, session, events, cached: false });
         }
         const { replaySession, realms } = await this.loadEngine();
+        // The stepper learns the checkpoints this replay reaches cleanly, so the first step move is short too.
+        const learner = (await this.stepperFor(session)).learner();
         const result = await replaySession(
           this.journalAccess,
           session,
@@ -376,9 +378,18 @@ export class TuiData implements TuiSource {
             code: this.code ?? undefined,
             pauseAtStart: this.pauseAtStart,
             observer: {
-              step: (step) => emit(stepEvent(step)),
-              divergence: (d, attempt) => emit({ type: 'divergence', attempt, divergence: divergenceView(d) }),
-              end: (r) => emit({ type: 'end', equal: r.equal, steps: r.steps }),
+              step: (step) => {
+                learner.step?.(step);
+                emit(stepEvent(step));
+              },
+              divergence: (d, attempt) => {
+                learner.divergence?.(d, attempt);
+                emit({ type: 'divergence', attempt, divergence: divergenceView(d) });
+              },
+              end: (r) => {
+                learner.end?.(r);
+                emit({ type: 'end', equal: r.equal, steps: r.steps });
+              },
             },
           },
           realms,
@@ -401,19 +412,24 @@ export class TuiData implements TuiSource {
   stepTo(session: SessionId, step: number): Promise<StepView> {
     return this.inProcess(async () => {
       if (this.closed) throw new Error('the journal is closed');
-      const { Stepper, realms } = await this.loadEngine();
-      let stepper = this.steppers.get(session);
-      this.steppers.delete(session);
-      stepper ??= Stepper.open(this.journalAccess, session, { code: this.code ?? undefined, realms });
-      this.steppers.set(session, stepper);
-      // Runs inside the queue: an evicted stepper has no move in flight.
-      while (this.steppers.size > STEPPERS) {
-        const [oldest, evicted] = this.steppers.entries().next().value as [SessionId, Stepper];
-        this.steppers.delete(oldest);
-        evicted.close();
-      }
+      const stepper = await this.stepperFor(session);
       return stepView(session, await stepper.goto(step));
     });
+  }
+
+  /** The session's stepper, kept for the next moves. Call inside the in-process queue: an evicted stepper has no move in flight. */
+  private async stepperFor(session: SessionId): Promise<Stepper> {
+    const { Stepper, realms } = await this.loadEngine();
+    let stepper = this.steppers.get(session);
+    this.steppers.delete(session);
+    stepper ??= Stepper.open(this.journalAccess, session, { code: this.code ?? undefined, realms });
+    this.steppers.set(session, stepper);
+    while (this.steppers.size > STEPPERS) {
+      const [oldest, evicted] = this.steppers.entries().next().value as [SessionId, Stepper];
+      this.steppers.delete(oldest);
+      evicted.close();
+    }
+    return stepper;
   }
 
   close(): void {

@@ -316,6 +316,37 @@ describe('Stepper on a long session (a checkpoint every six steps)', () => {
   });
 });
 
+describe('Stepper.learner: taught by a full replay', () => {
+  it('makes even the first move from a checkpoint, with the state a stepper that was not taught computes', async () => {
+    const realms = realmsOf(longJournal);
+    const taught = Stepper.open(longJournal, longSession, { realms });
+    const untaught = Stepper.open(longJournal, longSession, { realms });
+    expect((await replaySession(longJournal, longSession, { observer: taught.learner() }, realms)).equal).toBe(true);
+    const target = taught.steps.filter((s) => s.kind === 'write-tx').at(-2)!.index;
+    const checkpoint = taught.steps.filter((s) => s.kind === 'checkpoint' && s.index <= target).at(-1)!.index;
+    const learned = await taught.goto(target);
+    expect(learned.ran!.from).toBe(checkpoint);
+    const control = await untaught.goto(target);
+    expect(control.ran!.from).toBe(0);
+    expect(outcome(learned)).toEqual(outcome(control));
+  });
+
+  it('trusts no checkpoint at or past a divergence the replay found', async () => {
+    const id = committedTransfers[committedTransfers.length - 1];
+    const realms = realmsOf(journal);
+    const taught = Stepper.open(journal, id, { code: BANK_CHANGED_APP, realms });
+    const untaught = Stepper.open(journal, id, { code: BANK_CHANGED_APP, realms });
+    const result = await replaySession(journal, id, { code: BANK_CHANGED_APP, observer: taught.learner() }, realms);
+    const diverged = result.divergence!.step;
+    const response = taught.steps.findIndex((s) => s.kind === 'response');
+    expect(response).toBeGreaterThan(diverged);
+    const learned = await taught.goto(response);
+    expect(learned.ran!.from).toBeLessThan(diverged);
+    expect(outcome(learned)).toEqual(outcome(await untaught.goto(response)));
+    expect(learned.verdict).toBe('not-reached');
+  });
+});
+
 describe('Stepper: a what-if whose transactions return other values (no divergence by itself without --strict)', () => {
   it('does not start from a checkpoint after such a transaction: the served result would hide the difference', async () => {
     const source = fs.readFileSync(ROUNDS_APP, 'utf8');

@@ -106,6 +106,21 @@ describe("a session's steps and their re-execution", () => {
     expect((await data.replay(3, {}, { fresh: true })).cached).toBe(false);
   });
 
+  it('a step move right after the replay starts from a checkpoint the replay reached, not from the start', async () => {
+    const fresh = TuiData.open({ journal: journal.dir });
+    try {
+      const rows = fresh.steps(5).rows;
+      const tx = rows.findIndex((r) => r.kind === 'write-tx');
+      const checkpoint = rows.findLastIndex((r, i) => r.kind === 'checkpoint' && i < tx);
+      expect(checkpoint).toBeGreaterThan(0);
+      expect((await fresh.replay(5)).equal).toBe(true);
+      const moved = await fresh.stepTo(5, tx);
+      expect(moved.ran?.from).toBe(checkpoint);
+    } finally {
+      fresh.close();
+    }
+  });
+
   it('a what-if replay with the changed code diverges at the transfer transaction', async () => {
     const whatIf = TuiData.open({ journal: journal.dir, code: BANK_CHANGED_APP });
     try {
