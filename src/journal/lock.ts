@@ -14,11 +14,8 @@ export function acquireLock(dir: string): () => void {
   if (heldHere.has(lockPath)) {
     throw new JournalLockedError(`journal ${dir} is locked by a writer in this process (${lockPath})`, lockPath);
   }
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const tmp = `${lockPath}.${process.pid}.${Date.now()}`;
-    fs.writeFileSync(tmp, `${process.pid}\n${os.hostname()}\n`, { mode: FILE_MODE });
-    try {
-      fs.linkSync(tmp, lockPath); // atomic: fails if a lock exists
+  for (let attempt = 0; attempt < 50; attempt++) {
+    if (tryLink(lockPath)) {
       heldHere.add(lockPath);
       let released = false;
       return () => {
@@ -27,50 +24,60 @@ export function acquireLock(dir: string): () => void {
         heldHere.delete(lockPath);
         fs.rmSync(lockPath, { force: true });
       };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = readHolder(lockPath);
-      if (holder !== null && holder.host === os.hostname() && !isAlive(holder.pid)) {
-        breakStaleLock(lockPath, holder);
-        continue;
-      }
-      const who = holder ? `pid ${holder.pid} on ${holder.host}` : 'another writer';
-      throw new JournalLockedError(`journal ${dir} is locked by ${who} (${lockPath})`, lockPath);
-    } finally {
-      fs.rmSync(tmp, { force: true });
     }
+    const holder = readHolder(lockPath);
+    if (holder === null && !fs.existsSync(lockPath)) continue; // released meanwhile
+    if (holder !== null && holder.host === os.hostname() && !isAlive(holder.pid)) {
+      if (!breakStaleLock(lockPath, holder)) pause(2); // another process is breaking it
+      continue;
+    }
+    const who = holder ? `pid ${holder.pid} on ${holder.host}` : 'another writer';
+    throw new JournalLockedError(`journal ${dir} is locked by ${who} (${lockPath})`, lockPath);
   }
   throw new JournalLockedError(`journal ${dir} is locked (${lockPath})`, lockPath);
 }
 
-/**
- * Remove a lock whose holder is dead, unless another process took the journal
- * over meanwhile. Removing by name would race: two processes that both saw the
- * stale lock could each remove it, and the slower one would remove the lock
- * the faster one had just taken. Renaming is atomic, so only one process moves
- * a given file away, and it checks what it moved: a live lock goes back.
- */
-function breakStaleLock(lockPath: string, stale: { pid: number; host: string }): void {
-  const aside = `${lockPath}.stale.${process.pid}.${Date.now()}`;
+/** Create `file` holding this process's pid and host, atomically; false if it exists. */
+function tryLink(file: string): boolean {
+  const tmp = `${file}.${process.pid}.${Date.now()}`;
+  fs.writeFileSync(tmp, `${process.pid}\n${os.hostname()}\n`, { mode: FILE_MODE });
   try {
-    fs.renameSync(lockPath, aside);
+    fs.linkSync(tmp, file); // atomic: fails if the file exists
+    return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // someone else broke it
-    throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return false;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/**
+ * Remove a LOCK whose holder is dead; false when another process is doing so.
+ * Contenders that all saw the stale LOCK must not each remove "the" LOCK: a
+ * slow one would remove the lock a fast one had just taken. So breaking takes
+ * a second lock, LOCK.break, and under it checks that LOCK still names the
+ * dead holder: nobody else can remove it meanwhile, and nobody can replace it
+ * while it exists. A LOCK.break left by a breaker that died is removed.
+ */
+function breakStaleLock(lockPath: string, stale: { pid: number; host: string }): boolean {
+  const breakPath = `${lockPath}.break`;
+  if (!tryLink(breakPath)) {
+    const breaker = readHolder(breakPath);
+    if (breaker !== null && breaker.host === os.hostname() && !isAlive(breaker.pid)) fs.rmSync(breakPath, { force: true });
+    return false;
   }
   try {
-    const moved = readHolder(aside);
-    if (moved !== null && (moved.pid !== stale.pid || moved.host !== stale.host)) {
-      // A live writer's lock, taken after we read the stale one: put it back.
-      try {
-        fs.linkSync(aside, lockPath);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-    }
+    const holder = readHolder(lockPath);
+    if (holder !== null && holder.pid === stale.pid && holder.host === stale.host) fs.rmSync(lockPath, { force: true });
+    return true;
   } finally {
-    fs.rmSync(aside, { force: true });
+    fs.rmSync(breakPath, { force: true });
   }
+}
+
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function readHolder(lockPath: string): { pid: number; host: string } | null {
