@@ -38,6 +38,10 @@ import { startLoadProcess, type LoadProcess, type LoadResult } from './lib/load-
 //      requests it answered, at concurrency 32 (HTTP parsing included on both
 //      sides, so the difference is what Windback adds).
 //
+// `--case=in-process` runs only the in-process part (seconds, not minutes), and
+// `--dist=<dir>` points it at another build of the sources. For an A/B of two
+// builds in one process, interleaved, see bench/ab-inprocess.ts.
+//
 // WINDBACK_BENCH_SERVER_PROF=1 starts the Windback servers under
 // `node --cpu-prof` and leaves the profiles in bench/results/profiles/.
 
@@ -49,6 +53,8 @@ const CONCURRENCIES = [1, 32];
 const WORKLOADS = ['deposit', 'balance'] as const;
 type Workload = (typeof WORKLOADS)[number];
 const IN_PROCESS_SESSIONS = options.quick ? 1000 : 5000;
+/** --dist=<dir>: the in-process part runs another build of the sources (default dist/), e.g. a copy from before a change. */
+const DIST_DIR = process.argv.find((a) => a.startsWith('--dist='))?.slice('--dist='.length);
 const SESSION_GOAL_US = 30;
 const SNAPSHOT_LABEL = 'in-process deposit, Windback none, snapshot every 1000 tx (default), per session';
 
@@ -309,8 +315,11 @@ async function inProcess(results: BenchResult[], meta: Record<string, unknown>):
     // Snapshots off: they cost in proportion to the database's size, not per
     // session. The second runtime keeps the default cadence (every 1000 write
     // transactions), for their amortized cost on deposits.
-    const runtime = await startInProcessRuntime(BANK_APP, path.join(tmp, 'journal'), { durability: 'none', snapshotEvery: 0 });
-    const snapshotting = wanted(options, SNAPSHOT_LABEL) ? await startInProcessRuntime(BANK_APP, path.join(tmp, 'journal-snapshots'), { durability: 'none', snapshotEvery: 1000 }) : null;
+    const distDir = DIST_DIR === undefined ? undefined : path.resolve(DIST_DIR);
+    const runtime = await startInProcessRuntime(BANK_APP, path.join(tmp, 'journal'), { durability: 'none', snapshotEvery: 0, distDir });
+    const snapshotting = wanted(options, SNAPSHOT_LABEL)
+      ? await startInProcessRuntime(BANK_APP, path.join(tmp, 'journal-snapshots'), { durability: 'none', snapshotEvery: 1000, distDir })
+      : null;
     const bank = openBaselineBank(path.join(tmp, 'baseline.sqlite'), 'OFF');
     const meta0 = { host: '127.0.0.1:8080', 'content-type': 'application/json', 'content-length': '48' };
     const wbAccounts: string[] = [];
@@ -398,6 +407,7 @@ async function inProcess(results: BenchResult[], meta: Record<string, unknown>):
       await snapshotting.close();
     }
     meta.inProcessSessionsPerRun = IN_PROCESS_SESSIONS;
+    if (distDir !== undefined) meta.inProcessDist = distDir;
     await runtime.close();
     bank.close();
   } finally {

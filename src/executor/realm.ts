@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
 import * as vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
-import { buildSync } from 'esbuild';
 import { SANDBOX_GLOBAL, wrapAppFactory } from '../sandbox/factory.js';
 import type { SandboxApi } from '../sandbox/index.js';
 import type { AppDefinition } from '../sandbox/app-types.js';
@@ -15,14 +16,45 @@ import { registerSourceMap } from './source-maps.js';
 // with its own scope, so module state is fresh per session at the cost of
 // running the module's top level, not of a new context (docs/sandbox.md).
 
+/** The prebuilt sandbox bundle, beside the compiled sandbox (`npm run build` writes it: scripts/build-sandbox.mjs). */
+export const SANDBOX_BUNDLE_FILE = 'sandbox.bundle.js';
+
 let sandboxSource: string | null = null;
 
-/** The sandbox bundle (src/sandbox/entry), built once per process with esbuild. */
+/**
+ * The sandbox bundle (src/sandbox/entry, esbuild, iife, platform neutral).
+ * From dist/ it is the file `npm run build` wrote, if it is not older than
+ * any compiled sandbox module; otherwise (running from src/ through tsx, or
+ * after a bare tsc) it is built here, once per process.
+ */
 function sandboxBundle(): string {
   if (sandboxSource !== null) return sandboxSource;
-  const candidates = ['../sandbox/entry.js', '../sandbox/entry.ts'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+  const dir = fileURLToPath(new URL('../sandbox/', import.meta.url));
+  sandboxSource = prebuiltSandbox(dir) ?? buildSandboxSource(dir);
+  return sandboxSource;
+}
+
+function prebuiltSandbox(dir: string): string | null {
+  const file = path.join(dir, SANDBOX_BUNDLE_FILE);
+  let built: number;
+  try {
+    built = fs.statSync(file).mtimeMs;
+    for (const name of fs.readdirSync(dir)) {
+      if (name.endsWith('.js') && name !== SANDBOX_BUNDLE_FILE && fs.statSync(path.join(dir, name)).mtimeMs > built) return null;
+    }
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** Bundle the sandbox whose entry (entry.js or entry.ts) is in `dir` (also used by scripts/build-sandbox.mjs). */
+export function buildSandboxSource(dir: string): string {
+  const candidates = ['entry.js', 'entry.ts'].map((name) => path.join(dir, name));
   const entry = candidates.find((file) => fs.existsSync(file));
   if (!entry) throw new Error(`sandbox entry not found (looked for ${candidates.join(', ')}); run npm run build`);
+  // Loaded only when needed: a prebuilt bundle spares a process esbuild altogether.
+  const { buildSync } = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
   const result = buildSync({
     entryPoints: [entry],
     bundle: true,
@@ -32,8 +64,7 @@ function sandboxBundle(): string {
     target: 'es2022',
     logLevel: 'silent',
   });
-  sandboxSource = result.outputFiles[0].text;
-  return sandboxSource;
+  return result.outputFiles[0].text;
 }
 
 export interface RealmOptions {

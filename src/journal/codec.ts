@@ -1,4 +1,4 @@
-import { Packr } from 'msgpackr';
+import { Packr, RESET_BUFFER_MODE, REUSE_BUFFER_MODE } from 'msgpackr';
 import {
   KIND_OF_TYPE,
   RECORD_TYPE,
@@ -80,15 +80,53 @@ export function encodePayload(record: AppendableRecord | BatchCommitRecord): Enc
   if (record.kind === 'batch-commit') {
     return { type: BATCH_COMMIT_TYPE, payload: encodeBatchCommit(record) };
   }
-  const fields = FIELDS[record.kind] as readonly string[];
-  const values: unknown[] = new Array(fields.length);
+  return { type: RECORD_TYPE[record.kind], payload: packr.pack(payloadValues(record, new Array(FIELDS[record.kind].length))) };
+}
+
+/** The array of a record's fields, in payload order, filled into `values`. */
+function payloadValues(record: AppendableRecord, values: unknown[]): unknown[] {
+  const fields = FIELDS[record.kind as PayloadKind] as readonly string[];
   const source = record as unknown as Record<string, unknown>;
   for (let i = 0; i < fields.length; i++) values[i] = source[fields[i]];
-  if (record.kind === 'write-tx') {
-    const changesIndex = fields.indexOf('changes');
-    values[changesIndex] = record.changes.map((c) => [c.table, c.key, c.before, c.after]);
+  if (record.kind === 'write-tx') values[WRITE_TX_CHANGES] = record.changes.map((c) => [c.table, c.key, c.before, c.after]);
+  return values;
+}
+
+const WRITE_TX_CHANGES = FIELDS['write-tx'].indexOf('changes');
+
+/** One reusable field array per record kind, for packTransient (packing is synchronous and never reentrant). */
+const SCRATCH = new Map<string, unknown[]>(Object.entries(FIELDS).map(([kind, fields]) => [kind, new Array(fields.length)]));
+
+/** A payload packed into the codec's own buffer: valid only until the next call that packs. */
+export interface TransientPayload {
+  type: number;
+  bytes: Uint8Array;
+  start: number;
+  end: number;
+}
+
+const transient: TransientPayload = { type: 0, bytes: new Uint8Array(0), start: 0, end: 0 };
+
+/**
+ * Encode a record's payload (the same bytes as encodePayload) without copying
+ * it out of the encoder's buffer: the result, and the bytes it points to, are
+ * overwritten by the next call. For the writer, which copies them into its
+ * batch at once.
+ */
+export function packTransient(record: AppendableRecord): TransientPayload {
+  const values = SCRATCH.get(record.kind)!;
+  payloadValues(record, values);
+  let packed: Uint8Array & { start?: number; end?: number };
+  try {
+    packed = packr.pack(values, REUSE_BUFFER_MODE | RESET_BUFFER_MODE) as Uint8Array & { start?: number; end?: number };
+  } finally {
+    values.fill(undefined);
   }
-  return { type: RECORD_TYPE[record.kind], payload: packr.pack(values) };
+  transient.type = RECORD_TYPE[record.kind as PayloadKind];
+  transient.bytes = packed;
+  transient.start = packed.start!;
+  transient.end = packed.end!;
+  return transient;
 }
 
 export function decodePayload(type: number, payload: Uint8Array): JournalRecord {
@@ -145,12 +183,22 @@ export function writeBatchCommit(
   prevHead: Uint8Array,
   head: Uint8Array,
 ): void {
-  out.writeBigUInt64LE(BigInt(seq), offset);
+  writeU64(out, seq, offset);
   out.writeUInt32LE(records, offset + 8);
   out.writeUInt32LE(bytes, offset + 12);
-  out.writeBigUInt64LE(BigInt(Math.max(0, Math.floor(at))), offset + 16);
+  writeU64(out, Math.max(0, Math.floor(at)), offset + 16);
   out.set(prevHead, offset + 24);
   out.set(head, offset + 24 + HEAD_SIZE);
+}
+
+/** A non-negative safe integer as u64 LE, without a BigInt. */
+export function writeU64(out: Buffer, value: number, offset: number): void {
+  if (!Number.isSafeInteger(value)) {
+    out.writeBigUInt64LE(BigInt(value), offset); // throws for what is not an integer, as before
+    return;
+  }
+  out.writeUInt32LE(value % 0x1_0000_0000, offset);
+  out.writeUInt32LE(Math.floor(value / 0x1_0000_0000), offset + 4);
 }
 
 export function decodeBatchCommit(payload: Uint8Array): BatchCommitRecord {

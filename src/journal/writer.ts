@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import * as path from 'node:path';
 import { JournalFailedError } from '../model/errors.js';
 import type { AppendableRecord, Durability } from '../model/records.js';
 import { maskedCrcOf } from './checksum.js';
-import { encodePayload, writeBatchCommit } from './codec.js';
+import { packTransient, writeBatchCommit, writeU64 } from './codec.js';
 import {
   BATCH_COMMIT_FRAME_SIZE,
   BATCH_COMMIT_PAYLOAD_SIZE,
@@ -57,6 +57,14 @@ export interface WriterStart {
   now: () => number;
   onClose: () => void;
 }
+
+/**
+ * The batch buffer starts with room for the batch head's hash prefix
+ * (prevHead, 32 bytes, and seq as u64 LE), so that the head is one SHA-256
+ * call over contiguous bytes: SHA-256(prevHead || seq || records) (format
+ * section 6). Records start at this offset.
+ */
+const PREFIX = 40;
 
 interface Ticket {
   promise: Promise<void>;
@@ -174,23 +182,33 @@ export class JournalWriter {
   }
 
   append(record: AppendableRecord): Appended {
-    const { type, payload } = encodePayload(record);
-    return this.appendRaw(type, payload);
+    // Packed into the codec's reusable buffer and copied into the batch at once.
+    const { type, bytes, start, end } = packTransient(record);
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new JournalFailedError(`journal ${this.dir} is closed`);
+    return this.frame(type, bytes, start, end);
   }
 
   /** Append an already-encoded payload of the given record type. */
   appendRaw(type: number, payload: Uint8Array): Appended {
     if (this.failure) throw this.failure;
     if (this.closed) throw new JournalFailedError(`journal ${this.dir} is closed`);
+    return this.frame(type, payload, 0, payload.byteLength);
+  }
+
+  private frame(type: number, payload: Uint8Array, start: number, end: number): Appended {
+    const length = end - start;
     if (type <= 0 || type > 255 || type === BATCH_COMMIT_TYPE) throw new RangeError(`record type ${type} cannot be appended`);
-    if (payload.byteLength > MAX_PAYLOAD) throw new RangeError(`record payload of ${payload.byteLength} bytes exceeds ${MAX_PAYLOAD}`);
-    const size = FRAME_HEADER_SIZE + payload.byteLength;
+    if (length > MAX_PAYLOAD) throw new RangeError(`record payload of ${length} bytes exceeds ${MAX_PAYLOAD}`);
+    const size = FRAME_HEADER_SIZE + length;
     this.reserve(size + BATCH_COMMIT_FRAME_SIZE);
-    const at = this.batchLength;
+    const at = PREFIX + this.batchLength;
     const buf = this.batch;
-    buf.writeUInt32LE(payload.byteLength, at + 4);
+    buf.writeUInt32LE(length, at + 4);
     buf[at + 8] = type;
-    buf.set(payload, at + FRAME_HEADER_SIZE);
+    if (start === 0 && end === payload.byteLength) buf.set(payload, at + FRAME_HEADER_SIZE);
+    else if (Buffer.isBuffer(payload)) payload.copy(buf, at + FRAME_HEADER_SIZE, start, end); // no view to allocate
+    else buf.set(payload.subarray(start, end), at + FRAME_HEADER_SIZE);
     buf.writeUInt32LE(maskedCrcOf(buf, at + 4, at + size), at);
     const position = this.nextPosition;
     this.nextPosition += size;
@@ -254,9 +272,9 @@ export class JournalWriter {
   }
 
   private reserve(bytes: number): void {
-    if (this.batchLength + bytes <= this.batch.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.batch.length * 2, this.batchLength + bytes));
-    this.batch.copy(bigger, 0, 0, this.batchLength);
+    if (PREFIX + this.batchLength + bytes <= this.batch.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.batch.length * 2, PREFIX + this.batchLength + bytes));
+    this.batch.copy(bigger, 0, 0, PREFIX + this.batchLength);
     this.batch = bigger;
   }
 
@@ -267,12 +285,12 @@ export class JournalWriter {
     const records = this.batchRecords;
     const bytes = this.batchLength;
     const prevHead = this.head;
-    const seqBytes = Buffer.allocUnsafe(8);
-    seqBytes.writeBigUInt64LE(BigInt(seq));
-    const head = createHash('sha256').update(prevHead).update(seqBytes).update(this.batch.subarray(0, bytes)).digest();
     this.reserve(BATCH_COMMIT_FRAME_SIZE);
-    const at = this.batchLength;
     const buf = this.batch;
+    buf.set(prevHead, 0);
+    writeU64(buf, seq, 32);
+    const head = hash('sha256', buf.subarray(0, PREFIX + bytes), 'buffer');
+    const at = PREFIX + this.batchLength;
     buf.writeUInt32LE(BATCH_COMMIT_PAYLOAD_SIZE, at + 4);
     buf[at + 8] = BATCH_COMMIT_TYPE;
     writeBatchCommit(buf, at + FRAME_HEADER_SIZE, seq, records, bytes, this.now(), prevHead, head);
@@ -290,12 +308,12 @@ export class JournalWriter {
 
     const after: ChainPoint = { position: this.nextPosition, nextSeq: this.nextSeq, head };
     if (this.durability === 'always') {
-      this.queue.push({ bytes: Buffer.from(buf.subarray(0, total)), ticket, after });
+      this.queue.push({ bytes: Buffer.from(buf.subarray(PREFIX, PREFIX + total)), ticket, after });
       this.draining ??= this.drainOneByOne();
       return;
     }
     try {
-      this.writeToSegment(buf.subarray(0, total), after);
+      this.writeToSegment(buf.subarray(PREFIX, PREFIX + total), after);
     } catch (error) {
       ticket.reject(this.fail(error));
       return;

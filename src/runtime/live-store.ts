@@ -14,6 +14,14 @@ import { appDb, openSnapshotCopy, rollForward, SqliteStore, StoreDivergedError }
 export const LIVE_DB_FILE = 'live.sqlite';
 export const SNAPSHOT_DIR = 'snapshots';
 
+/**
+ * The live file needs no syncs (the journal is the source of truth), and only
+ * the recording process opens it (the journal's lock): it holds the file's
+ * lock for as long as it runs, which spares the lock calls of every
+ * transaction (docs/benchmarks.md, "Recording overhead").
+ */
+const LIVE_OPTIONS = { synchronous: 'OFF', lockingMode: 'EXCLUSIVE' } as const;
+
 export interface LiveStoreOptions {
   journalDir: string;
   catalog: Catalog;
@@ -50,7 +58,7 @@ export class LiveStore implements LiveDatabase {
     let reason: string | null = null;
     if (fs.existsSync(file)) {
       try {
-        store = SqliteStore.open(file, { synchronous: 'OFF' });
+        store = SqliteStore.open(file, LIVE_OPTIONS);
         if (store.lastAppliedTx > journalLast) {
           reason = `the database had applied transaction ${store.lastAppliedTx}, but the journal ends at ${journalLast}`;
         }
@@ -171,10 +179,10 @@ function rebuild(file: string, options: LiveStoreOptions, journalLast: TxId): { 
   let store: SqliteStore;
   let fromSnapshot: TxId | null = null;
   if (snapshot && fs.existsSync(path.join(options.journalDir, snapshot.file))) {
-    store = openSnapshotCopy(path.join(options.journalDir, snapshot.file), file, { sha256: snapshot.sha256, synchronous: 'OFF' });
+    store = openSnapshotCopy(path.join(options.journalDir, snapshot.file), file, { sha256: snapshot.sha256, ...LIVE_OPTIONS });
     fromSnapshot = snapshot.tx;
   } else {
-    store = SqliteStore.open(file, { synchronous: 'OFF' });
+    store = SqliteStore.open(file, LIVE_OPTIONS);
   }
   const applied = rollForwardFromJournal(store, options, journalLast);
   return { store, applied, fromSnapshot };

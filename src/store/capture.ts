@@ -26,6 +26,12 @@ import { makeRow, rowsEqual, showRow, sqlValueEqual, toKey, toSqlValue } from '.
 
 const TOUCHED = '_windback_touched';
 const SEQUENCE = 'sqlite_sequence';
+/**
+ * Up to this many tables, one statement (a UNION ALL over the tables) reads
+ * the images of every touched row in first-touch order; beyond it, one
+ * statement per touched table does.
+ */
+const UNION_LIMIT = 16;
 
 type Stmt = Database.Statement<unknown[], unknown>;
 
@@ -128,6 +134,21 @@ function shadowName(index: number): string {
   return `_windback_before_${index}`;
 }
 
+/** The images of every touched row of every table, in first-touch order, each image padded to `width` columns. */
+function allImagesSql(tables: TableInfo[], width: number): string {
+  const parts = tables.map((info, index) => {
+    const pad = new Array(width - info.columns.length).fill('NULL');
+    const shadowCols = [...info.columns.map((_, i) => `s.c${i}`), ...pad].join(', ');
+    const liveCols = [...info.columns.map((c) => `t.${q(c.name)}`), ...pad].join(', ');
+    return (
+      `SELECT tt.rowid, ${index}, tt.k, s.k IS NOT NULL, ${shadowCols}, t.${info.rowid} IS NOT NULL, ${liveCols} ` +
+      `FROM temp.${TOUCHED} AS tt LEFT JOIN temp.${shadowName(index)} AS s ON s.k = tt.k ` +
+      `LEFT JOIN main.${q(info.name)} AS t ON t.${info.rowid} = tt.k WHERE tt.tbl = ${index}`
+    );
+  });
+  return `${parts.join(' UNION ALL ')} ORDER BY 1`;
+}
+
 function triggerSql(table: TableInfo, index: number): string[] {
   const target = `main.${q(table.name)}`;
   const rid = table.rowid;
@@ -160,6 +181,10 @@ export class ChangeCapture {
   private installed = false;
   private readonly touchedClear: Stmt;
   private readonly touchedTables: Stmt;
+  /** Every touched row of every table, in first-touch order: [order, tbl, key, hasBefore, before (width), hasAfter, after (width)]. */
+  private allImages: Stmt | null = null;
+  /** The widest table's column count: the width of each image in allImages' rows. */
+  private width = 0;
 
   constructor(private readonly db: Database.Database) {
     db.exec(`CREATE TEMP TABLE IF NOT EXISTS ${TOUCHED} (tbl INTEGER NOT NULL, k INTEGER NOT NULL, UNIQUE (tbl, k))`);
@@ -185,6 +210,10 @@ export class ChangeCapture {
     }
     this.tables = tables.map((t, i) => new CapturedTable(this.db, t, i, true));
     this.byName = new Map(this.tables.map((t) => [t.info.name, t]));
+    if (tables.length > 0 && tables.length <= UNION_LIMIT) {
+      this.width = Math.max(...tables.map((t) => t.columns.length));
+      this.allImages = this.db.prepare(allImagesSql(tables, this.width)).raw(true).safeIntegers(true);
+    }
     if (hasSequenceTable(this.db)) {
       this.sequence = new CapturedTable(this.db, readTable(this.db, SEQUENCE, false), -1, false);
       this.sequenceAll = this.db.prepare(`SELECT rowid, name, seq FROM main.${SEQUENCE}`).raw(true).safeIntegers(true);
@@ -201,6 +230,8 @@ export class ChangeCapture {
     for (const o of objects) if (o.type === 'table') this.db.exec(`DROP TABLE IF EXISTS temp.${q(o.name)}`);
     this.tables = [];
     this.byName = new Map();
+    this.allImages = null;
+    this.width = 0;
     this.sequence = null;
     this.sequenceAll = null;
     this.installed = false;
@@ -221,6 +252,11 @@ export class ChangeCapture {
    * sqlite_sequence's), and reset the capture tables.
    */
   collect(sequenceBefore: SequenceState = null): RowChange[] {
+    if (this.allImages !== null) {
+      const changes = this.collectAll(this.allImages);
+      if (sequenceBefore !== null) diffSequence(sequenceBefore, this.sequenceState(), changes);
+      return changes;
+    }
     const tbls = this.touchedTables.all() as number[];
     let changes: RowChange[] = [];
     if (tbls.length > 0) {
@@ -232,6 +268,34 @@ export class ChangeCapture {
       for (const tbl of tbls) this.tables[tbl].shadowClear!.run();
     }
     if (sequenceBefore !== null) diffSequence(sequenceBefore, this.sequenceState(), changes);
+    return changes;
+  }
+
+  /** collect() with one statement for all tables (see UNION_LIMIT); clears only the shadow tables that hold rows. */
+  private collectAll(images: Stmt): RowChange[] {
+    const rows = images.all() as unknown[][];
+    const changes: RowChange[] = [];
+    if (rows.length === 0) return changes;
+    const width = this.width;
+    let shadows = 0;
+    for (let r = 0; r < rows.length; r++) {
+      const raw = rows[r];
+      const tbl = Number(raw[1]);
+      const table = this.tables[tbl];
+      const hasBefore = raw[3] === 1n;
+      const hasAfter = raw[4 + width] === 1n;
+      if (hasBefore) shadows |= 1 << tbl;
+      if (!hasBefore && !hasAfter) continue;
+      if (hasBefore && hasAfter && rangeEqual(raw, 4, 5 + width, table.names.length)) continue;
+      changes.push({
+        table: table.info.name,
+        key: toKey(raw[2]),
+        before: hasBefore ? table.toRow(raw, 4) : null,
+        after: hasAfter ? table.toRow(raw, 5 + width) : null,
+      });
+    }
+    this.touchedClear.run();
+    for (let tbl = 0; shadows !== 0; tbl++, shadows >>>= 1) if (shadows & 1) this.tables[tbl].shadowClear!.run();
     return changes;
   }
 

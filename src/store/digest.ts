@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, hash, type Hash } from 'node:crypto';
 
 // The read digest: SHA-256 over a canonical encoding of everything a
 // transaction read through its TxDb (docs/store.md, "Read digest").
@@ -35,7 +35,8 @@ export class DigestScratch {
 }
 
 export class ReadDigest {
-  private readonly hash: Hash = createHash('sha256');
+  /** Made only once the input outgrows the buffer (FLUSH_AT); most transactions hash it in one call at finish(). */
+  private hash: Hash | null = null;
   private buf: Buffer;
   private n = 0;
 
@@ -189,7 +190,7 @@ export class ReadDigest {
 
   private flush(): void {
     if (this.n === 0 || this.result !== null) return;
-    this.hash.update(this.buf.subarray(0, this.n));
+    (this.hash ??= createHash('sha256')).update(this.buf.subarray(0, this.n));
     this.n = 0;
   }
 
@@ -198,8 +199,12 @@ export class ReadDigest {
   /** The digest; later calls return the same, and later input is ignored. */
   finish(): Uint8Array {
     if (this.result === null) {
-      this.flush();
-      this.result = new Uint8Array(this.hash.digest());
+      if (this.hash === null) {
+        this.result = new Uint8Array(hash('sha256', this.buf.subarray(0, this.n), 'buffer'));
+      } else {
+        this.flush();
+        this.result = new Uint8Array(this.hash.digest());
+      }
     }
     this.n = 0;
     return this.result;

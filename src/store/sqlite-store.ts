@@ -43,6 +43,14 @@ export interface SqliteStoreOptions {
   safeIntegers?: boolean;
   /** How long to wait for another connection's lock, in ms (default 5000). */
   timeout?: number;
+  /**
+   * PRAGMA locking_mode (default 'NORMAL'). 'EXCLUSIVE' holds the file's lock
+   * from the first transaction until close, and keeps the WAL index in
+   * process memory instead of a -shm file: no lock calls per transaction, but
+   * no other connection can read the file while this one has it open. For a
+   * file only this connection uses (the runtime's live database).
+   */
+  lockingMode?: 'NORMAL' | 'EXCLUSIVE';
 }
 
 const FORMAT = 1;
@@ -89,6 +97,7 @@ export class SqliteStore implements Store {
   private readonly setLast: Database.Statement<[TxId], unknown>;
   private readonly writeTx: TxBody<[TxContext, TxId, (db: TxDb) => unknown], WriteResult<unknown>>;
   private readonly readTx: TxBody<[TxContext, (db: TxDb) => unknown], ReadResult<unknown>>;
+  private readonly readBody: ((ctx: TxContext, fn: (db: TxDb) => unknown) => ReadResult<unknown>) | null;
   private readonly applyTx: TxBody<[TxId, readonly RowChange[]], void>;
   private readonly migrateTx: TxBody<[TxId, string, string[], MigrationOptions], MigrationResult>;
 
@@ -135,6 +144,10 @@ export class SqliteStore implements Store {
     readonly file: string,
     private readonly options: SqliteStoreOptions,
   ) {
+    const locking = options.lockingMode ?? 'NORMAL';
+    if (locking !== 'NORMAL' && locking !== 'EXCLUSIVE') throw new TypeError(`lockingMode must be NORMAL or EXCLUSIVE, not ${String(locking)}`);
+    // Before the first access in WAL mode, so that the WAL index lives in memory (no -shm file).
+    if (locking === 'EXCLUSIVE') db.pragma('locking_mode = EXCLUSIVE');
     if (!db.memory) db.pragma('journal_mode = WAL');
     const sync = options.synchronous ?? 'NORMAL';
     if (!['OFF', 'NORMAL', 'FULL', 'EXTRA'].includes(sync)) throw new TypeError(`synchronous must be OFF, NORMAL, FULL or EXTRA, not ${sync}`);
@@ -162,13 +175,20 @@ export class SqliteStore implements Store {
       return { result, changes, readDigest: ctx.digest.finish(), readAtTx: txId - 1 };
     });
 
-    this.readTx = db.transaction((ctx: TxContext, fn: (db: TxDb) => unknown) => {
+    const readBody = (ctx: TxContext, fn: (db: TxDb) => unknown): ReadResult<unknown> => {
       const value = fn(ctx.handle);
       refuseThenable(value, 'read()');
       ctx.closeIterators();
       const result = cloneResult(value, 'read()');
       return { result, readDigest: ctx.digest.finish(), readAtTx: this._lastAppliedTx };
-    });
+    };
+    this.readTx = db.transaction(readBody);
+    // A read needs a transaction only to see one state across its statements.
+    // When no other connection can write the file (it is in memory, or this one
+    // holds the exclusive lock) and this store runs one transaction at a time,
+    // nothing can commit between them: run it in autocommit mode, without the
+    // BEGIN and COMMIT. Its statements are read-only, so there is nothing to roll back.
+    this.readBody = locking === 'EXCLUSIVE' || db.memory ? readBody : null;
 
     this.applyTx = db.transaction((txId: TxId, changes: readonly RowChange[]) => {
       // User triggers already did their work when the transaction was
@@ -238,7 +258,8 @@ export class SqliteStore implements Store {
       this._lastAbort = null;
       const ctx = new TxContext(this.db, this.cache, 'read', this.options.safeIntegers ?? false, this.scratch);
       try {
-        return this.readTx.deferred(ctx, fn as (db: TxDb) => unknown) as ReadResult<T>;
+        const body = fn as (db: TxDb) => unknown;
+        return (this.readBody !== null ? this.readBody(ctx, body) : this.readTx.deferred(ctx, body)) as ReadResult<T>;
       } catch (error) {
         this._lastAbort = aborted(ctx, 'read', this._lastAppliedTx);
         throw error;
@@ -384,6 +405,12 @@ export class SqliteStore implements Store {
     let tx: TxId;
     const copy = new Database(partial, { fileMustExist: true });
     try {
+      // The copy is in WAL mode (its first page came from this file). Leaving
+      // it: with the lock held and no syncs, SQLite needs no -shm file and does
+      // not fsync on the way (the file is synced once, below); the bytes it
+      // writes are the same.
+      copy.pragma('locking_mode = EXCLUSIVE');
+      copy.pragma('synchronous = OFF');
       copy.pragma('journal_mode = DELETE');
       tx = readLastApplied(copy);
     } finally {

@@ -82,7 +82,8 @@ function lastRowidStatement(db: Database.Database): Database.Statement {
 export class TxContext {
   private closed = false;
   readonly digest: ReadDigest;
-  readonly iterators = new Set<IterableIterator<unknown>>();
+  /** Iterators still open (made on the first iterate(): most transactions never iterate). */
+  private openIterators: Set<IterableIterator<unknown>> | null = null;
   readonly handle: TxDb;
   /**
    * The connection's last insert rowid as this transaction last saw it. SQLite
@@ -146,15 +147,24 @@ export class TxContext {
 
   /** End the transaction's use of statements: close open iterators, refuse further calls. */
   close(): void {
-    for (const it of [...this.iterators]) it.return?.();
-    this.iterators.clear();
+    this.closeIterators();
     this.closed = true;
   }
 
   /** Close open iterators (so that the connection is free for capture), keep the handle usable. */
   closeIterators(): void {
-    for (const it of [...this.iterators]) it.return?.();
-    this.iterators.clear();
+    const open = this.openIterators;
+    if (open === null || open.size === 0) return;
+    for (const it of [...open]) it.return?.();
+    open.clear();
+  }
+
+  trackIterator(it: IterableIterator<unknown>): void {
+    (this.openIterators ??= new Set()).add(it);
+  }
+
+  untrackIterator(it: IterableIterator<unknown>): void {
+    this.openIterators?.delete(it);
   }
 }
 
@@ -303,7 +313,7 @@ class TxStatementImpl implements TxStatement {
       if (done) return;
       done = true;
       digest.end(count, complete);
-      ctx.iterators.delete(wrapper);
+      ctx.untrackIterator(wrapper);
     };
     const wrapper: IterableIterator<R> = {
       next(): IteratorResult<R> {
@@ -314,7 +324,7 @@ class TxStatementImpl implements TxStatement {
           step = inner.next();
         } catch (error) {
           done = true;
-          ctx.iterators.delete(wrapper);
+          ctx.untrackIterator(wrapper);
           digest.failure(errorCode(error));
           throw error;
         }
@@ -337,7 +347,7 @@ class TxStatementImpl implements TxStatement {
         return wrapper;
       },
     };
-    ctx.iterators.add(wrapper as IterableIterator<unknown>);
+    ctx.trackIterator(wrapper as IterableIterator<unknown>);
     return wrapper;
   }
 }

@@ -101,6 +101,10 @@ export function showRow(row: Row | null): string {
  * it that cannot be cloned (a function, a symbol, a Promise, ...).
  */
 export function cloneResult<T>(value: T, what: string): T {
+  // structuredClone returns these as they are: spare the call (most write()s return a number or nothing).
+  if (value === null || value === undefined) return value;
+  const type = typeof value;
+  if (type === 'number' || type === 'string' || type === 'boolean' || type === 'bigint') return value;
   try {
     return structuredClone(value);
   } catch (error) {
