@@ -25,7 +25,8 @@ import { generatorVersion } from './lib/synthetic-cache.js';
 //     10 ms, so the figures are up to ~15 ms late, the floor's as well): the
 //     timeline and the sessions pane with its count, nothing still loading
 //     ("winding to tx", "loading…"). The first paint (the frame's skeleton,
-//     still loading) is reported too. Side by side, interleaved run by run:
+//     still loading) is reported too (the same figure since the first frame
+//     is drawn complete, docs/tui.md "Start-up"). Side by side, interleaved run by run:
 //     the floor, `replay info --help` (node plus oclif start-up), as a process
 //     from spawn to exit, and the same command in tmux until its USAGE shows
 //     (the floor through the same polling apparatus; a marker echoed after it
@@ -54,7 +55,12 @@ import { generatorVersion } from './lib/synthetic-cache.js';
 // The journal is the one bench/catalog-wind.ts caches ($WINDBACK_BENCH_CACHE,
 // default <tmpdir>/windback-bench/, keyed by the generator's version and the
 // session count); this module writes it under the same key if it is missing
-// and keeps it, as catalog-wind does.
+// and keeps it, as catalog-wind does. WINDBACK_BENCH_TUI_JOURNAL=<cache entry>
+// uses an entry whatever its key (the generator's sources being edited would
+// otherwise mean writing 770 MiB again). For A/B runs of the start case,
+// WINDBACK_BENCH_COMPARE_BIN=<a copy of bin/replay.js with its own dist/ and
+// package.json> times that build too, interleaved run by run with this one
+// (WINDBACK_BENCH_REPLAY_BIN: that build instead of this one).
 
 const options = benchOptions();
 const SESSIONS = options.quick ? 100_000 : 1_000_000;
@@ -69,7 +75,10 @@ const POLL_PAUSE_MS = 10;
 const pauseCell = new Int32Array(new SharedArrayBuffer(4));
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const BIN = path.join(root, 'bin', 'replay.js');
+// WINDBACK_BENCH_REPLAY_BIN: another build's bin/replay.js, for A/B runs against a copy of an older dist/.
+const BIN = process.env.WINDBACK_BENCH_REPLAY_BIN ? path.resolve(process.env.WINDBACK_BENCH_REPLAY_BIN) : path.join(root, 'bin', 'replay.js');
+// WINDBACK_BENCH_COMPARE_BIN: another build's bin/replay.js, launched run by run between this one's (start case).
+const COMPARE_BIN = process.env.WINDBACK_BENCH_COMPARE_BIN ? path.resolve(process.env.WINDBACK_BENCH_COMPARE_BIN) : null;
 
 // --- the cached synthetic journal (same key as bench/catalog-wind.ts) ------------------
 
@@ -77,13 +86,15 @@ const BIN = path.join(root, 'bin', 'replay.js');
 async function cachedJournal(): Promise<{ dir: string; summary: SyntheticSummary; generatedNow: boolean }> {
   const cacheRoot = process.env.WINDBACK_BENCH_CACHE || path.join(os.tmpdir(), 'windback-bench');
   const key = `synthetic-${generatorVersion()}-s${SEED}-${SESSIONS}`;
-  const home = path.join(cacheRoot, key);
+  // WINDBACK_BENCH_TUI_JOURNAL: a cache entry to use whatever its key (while the generator's sources are being edited, say).
+  const home = process.env.WINDBACK_BENCH_TUI_JOURNAL ? path.resolve(process.env.WINDBACK_BENCH_TUI_JOURNAL) : path.join(cacheRoot, key);
   const dir = path.join(home, 'journal');
   const summaryFile = path.join(home, 'summary.json');
   if (fs.existsSync(summaryFile)) {
     log(`using the cached journal ${dir}`);
     return { dir, summary: JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as SyntheticSummary, generatedNow: false };
   }
+  if (process.env.WINDBACK_BENCH_TUI_JOURNAL) throw new Error(`WINDBACK_BENCH_TUI_JOURNAL: no ${summaryFile}`);
   fs.mkdirSync(cacheRoot, { recursive: true });
   const partial = fs.mkdtempSync(path.join(cacheRoot, `.partial-${key}-`));
   log(`writing a synthetic journal of ${SESSIONS.toLocaleString('en-US')} sessions (cached afterwards in ${home})...`);
@@ -171,6 +182,7 @@ async function startBench(results: BenchResult[], meta: Record<string, unknown>)
   meta.infoSeconds = Math.round(nowMs() - t0) / 1000;
 
   const tuiCommand = `exec node ${shellQuote(BIN)} tui --journal ${shellQuote(journal.dir)} --tx ${tx}`;
+  const compareCommand = COMPARE_BIN ? `exec node ${shellQuote(COMPARE_BIN)} tui --journal ${shellQuote(journal.dir)} --tx ${tx}` : null;
   const floorCommand = `node ${shellQuote(BIN)} info --help; echo FLOOR-DONE; sleep 600`;
   const header = new RegExp(`Timeline · tx ${tx} of 1–${journal.summary.transactions}`);
   const sessionsDone = new RegExp(`Sessions at tx ${tx} \\(\\d+\\)`);
@@ -182,16 +194,23 @@ async function startBench(results: BenchResult[], meta: Record<string, unknown>)
   tmux('new-session', '-d', '-x', '80', '-y', '24', '-s', 'holder', 'sleep 3600');
   const socketPath = tmux('display-message', '-p', '-t', 'holder', '#{socket_path}').trim();
   const tui: Launch[] = [];
+  const compared: Launch[] = [];
   const floorTmux: number[] = [];
   const floorProcess: number[] = [];
   try {
     // One untimed launch each: the file cache warm, as for every timed run.
     timeInTmux(tuiCommand, tuiPainted, tuiComplete);
+    if (compareCommand) timeInTmux(compareCommand, tuiPainted, tuiComplete);
     processMs(['info', '--help']);
     for (let i = 0; i < START_RUNS; i++) {
       collectGarbage();
+      // The compared build goes first every other run, so that neither always follows the other.
+      const compareFirst = compareCommand !== null && i % 2 === 1;
+      if (compareCommand && compareFirst) compared.push(timeInTmux(compareCommand, tuiPainted, tuiComplete));
       const run = timeInTmux(tuiCommand, tuiPainted, tuiComplete);
       tui.push(run);
+      if (compareCommand && !compareFirst) compared.push(timeInTmux(compareCommand, tuiPainted, tuiComplete));
+      if (compareCommand) log(`  run ${i + 1}/${START_RUNS}: compared build (${COMPARE_BIN}): first complete frame ${compared[i].complete.toFixed(0)} ms`);
       floorTmux.push(timeInTmux(floorCommand, floorShown, floorShown).complete);
       floorProcess.push(processMs(['info', '--help']));
       log(`  run ${i + 1}/${START_RUNS}: first complete frame ${run.complete.toFixed(0)} ms (first paint ${run.firstPaint?.toFixed(0) ?? '-'} ms); floor in tmux ${floorTmux[i].toFixed(0)} ms, floor process ${floorProcess[i].toFixed(0)} ms`);
@@ -218,6 +237,10 @@ async function startBench(results: BenchResult[], meta: Record<string, unknown>)
     floorInTmuxMs: Math.round(median(floorTmux)),
     minusFloorInTmuxMs: Math.round(median(completes) - median(floorTmux)),
   });
+  if (compareCommand) {
+    const other = compared.map((r) => r.complete);
+    results.push({ label: `compared build: tui start to first complete frame (${sizeLabel} sessions, tmux 80x24)`, value: Math.round(median(other)), unit: 'ms', runs: round(other), bin: COMPARE_BIN });
+  }
   results.push({ label: `tui start to first paint, still loading (${sizeLabel} sessions)`, value: Math.round(median(paints)), unit: 'ms', runs: round(paints) });
   results.push({ label: 'floor: replay info --help in tmux, to its output', value: Math.round(median(floorTmux)), unit: 'ms', runs: round(floorTmux) });
   results.push({ label: 'floor: replay info --help process, spawn to exit', value: Math.round(median(floorProcess)), unit: 'ms', runs: round(floorProcess) });

@@ -231,7 +231,8 @@ export class TuiData implements TuiSource {
     try {
       const corrupt = access.catalog.corruptionError('the TUI needs the whole journal');
       if (corrupt) throw corrupt;
-      if (access.catalog.sessionCount() === 0) throw new NotFoundError(`the journal at ${access.journalDir} holds no sessions yet`);
+      // Not sessionCount(): count(*) scans every row (10-20 ms on 1M sessions) before the first frame.
+      if (access.catalog.sessions({ limit: 1 }).length === 0) throw new NotFoundError(`the journal at ${access.journalDir} holds no sessions yet`);
     } catch (error) {
       access.close();
       throw error;

@@ -25,7 +25,7 @@ import { useStepDetail } from './hooks/use-step-detail.js';
 import { useStepsKeys } from './hooks/use-steps-keys.js';
 import { useTerminalSize, type Size } from './hooks/use-terminal-size.js';
 import { useTimelineKeys } from './hooks/use-timeline-keys.js';
-import { useTxData } from './hooks/use-tx-data.js';
+import { loadTx, useTxData } from './hooks/use-tx-data.js';
 import { layout, MIN_COLUMNS, MIN_ROWS } from './layout.js';
 import { initialState, reducer } from './state.js';
 import { ThemeProvider } from './theme.js';
@@ -58,9 +58,14 @@ export function App(props: AppProps): ReactNode {
 
 function Screen({ source, tx, session, size }: AppProps): ReactNode {
   const terminal = useTerminalSize(size);
-  const [state, dispatch] = useReducer(reducer, undefined, () => initialState({ range: source.range(), tx, session, debugger: source.debugger?.status() ?? null }));
+  const [state, dispatch] = useReducer(reducer, undefined, () => {
+    const start = initialState({ range: source.range(), tx, session, debugger: source.debugger?.status() ?? null });
+    // The first transaction and its sessions are one quick query: in the first
+    // frame, rather than a "winding" frame and a second render (issue 5).
+    return start.tx === 0 ? start : reducer(start, loadTx(source, start.tx));
+  });
   const { exit } = useApp();
-  useTxData(source, state.tx, dispatch);
+  useTxData(source, state.tx, state.txView?.tx === state.tx, dispatch);
   useSessionReplay(source, state.steps?.session ?? null, state.steps?.trace.run ?? 0, state.steps?.trace.fresh ?? false, dispatch);
   useStepDetail(source, state.steps?.session ?? null, state.steps?.trace.run ?? 0, state.steps?.view[state.steps.cursor]?.row?.index ?? null, dispatch);
   useDebugger(source.debugger, state.resumes, dispatch);

@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { currentBundle } from '../../src/commands/tui.js';
 import { BIN, ROOT, tempDirs } from '../helpers/cli.js';
 import { BUNDLE_URL_REGEX, generatedPosition, Inspector } from '../inspect/devtools.js';
 import { launchTui as launch, screenLines as lines } from '../helpers/tmux.js';
@@ -15,6 +17,8 @@ let journal: BankJournal;
 
 beforeAll(async () => {
   if (!fs.existsSync(path.join(ROOT, 'dist', 'tui', 'run.js'))) throw new Error('dist/ is missing the TUI: run `npm run build` first');
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'tui', 'run.bundle.js'))) throw new Error('dist/ is missing the TUI bundle (scripts/build-tui.mjs): run `npm run build` first');
+  if (!currentBundle(pathToFileURL(path.join(ROOT, 'dist', 'tui') + path.sep))) throw new Error('dist/tui/run.bundle.js was built from another TUI than dist/tui holds (a tsc after the build?): run `npm run build`');
   journal = await recordBankJournal(tmp(), { extra: 12 });
 });
 
@@ -23,8 +27,11 @@ const diffAt = (k: number, kind: string) => (s: string): boolean => new RegExp(`
 
 describe('replay tui in a terminal', () => {
   it('draws 80x24, winds, replays a session, steps back and forth, and q hands the terminal back as it was', async () => {
-    const t = launch(['-j', journal.dir]);
+    const loaded = path.join(tmp(), 'tui-module');
+    const t = launch(['-j', journal.dir], ['NO_COLOR=1', `WINDBACK_TUI_MODULE_LOG=${loaded}`]);
     let screen = await t.waitFor((s) => s.includes('Sessions at tx 15 (1)'), 'the first frame');
+    // What users get: the bundle of ink, react and the TUI (scripts/build-tui.mjs), not the separate modules.
+    expect(fs.readFileSync(loaded, 'utf8').trim()).toBe(pathToFileURL(path.join(ROOT, 'dist', 'tui', 'run.bundle.js')).href);
     const rows = lines(screen);
     expect(rows).toHaveLength(24);
     expect(rows[0]).toMatch(/^╭─ Timeline · tx 15 of 1–15 ─+╮$/);

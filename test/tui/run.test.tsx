@@ -117,11 +117,35 @@ describe('showTui', () => {
     expectRestored(stdin, stdout);
   });
 
-  it('an error while rendering ends the TUI with that error, the terminal restored', async () => {
+  it('draws a complete first frame: the transaction and its sessions, no "winding to tx" frame before', async () => {
     const { stdin, stdout, streams } = terminal();
-    // A source that breaks a pane: the timeline's tables are not a list.
+    const done = showTui({ source: data, color: false }, streams);
+    await until(() => stdout.out.includes('Sessions at tx 8 (1)'), 'the first frame');
+    expect(stdout.out).not.toContain('winding to tx');
+    expect(stdout.out).toMatch(/Timeline · tx 8 of 1–8/);
+    stdin.type('q');
+    await done;
+    expectRestored(stdin, stdout);
+  });
+
+  it('an error in the first render ends the TUI with that error, the screen restored', async () => {
+    const { stdin, stdout, streams } = terminal();
     const broken: TuiSource = Object.create(data, { tx: { value: (tx: number) => ({ ...data.tx(tx), tables: null }) } });
     await expect(showTui({ source: broken, color: false }, streams)).rejects.toThrow(TypeError);
+    expect(stdout.out.startsWith(ALT_ON)).toBe(true);
+    expect(stdin.isRaw).toBe(false);
+    expect(stdout.out.endsWith(SHOW_CURSOR + ALT_OFF)).toBe(true);
+  });
+
+  it('an error while rendering ends the TUI with that error, the terminal restored', async () => {
+    const { stdin, stdout, streams } = terminal();
+    // A source that breaks a pane once the TUI is up (raw mode on): tx 7's tables are not a list.
+    const broken: TuiSource = Object.create(data, { tx: { value: (tx: number) => ({ ...data.tx(tx), tables: tx === 7 ? null : data.tx(tx).tables }) } });
+    const done = showTui({ source: broken, color: false }, streams);
+    done.catch(() => {});
+    await until(() => stdout.out.includes('Sessions at tx 8 (1)'), 'the first frame');
+    stdin.type('[');
+    await expect(done).rejects.toThrow(TypeError);
     expectRestored(stdin, stdout);
   });
 });
