@@ -11,3 +11,10 @@ export {
   type PositionedRecord,
   type ScanResult,
 } from './journal/index.js';
+
+// Replay from code: open a journal, re-execute a session, or step through it
+// (docs/replay.md, "Stepping API").
+export { openJournal, type OpenJournal } from './services/journal-access.js';
+export { replaySession, RealmCache, type ReplayOptions, type ReplayResult, type ReplayObserver, type ReplayStep } from './replay/engine.js';
+export { Stepper, type StepState, type StepperOptions, type RecordedStep } from './replay/stepper.js';
+export type { Divergence } from './executor/types.js';
