@@ -112,6 +112,7 @@ class SessionRun {
   private stopped = false;
   private reachedStop = false;
   private randomDraws: () => number = () => 0;
+  private advanceRandom: (count: number, seed?: unknown) => void = () => {};
   private lastDate = 0;
   private lastPerf = 0;
   private continuation = 0;
@@ -168,6 +169,7 @@ class SessionRun {
     try {
       const { definition, scope } = realm.instantiate(this.bridge());
       this.randomDraws = scope.randomDraws;
+      this.advanceRandom = scope.advanceRandom;
       const handler = definition.kinds[session.kind];
       if (typeof handler !== 'function') {
         throw new TypeError(`the app has no session kind "${session.kind}" (kinds: ${Object.keys(definition.kinds).join(', ')})`);
@@ -319,20 +321,60 @@ class SessionRun {
    * the values the body took when it was recorded are still queued; the next
    * code to ask for a value of that kind would get one. They are the values
    * journaled before it and not consumed yet: whatever the code took before
-   * calling ctx.tx() has been consumed by then. The Math.random seed is left
-   * alone (docs/replay.md: draws inside a served body are not replayed).
+   * calling ctx.tx() has been consumed by then. The Math.random seed is
+   * passed with the body's draws (passBodyDraws).
    */
-  private passBodyValues(before: Position): void {
+  private passBodyValues(entry: Positioned<WriteTxRecord | ReadTxRecord>): void {
+    const before = entry.position;
     for (const [source, list] of this.values) {
       if (source === 'random-seed') continue;
-      for (const entry of list) {
-        if (entry.position >= before) break;
-        if (this.consumed.has(entry)) continue;
-        this.consumed.add(entry);
-        this.track(source, entry.record.value);
-        this.step('value', 'served', entry);
+      for (const e of list) {
+        if (e.position >= before) break;
+        if (this.consumed.has(e)) continue;
+        this.consumed.add(e);
+        this.track(source, e.record.value);
+        this.step('value', 'served', e);
       }
     }
+    this.passBodyDraws(entry);
+  }
+
+  /**
+   * Math.random draws of a served body: the record holds the draw count the
+   * body left, so the generator is brought there (and seeded from the
+   * journaled seed when the body made the session's first draw). A record
+   * without the count (older journals) leaves the generator as it is.
+   */
+  private passBodyDraws(entry: Positioned<WriteTxRecord | ReadTxRecord>): void {
+    const recorded = entry.record.randomDraws;
+    if (typeof recorded !== 'number' || !Number.isSafeInteger(recorded) || recorded < 0) return;
+    const drawn = this.randomDraws();
+    if (recorded === drawn) return;
+    const what = entry.record.kind === 'write-tx' || entry.record.write ? 'transaction' : 'read';
+    // Fewer draws by the end of the body than before it, or a first draw in it
+    // with no seed before it: the code before it drew differently this time.
+    // Only a what-if replay (not strict) may do that.
+    const strict = !this.options.replay || this.options.replay.strict;
+    if (recorded < drawn) {
+      if (strict) {
+        this.diverge('value', entry, { randomDraws: drawn }, `Math.random was drawn ${drawn} times before a served ${what}; the journal says ${recorded} by its end`, undefined, {
+          randomDraws: recorded,
+        });
+      }
+      return;
+    }
+    let seed: unknown;
+    if (drawn === 0) {
+      const seedEntry = this.values.get('random-seed')?.find((e) => !this.consumed.has(e));
+      if (!seedEntry || seedEntry.position >= entry.position) {
+        if (strict) this.diverge('value', entry, { randomDraws: 0 }, `a served ${what} drew Math.random first, and the journal holds no seed for it`, undefined, { randomDraws: recorded });
+        return;
+      }
+      this.consumed.add(seedEntry);
+      this.step('value', 'served', seedEntry);
+      seed = seedEntry.record.value;
+    }
+    this.advanceRandom(recorded, seed);
   }
 
   private track(source: string, value: unknown): void {
@@ -576,7 +618,7 @@ class SessionRun {
       const replay = this.options.replay;
       if (!replay || entry.position < (replay.compareFrom ?? 0)) {
         // Resume (or an inherited effect on replay): the transaction committed before the crash; its result is served.
-        this.passBodyValues(entry.position);
+        this.passBodyValues(entry);
         this.step('tx', 'served', entry);
         return entry.record.result;
       }
@@ -622,6 +664,7 @@ class SessionRun {
       readDigest: r.readDigest,
       result: r.result,
       migration: null,
+      randomDraws: this.randomDraws(),
     };
     const { position } = live.journal.append(record);
     this.step('tx', 'live', { position, record: { ...record, session: this.options.session.id, prev: null } });
@@ -636,7 +679,7 @@ class SessionRun {
       this.consumed.add(entry);
       const replay = this.options.replay;
       if (!replay || entry.position < (replay.compareFrom ?? 0)) {
-        this.passBodyValues(entry.position);
+        this.passBodyValues(entry);
         this.step('read', 'served', entry);
         return entry.record.result;
       }
@@ -662,7 +705,7 @@ class SessionRun {
       this.journalAbort(live, error, false);
       throw error;
     }
-    const record = { kind: 'read-tx' as const, readAtTx: r.readAtTx, readDigest: r.readDigest, result: r.result, error: null, write: false };
+    const record = { kind: 'read-tx' as const, readAtTx: r.readAtTx, readDigest: r.readDigest, result: r.result, error: null, write: false, randomDraws: this.randomDraws() };
     const { position } = live.journal.append(record);
     this.step('read', 'live', { position, record: { ...record, session: this.options.session.id, prev: null } });
     return r.result;
@@ -677,6 +720,7 @@ class SessionRun {
       result: null,
       error: errorInfo(error, false),
       write,
+      randomDraws: this.randomDraws(),
     };
     const { position } = live.journal.append(record);
     this.step(write ? 'tx' : 'read', 'live', { position, record: { ...record, session: this.options.session.id, prev: null } });
@@ -688,7 +732,7 @@ class SessionRun {
     const recorded = entry.record.error!;
     const replay = this.options.replay;
     if (!replay || entry.position < (replay.compareFrom ?? 0)) {
-      this.passBodyValues(entry.position);
+      this.passBodyValues(entry);
       this.step(write ? 'tx' : 'read', 'served', entry);
       throw toError(recorded);
     }

@@ -35,8 +35,8 @@ const FIELDS: { [K in PayloadKind]: FieldsOf<K> } = {
   value: ['session', 'prev', 'source', 'value'],
   'call-start': ['session', 'prev', 'call', 'name', 'request', 'idempotencyKey', 'at'],
   'call-result': ['session', 'prev', 'call', 'ok', 'value', 'at'],
-  'write-tx': ['session', 'prev', 'tx', 'committedAt', 'readAtTx', 'changes', 'readDigest', 'result', 'migration'],
-  'read-tx': ['session', 'prev', 'readAtTx', 'readDigest', 'result', 'error', 'write'],
+  'write-tx': ['session', 'prev', 'tx', 'committedAt', 'readAtTx', 'changes', 'readDigest', 'result', 'migration', 'randomDraws'],
+  'read-tx': ['session', 'prev', 'readAtTx', 'readDigest', 'result', 'error', 'write', 'randomDraws'],
   checkpoint: ['session', 'prev', 'at', 'label', 'state', 'randomDraws'],
   response: ['session', 'prev', 'at', 'status', 'headers', 'body'],
   'duplicate-request': ['at', 'originalSession', 'idempotencyKey', 'route'],
@@ -48,10 +48,23 @@ const FIELDS: { [K in PayloadKind]: FieldsOf<K> } = {
 /**
  * Trailing fields a reader may find missing (a record written before they
  * were appended), with the value they then take (format section 10).
+ * `undefined` means the field stays absent from the decoded record, and a
+ * record without it is written without it (the payload of older versions).
  */
 const OPTIONAL: { [K in PayloadKind]?: Partial<Record<Exclude<keyof RecordOf<K>, 'kind'>, unknown>> } = {
-  'read-tx': { error: null, write: false },
+  'write-tx': { randomDraws: undefined },
+  'read-tx': { error: null, write: false, randomDraws: undefined },
 };
+
+/** Per kind, how many trailing fields may be left out when the record does not carry them (OPTIONAL, default undefined). */
+const OMISSIBLE = new Map<string, number>(
+  Object.entries(FIELDS).map(([kind, fields]) => {
+    const optional = (OPTIONAL[kind as PayloadKind] ?? {}) as Record<string, unknown>;
+    let n = 0;
+    while (n < fields.length && fields[fields.length - 1 - n] in optional && optional[fields[fields.length - 1 - n]] === undefined) n++;
+    return [kind, n];
+  }),
+);
 
 const packr = new Packr({
   useRecords: false,
@@ -80,7 +93,9 @@ export function encodePayload(record: AppendableRecord | BatchCommitRecord): Enc
   if (record.kind === 'batch-commit') {
     return { type: BATCH_COMMIT_TYPE, payload: encodeBatchCommit(record) };
   }
-  return { type: RECORD_TYPE[record.kind], payload: packr.pack(payloadValues(record, new Array(FIELDS[record.kind].length))) };
+  const values = payloadValues(record, new Array(FIELDS[record.kind].length));
+  values.length = payloadLength(record.kind, values);
+  return { type: RECORD_TYPE[record.kind], payload: packr.pack(values) };
 }
 
 /** The array of a record's fields, in payload order, filled into `values`. */
@@ -90,6 +105,15 @@ function payloadValues(record: AppendableRecord, values: unknown[]): unknown[] {
   for (let i = 0; i < fields.length; i++) values[i] = source[fields[i]];
   if (record.kind === 'write-tx') values[WRITE_TX_CHANGES] = record.changes.map((c) => [c.table, c.key, c.before, c.after]);
   return values;
+}
+
+/** How many of `values` to write: omissible trailing fields the record does not carry are left out. */
+function payloadLength(kind: string, values: unknown[]): number {
+  let n = values.length;
+  if (values[n - 1] !== undefined) return n;
+  const floor = n - (OMISSIBLE.get(kind) ?? 0);
+  while (n > floor && values[n - 1] === undefined) n--;
+  return n;
 }
 
 const WRITE_TX_CHANGES = FIELDS['write-tx'].indexOf('changes');
@@ -114,13 +138,16 @@ const transient: TransientPayload = { type: 0, bytes: new Uint8Array(0), start: 
  * batch at once.
  */
 export function packTransient(record: AppendableRecord): TransientPayload {
-  const values = SCRATCH.get(record.kind)!;
-  payloadValues(record, values);
+  const full = SCRATCH.get(record.kind)!;
+  payloadValues(record, full);
+  const n = payloadLength(record.kind, full);
+  // Rare (a migration, a record of an older shape): a shorter array, so the scratch one keeps its length.
+  const values = n === full.length ? full : full.slice(0, n);
   let packed: Uint8Array & { start?: number; end?: number };
   try {
     packed = packr.pack(values, REUSE_BUFFER_MODE | RESET_BUFFER_MODE) as Uint8Array & { start?: number; end?: number };
   } finally {
-    values.fill(undefined);
+    full.fill(undefined);
   }
   transient.type = RECORD_TYPE[record.kind as PayloadKind];
   transient.bytes = packed;
@@ -150,7 +177,10 @@ export function decodePayload(type: number, payload: Uint8Array): JournalRecord 
     throw new MalformedPayloadError(`${kind} payload has ${values.length} fields, expected ${required}`);
   }
   const record: Record<string, unknown> = { kind };
-  for (let i = 0; i < fields.length; i++) record[fields[i]] = i < values.length ? values[i] : optional[fields[i]];
+  for (let i = 0; i < fields.length; i++) {
+    if (i < values.length) record[fields[i]] = values[i];
+    else if (optional[fields[i]] !== undefined) record[fields[i]] = optional[fields[i]];
+  }
   if (kind === 'write-tx') {
     record.changes = (record.changes as unknown[][]).map(([table, key, before, after]) => ({ table, key, before, after }));
   }

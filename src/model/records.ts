@@ -137,6 +137,12 @@ export interface WriteTxRecord {
   result: unknown;
   /** The migration's name, or null for an ordinary transaction. A migration's `result` is its SQL text. */
   migration: string | null;
+  /**
+   * The session's Math.random draw count when the function returned, so that
+   * serving the record can bring the generator there. Absent: unknown (older
+   * journals, migrations).
+   */
+  randomDraws?: number;
 }
 
 export interface ReadTxRecord extends SessionScoped {
@@ -151,6 +157,8 @@ export interface ReadTxRecord extends SessionScoped {
   error: ErrorInfo | null;
   /** True for a ctx.tx() whose function threw (see `error`). */
   write: boolean;
+  /** The session's Math.random draw count when the function returned or threw; absent: unknown (older journals). */
+  randomDraws?: number;
 }
 
 export interface CheckpointRecord extends SessionScoped {

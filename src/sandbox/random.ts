@@ -8,6 +8,7 @@
 import { BridgeProtocolError } from './errors.js';
 
 const imul = Math.imul;
+const { isSafeInteger } = Number;
 
 /** Replaces an all-zero seed, the one state xoshiro can never leave. */
 const ZERO_SEED_REPLACEMENT = [0x9e3779b9, 0x243f6a88, 0xb7e15162, 0x85a308d3] as const;
@@ -52,8 +53,20 @@ export function xoshiro128ss(seed: readonly [number, number, number, number]): (
 
 const TWO_TO_32 = 4294967296;
 
+export interface SessionRandom {
+  random: () => number;
+  draws: () => number;
+  /**
+   * Bring the generator to `count` draws made, as if they had been (a served
+   * transaction body's, which does not run). Before the first draw, `seed`
+   * seeds it (the body's journaled 'random-seed' value); without one it is
+   * asked for as a draw would. A count at or below the draws made does nothing.
+   */
+  advance: (count: number, seed?: unknown) => void;
+}
+
 /** A session's Math.random with its draw counter. The seed is asked for on the first draw only. */
-export function createSessionRandom(requestSeed: () => unknown): { random: () => number; draws: () => number } {
+export function createSessionRandom(requestSeed: () => unknown): SessionRandom {
   let next: (() => number) | null = null;
   let draws = 0;
   return {
@@ -63,5 +76,14 @@ export function createSessionRandom(requestSeed: () => unknown): { random: () =>
       return next() / TWO_TO_32;
     },
     draws: () => draws,
+    advance: (count: number, seed?: unknown): void => {
+      if (!isSafeInteger(count)) throw new TypeError(`Math.random cannot advance to ${String(count)} draws`);
+      if (count <= draws) return;
+      if (next === null) next = xoshiro128ss(toSeed(seed === undefined ? requestSeed() : seed));
+      while (draws < count) {
+        next();
+        draws++;
+      }
+    },
   };
 }

@@ -67,8 +67,10 @@ export interface SessionScope {
   fetch: (input: unknown, init?: object) => Promise<FetchResponse>;
   console: SessionConsole;
   Intl: typeof Intl;
-  /** How many Math.random draws the session has made so far (for checkpoint and session-end records). */
+  /** How many Math.random draws the session has made so far (for checkpoint, session-end and transaction records). */
   randomDraws(): number;
+  /** Math.random as if `count` draws had been made (see SessionRandom.advance): for a served transaction body. */
+  advanceRandom(count: number, seed?: unknown): void;
 }
 
 function finite(value: unknown, source: string): number {
@@ -112,6 +114,7 @@ export function createSession(bridge: SessionBridge): SessionScope {
     console: createSessionConsole(bridge, performanceNow),
     Intl: kit.Intl,
     randomDraws: random.draws,
+    advanceRandom: random.advance,
   };
 }
 

@@ -23,8 +23,8 @@ const SPEC_FIELDS: Record<AppendableRecord['kind'], [type: number, fields: strin
   value: [4, ['session', 'prev', 'source', 'value']],
   'call-start': [5, ['session', 'prev', 'call', 'name', 'request', 'idempotencyKey', 'at']],
   'call-result': [6, ['session', 'prev', 'call', 'ok', 'value', 'at']],
-  'write-tx': [7, ['session', 'prev', 'tx', 'committedAt', 'readAtTx', 'changes', 'readDigest', 'result', 'migration']],
-  'read-tx': [8, ['session', 'prev', 'readAtTx', 'readDigest', 'result', 'error', 'write']],
+  'write-tx': [7, ['session', 'prev', 'tx', 'committedAt', 'readAtTx', 'changes', 'readDigest', 'result', 'migration', 'randomDraws']],
+  'read-tx': [8, ['session', 'prev', 'readAtTx', 'readDigest', 'result', 'error', 'write', 'randomDraws']],
   checkpoint: [9, ['session', 'prev', 'at', 'label', 'state', 'randomDraws']],
   response: [10, ['session', 'prev', 'at', 'status', 'headers', 'body']],
   'duplicate-request': [11, ['at', 'originalSession', 'idempotencyKey', 'route']],
@@ -33,8 +33,14 @@ const SPEC_FIELDS: Record<AppendableRecord['kind'], [type: number, fields: strin
   suspension: [14, ['session', 'prev', 'at', 'sessionKind', 'missing']],
 };
 
-/** Fields appended within version 1 (spec, read-tx row): older records may lack them. */
-const OPTIONAL_TRAILING: Partial<Record<string, number>> = { 'read-tx': 2 };
+/** Fields appended within version 1 (spec, read-tx and write-tx rows): older records may lack them. */
+const OPTIONAL_TRAILING: Partial<Record<string, number>> = { 'read-tx': 3, 'write-tx': 1 };
+
+/** The spec's fields a record's payload holds: `randomDraws` is left out when the record has none (section 7). */
+function fieldsOf(record: AppendableRecord): string[] {
+  const fields = SPEC_FIELDS[record.kind][1];
+  return fields.at(-1) === 'randomDraws' && (record as { randomDraws?: number }).randomDraws === undefined ? fields.slice(0, -1) : fields;
+}
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
@@ -56,9 +62,9 @@ describe('payload codec', () => {
   });
 
   it.each(APPENDABLE_KINDS)('a %s payload is a MessagePack array of the fields in the spec order', (kind) => {
-    const [, fields] = SPEC_FIELDS[kind];
     fc.assert(
       fc.property(recordArbitraries[kind] as fc.Arbitrary<AppendableRecord>, (record) => {
+        const fields = fieldsOf(record);
         const { payload } = encodePayload(record);
         // fixarray (0x90-0x9f), array 16 (0xdc) or array 32 (0xdd)
         expect(payload[0] >> 4 === 0x9 || payload[0] === 0xdc || payload[0] === 0xdd).toBe(true);
@@ -193,9 +199,11 @@ describe('payload codec', () => {
   it('array elements beyond the known fields are ignored', () => {
     fc.assert(
       fc.property(fc.oneof(...(Object.values(recordArbitraries) as fc.Arbitrary<AppendableRecord>[])), fc.array(appValue, { minLength: 1, maxLength: 3 }), (record, extra) => {
-        const { type, payload } = encodePayload(record);
+        // Every known field present, so the extras lie beyond them all.
+        const full = fieldsOf(record).length < SPEC_FIELDS[record.kind][1].length ? ({ ...record, randomDraws: 7 } as AppendableRecord) : record;
+        const { type, payload } = encodePayload(full);
         const longer = packValue([...(unpackValue(payload) as unknown[]), ...extra]);
-        expect(plain(decodePayload(type, longer))).toEqual(decoded(record));
+        expect(plain(decodePayload(type, longer))).toEqual(decoded(full));
       }),
       { numRuns: RUNS },
     );
