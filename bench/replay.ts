@@ -1,9 +1,9 @@
 import { execFileSync, fork, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type BenchResult, benchOptions, collectGarbage, emit, log, makeTempDir, median, nowMs, removeDir, wanted } from './lib/common.js';
+import { recordRoundsSession } from './lib/rounds.js';
 import { recordedBankJournal, type RecordedJournal } from './lib/recorded-bank.js';
 
 // Replay on a REAL recorded journal (bench/lib/recorded-bank.ts): the demo
@@ -288,30 +288,12 @@ function stepLabels(from?: 'checkpoint' | 'start'): string[] {
   ];
 }
 
-/** One `walk` session of fixtures/apps/rounds, recorded by startServer() into `dir`: STEP_COUNT records. */
-async function recordLongSession(dist: Dist, dir: string): Promise<void> {
-  const server = await dist.server.startServer(path.join(root, 'fixtures', 'apps', 'rounds', 'app.ts'), { journal: dir, durability: 'none', log: () => {} });
-  try {
-    const body = Buffer.from(JSON.stringify({ rounds: STEP_ROUNDS, extra: STEP_EXTRA }));
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request(new URL('/walk', server.url), { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(body.length) } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
-    if (status !== 200) throw new Error(`the walk request answered ${status}`);
-  } finally {
-    await server.close();
-  }
-}
 
 async function steppingBench(dist: Dist, results: BenchResult[], meta: Record<string, unknown>): Promise<void> {
   const dir = makeTempDir('stepping');
   try {
     const t0 = nowMs();
-    await recordLongSession(dist, path.join(dir, 'journal'));
+    await recordRoundsSession(dist.server.startServer, path.join(dir, 'journal'), STEP_ROUNDS, STEP_EXTRA);
     const journal = dist.access.openJournal(path.join(dir, 'journal'));
     try {
       const check = await dist.engine.replaySession(journal, 1, {});

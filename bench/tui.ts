@@ -1,6 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +12,7 @@ import { App } from '../src/tui/App.js';
 import { stepDiff } from '../src/tui/diff.js';
 import { initialState, reducer, type TuiState } from '../src/tui/state.js';
 import { type BenchResult, benchOptions, collectGarbage, emit, log, makeTempDir, median, nowMs, removeDir, wanted } from './lib/common.js';
+import { recordRoundsSession } from './lib/rounds.js';
 import { generatorVersion } from './lib/synthetic-cache.js';
 
 // `replay tui`: how soon it shows something useful, and how fast it steps.
@@ -376,24 +376,6 @@ function reducerBench(rows: StepRow[], withDiff: boolean): number[] {
 const ROUNDS = 165;
 const ROUNDS_EXTRA = 5;
 
-/** One `walk` session of fixtures/apps/rounds (5 + extra + 6 * rounds records), recorded by startServer() into `dir`. */
-async function recordRoundsSession(dir: string): Promise<void> {
-  const server = await startServer(path.join(root, 'fixtures', 'apps', 'rounds', 'app.ts'), { journal: dir, durability: 'none', log: () => {} });
-  try {
-    const body = Buffer.from(JSON.stringify({ rounds: ROUNDS, extra: ROUNDS_EXTRA }));
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request(new URL('/walk', server.url), { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(body.length) } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
-    if (status !== 200) throw new Error(`the walk request answered ${status}`);
-  } finally {
-    await server.close();
-  }
-}
 
 /** TuiData.stepTo alone, next() and back() over the session, every move re-executing. */
 async function stepToBench(data: TuiData, session: number, count: number): Promise<number[]> {
@@ -512,7 +494,7 @@ async function stepBench(results: BenchResult[], meta: Record<string, unknown>):
   const dir = makeTempDir('tui-step');
   try {
     const t0 = nowMs();
-    await recordRoundsSession(path.join(dir, 'journal'));
+    await recordRoundsSession(startServer, path.join(dir, 'journal'), ROUNDS, ROUNDS_EXTRA);
     const data = TuiData.open({ journal: path.join(dir, 'journal') });
     try {
       const session = 1;

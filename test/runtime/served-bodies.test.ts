@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
 import { replay, tempDirs } from '../helpers/cli.js';
+import { xoshiroDraws } from '../helpers/xoshiro.js';
 import { expectJournaled, readJournal, type SessionView } from './journal-view.js';
 
 // A transaction or read served from the journal (resume, retry from a
@@ -53,26 +54,8 @@ describe('values taken inside a served transaction body', () => {
 
 // Math.random inside a served body: the write-tx and read-tx records carry the
 // draw count the body left, and serving them brings the session's generator
-// there. The expected draws are derived here from the journaled seed with an
-// independent (BigInt) xoshiro128**, the generator docs/sandbox.md documents.
-
-function xoshiroDraws(seed: readonly number[], count: number): number[] {
-  const M = (1n << 32n) - 1n;
-  const s = seed.map((w) => BigInt(w));
-  const rotl = (x: bigint, k: bigint): bigint => ((x << k) | (x >> (32n - k))) & M;
-  const out: number[] = [];
-  for (let i = 0; i < count; i++) {
-    out.push(Number((rotl((s[1] * 5n) & M, 7n) * 9n) & M) / 2 ** 32);
-    const t = (s[1] << 9n) & M;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 11n);
-  }
-  return out;
-}
+// there. The expected draws are derived from the journaled seed with an
+// independent xoshiro128** (test/helpers/xoshiro.ts).
 
 interface DrawsOutput {
   before: number[];

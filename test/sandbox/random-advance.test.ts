@@ -5,26 +5,10 @@
 
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { xoshiroDraws as reference } from '../helpers/xoshiro.js';
 import { FakeBridge, createRealm, runSession, thrown, type Realm } from './harness.js';
 
 /** xoshiro128** over BigInts, n / 2^32 per draw (docs/sandbox.md), independent of src/sandbox/random.ts. */
-function reference(seed: readonly number[], count: number): number[] {
-  const M = (1n << 32n) - 1n;
-  const s = seed.map((w) => BigInt(w));
-  const rotl = (x: bigint, k: bigint): bigint => ((x << k) | (x >> (32n - k))) & M;
-  const out: number[] = [];
-  for (let i = 0; i < count; i++) {
-    out.push(Number((rotl((s[1] * 5n) & M, 7n) * 9n) & M) / 2 ** 32);
-    const t = (s[1] << 9n) & M;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 11n);
-  }
-  return out;
-}
 
 const uint32 = fc.integer({ min: 0, max: 0xffffffff });
 const seedArb = fc.tuple(uint32, uint32, uint32, uint32).filter((s) => s.some((w) => w !== 0));

@@ -4,27 +4,8 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { toSeed, xoshiro128ss } from '../../src/sandbox/random.js';
+import { xoshiroWords as referenceXoshiro } from '../helpers/xoshiro.js';
 import { FakeBridge, createRealm, runSession, type Realm } from './harness.js';
-
-/** xoshiro128** with BigInt arithmetic, written independently of the sandbox's 32-bit version. */
-function referenceXoshiro(seed: readonly number[], count: number): number[] {
-  const M = (1n << 32n) - 1n;
-  const s = seed.map((w) => BigInt(w));
-  const rotl = (x: bigint, k: bigint): bigint => ((x << k) | (x >> (32n - k))) & M;
-  const out: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const result = (rotl((s[1] * 5n) & M, 7n) * 9n) & M;
-    const t = (s[1] << 9n) & M;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 11n);
-    out.push(Number(result));
-  }
-  return out;
-}
 
 const uint32 = fc.integer({ min: 0, max: 0xffffffff });
 const seedArb = fc.tuple(uint32, uint32, uint32, uint32).filter((s) => s.some((w) => w !== 0));
