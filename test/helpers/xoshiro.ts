@@ -2,6 +2,13 @@
 // the reference the tests check the sandbox's Math.random against
 // (docs/sandbox.md documents the generator and its seed).
 
+import fc from 'fast-check';
+
+/** A seed as the journal holds it: four 32-bit words, not all zero. */
+export const xoshiroSeed = fc
+  .tuple(...Array.from({ length: 4 }, () => fc.integer({ min: 0, max: 0xffffffff })))
+  .filter((s) => s.some((w) => w !== 0));
+
 /** The generator's first `count` 32-bit outputs from `seed` (four 32-bit words). */
 export function xoshiroWords(seed: readonly number[], count: number): number[] {
   const M = (1n << 32n) - 1n;

@@ -194,3 +194,9 @@ export function thrown(fn: () => unknown): { name: string; message: string; cons
   }
   throw new Error('expected the call to throw');
 }
+
+/** A realm and a module factory whose export draws Math.random() n times: `(n) => number[]`. */
+export function drawingRealm(): { realm: Realm; factory: Function } {
+  const realm = createRealm();
+  return { realm, factory: realm.load(`module.exports = (n) => Array.from({ length: n }, () => Math.random());`) };
+}

@@ -5,19 +5,15 @@
 
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { xoshiroDraws as reference } from '../helpers/xoshiro.js';
-import { FakeBridge, createRealm, runSession, thrown, type Realm } from './harness.js';
+import { xoshiroDraws as reference, xoshiroSeed } from '../helpers/xoshiro.js';
+import { FakeBridge, drawingRealm, runSession, thrown, type Realm } from './harness.js';
 
-/** xoshiro128** over BigInts, n / 2^32 per draw (docs/sandbox.md), independent of src/sandbox/random.ts. */
-
-const uint32 = fc.integer({ min: 0, max: 0xffffffff });
-const seedArb = fc.tuple(uint32, uint32, uint32, uint32).filter((s) => s.some((w) => w !== 0));
+const seedArb = xoshiroSeed;
 
 let realm: Realm;
 let factory: Function;
 beforeAll(() => {
-  realm = createRealm();
-  factory = realm.load(`module.exports = (n) => Array.from({ length: n }, () => Math.random());`);
+  ({ realm, factory } = drawingRealm());
 });
 
 function session(bridge: FakeBridge): { draw: (n: number) => number[]; scope: ReturnType<typeof runSession>['scope'] } {

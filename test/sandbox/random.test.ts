@@ -4,17 +4,15 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { toSeed, xoshiro128ss } from '../../src/sandbox/random.js';
-import { xoshiroWords as referenceXoshiro } from '../helpers/xoshiro.js';
-import { FakeBridge, createRealm, runSession, type Realm } from './harness.js';
+import { xoshiroWords as referenceXoshiro, xoshiroSeed } from '../helpers/xoshiro.js';
+import { FakeBridge, drawingRealm, runSession, type Realm } from './harness.js';
 
-const uint32 = fc.integer({ min: 0, max: 0xffffffff });
-const seedArb = fc.tuple(uint32, uint32, uint32, uint32).filter((s) => s.some((w) => w !== 0));
+const seedArb = xoshiroSeed;
 
 let realm: Realm;
 let factory: Function;
 beforeAll(() => {
-  realm = createRealm();
-  factory = realm.load(`module.exports = (n) => Array.from({ length: n }, () => Math.random());`);
+  ({ realm, factory } = drawingRealm());
 });
 
 function draw(seed: readonly number[], n: number): { values: number[]; bridge: FakeBridge; draws: number } {
