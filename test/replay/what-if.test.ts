@@ -232,3 +232,26 @@ describe('verify under GitHub Actions', () => {
     expect(clean.stdout).not.toContain('::error');
   });
 });
+
+describe('the what-if fixtures', () => {
+  // They are copies of the bank app, as a user's edited app.ts would be, each
+  // with one deliberate change; this keeps them from drifting apart.
+  const lines = (file: string): string[] => fs.readFileSync(file, 'utf8').split('\n');
+
+  it('bank-changed differs from the bank app in exactly one line, the credit inside the transfer transaction', () => {
+    const bankLines = lines(BANK_APP);
+    const changed = lines(BANK_CHANGED_APP);
+    expect(changed).toHaveLength(bankLines.length);
+    const differing = bankLines.flatMap((line, i) => (line === changed[i] ? [] : [i]));
+    expect(differing).toHaveLength(1);
+    expect(changed[differing[0]]).toContain('amount - 1, to');
+  });
+
+  it('bank-refactor is the bank app with one more line: a Date.now() nobody reads', () => {
+    const bankLines = lines(BANK_APP);
+    const refactor = lines(BANK_REFACTOR_APP);
+    const added = refactor.findIndex((line, i) => line !== bankLines[i]);
+    expect(refactor[added]).toMatch(/const \w+ = Date\.now\(\);/);
+    expect([...refactor.slice(0, added), ...refactor.slice(added + 1)]).toEqual(bankLines);
+  });
+});
