@@ -16,7 +16,7 @@ import { build } from 'esbuild';
 
 const dist = path.resolve(process.argv[2] ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist'));
 const tuiDir = path.join(dist, 'tui');
-const { BUNDLE_FILE, BUNDLE_INPUTS_FILE, inputsHash } = await import(pathToFileURL(path.join(dist, 'commands', 'tui.js')).href);
+const { BUNDLE_FILE, BUNDLE_INPUTS_FILE, inputsHash } = await import(pathToFileURL(path.join(dist, 'commands', 'tui-bundle.js')).href);
 const file = path.join(tuiDir, BUNDLE_FILE);
 
 const projectExternal = {

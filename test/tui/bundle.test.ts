@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { BUNDLE_FILE, BUNDLE_INPUTS_FILE, currentBundle, inputsHash } from '../../src/commands/tui.js';
+import { BUNDLE_FILE, BUNDLE_INPUTS_FILE, currentBundle, inputsHash } from '../../src/commands/tui-bundle.js';
 import { ROOT, tempDirs } from '../helpers/cli.js';
 
 // dist/tui/run.bundle.js (scripts/build-tui.mjs, part of `npm run build`):

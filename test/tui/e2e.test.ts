@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { currentBundle } from '../../src/commands/tui.js';
+import { currentBundle } from '../../src/commands/tui-bundle.js';
 import { BIN, ROOT, tempDirs } from '../helpers/cli.js';
 import { BUNDLE_URL_REGEX, generatedPosition, Inspector } from '../inspect/devtools.js';
 import { launchTui as launch, screenLines as lines } from '../helpers/tmux.js';
