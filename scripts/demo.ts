@@ -210,6 +210,8 @@ Next, try:
   npx replay sessions --status error${flag}
   npx replay wind --tx ${tx}${flag}
   npx replay sessions --kind transfer --limit 5${flag}
+  npx replay tui --tx ${tx}${flag}
+  npx replay verify${flag}
 `);
 }
 

@@ -35,6 +35,7 @@ describe('the journal `npm run demo` records', () => {
     expect(stdout).toMatch(/SIGKILL the server after \d+ of 360 load requests/);
     expect(stdout).toContain('restarted with the same command');
     expect(stdout).toContain(`npx replay wind --tx`);
+    expect(stdout).toContain(`npx replay tui --tx`);
     expect(ended.length).toBeGreaterThanOrEqual(300);
     expect(resumed.length, 'the SIGKILL should have cut some sessions, which resume on restart').toBeGreaterThan(0);
   });
