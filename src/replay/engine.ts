@@ -42,11 +42,6 @@ export interface ReplayStep extends ExecutionStep {
   attempt: number;
   /** An earlier attempt's effect served to this one: its step belongs to that attempt. */
   inherited: boolean;
-  /**
-   * Taken inside a re-run transaction or read body (a Date.now() in ctx.tx).
-   * Serving that transaction instead skips its body, and this step with it.
-   */
-  insideTransaction: boolean;
 }
 
 /**
@@ -230,7 +225,7 @@ export class SessionReplay {
             const index = s.position === null ? undefined : indexOf.get(s.position);
             const mine = own(index);
             if (mine) reached = Math.max(reached, index);
-            observer?.step?.({ ...s, step: index ?? Math.min(reached + 1, records.length), attempt: attempt.attempt, inherited: !mine, insideTransaction: state.insideBody });
+            observer?.step?.({ ...s, step: index ?? Math.min(reached + 1, records.length), attempt: attempt.attempt, inherited: !mine });
           },
           divergence: (d) => {
             const n = numbered(d);
@@ -296,7 +291,7 @@ export class SessionReplay {
       const step = indexOf.get(attempt.response.position) ?? records.length;
       const rendered = renderResponse(start.transport, { ok: outcome.status === 'ok', output: outcome.output, error: outcome.thrown, rpcId: rpcIdOf(start.meta) });
       const actual = { status: rendered.status, body: Buffer.from(rendered.body).toString('utf8') };
-      observer?.step?.({ kind: 'response', origin: 'served', record: recorded, position: attempt.response.position, actual, location: null, step, attempt: attempt.attempt, inherited: false, insideTransaction: false });
+      observer?.step?.({ kind: 'response', origin: 'served', record: recorded, position: attempt.response.position, actual, location: null, step, attempt: attempt.attempt, inherited: false });
       if (rendered.status !== recorded.status || !Buffer.from(rendered.body).equals(Buffer.from(recorded.body))) {
         report({
           step,
@@ -335,23 +330,7 @@ export class ReplayState implements ReplayDatabase {
   /** The store holds replayed changes that differ from the recording. */
   private dirty = false;
 
-  /** Transaction or read bodies running now (steps the app takes inside one are marked). */
-  private depth = 0;
-
   constructor(private readonly states: StateCache) {}
-
-  get insideBody(): boolean {
-    return this.depth > 0;
-  }
-
-  private inside<T>(body: () => T): T {
-    this.depth++;
-    try {
-      return body();
-    } finally {
-      this.depth--;
-    }
-  }
 
   private at(tx: TxId): SqliteStore {
     if (this.store && (this.dirty || this.store.lastAppliedTx !== tx)) this.giveBack();
@@ -370,25 +349,25 @@ export class ReplayState implements ReplayDatabase {
 
   write(recorded: Parameters<ReplayDatabase['write']>[0], body: Parameters<ReplayDatabase['write']>[1]): ReturnType<ReplayDatabase['write']> {
     const store = this.at(recorded.tx - 1);
-    const r = store.write(recorded.tx, (db) => this.inside(() => body(appDb(db))));
+    const r = store.write(recorded.tx, (db) => body(appDb(db)));
     // Later steps must see the recorded state; replayed changes that differ are discarded.
     this.dirty = JSON.stringify(r.changes, bigintText) !== JSON.stringify(recorded.changes, bigintText);
     return { changes: r.changes, readDigest: r.readDigest, result: r.result };
   }
 
   read(recorded: Parameters<ReplayDatabase['read']>[0], body: Parameters<ReplayDatabase['read']>[1]): ReturnType<ReplayDatabase['read']> {
-    const r = this.at(recorded.readAtTx).read((db) => this.inside(() => body(appDb(db))));
+    const r = this.at(recorded.readAtTx).read((db) => body(appDb(db)));
     return { readDigest: r.readDigest, result: r.result };
   }
 
   attempt(recorded: Parameters<ReplayDatabase['attempt']>[0], body: Parameters<ReplayDatabase['attempt']>[1], write: boolean): void {
     const store = this.at(recorded.readAtTx);
     if (!write) {
-      store.read((db) => this.inside(() => body(appDb(db))));
+      store.read((db) => body(appDb(db)));
       return;
     }
     // Expected to throw and roll back; if it commits, the state is not the recording's any more.
-    store.write(recorded.readAtTx + 1, (db) => this.inside(() => body(appDb(db))));
+    store.write(recorded.readAtTx + 1, (db) => body(appDb(db)));
     this.dirty = true;
   }
 

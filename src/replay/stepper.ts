@@ -277,9 +277,9 @@ export class Stepper {
    * What a run teaches: the checkpoints it reached cleanly, and whether the
    * attempt is equal to its end. Clean: nothing diverged before the
    * checkpoint, every effect recorded before it had been taken (so a run
-   * from it serves what a full run would have taken), none was taken inside
-   * a transaction body (serving the transaction would skip it), and every
-   * re-run transaction and read gave the app what serving it would. A run
+   * from it serves what a full run would have taken), and every re-run
+   * transaction and read gave the app what serving it would (values its body
+   * took are passed over when it is served: docs/replay.md). A run
    * that started at `from` is clean up to there already.
    */
   private learn(a: number, from: number, events: Event[], run: Pick<AttemptRun, 'divergences' | 'reachedStop'>): void {
@@ -288,7 +288,6 @@ export class Stepper {
       if (event.type === 'divergence') break;
       const s = event.step;
       if (s.inherited || s.step < from) continue;
-      if (s.insideTransaction) break;
       taken.add(s.step);
       if (s.kind === 'checkpoint' && this.allTaken(from, s.step, taken)) this.trusted[a].add(s.step);
       if ((s.kind === 'tx' || s.kind === 'read') && !servedAsProduced(s)) break;

@@ -222,7 +222,7 @@ describe('Stepper on a long session (a checkpoint every six steps)', () => {
   it('random walks give the same states as walking next() and as the full replay, from start and from checkpoint', async () => {
     const count = Stepper.open(longJournal, longSession, { realms: realmsOf(longJournal) }).steps.length;
     expect(count).toBe(5 + 2 + 6 * 12);
-    // The stamped session: a checkpoint after a transaction that took a value inside its body is no place to start from.
+    // The stamped session: moves from a checkpoint after a transaction whose body took a value serve that transaction, and pass the value over.
     const stamped = Stepper.open(longJournal, stampedSession, { realms: realmsOf(longJournal) }).steps;
     expect(stamped.filter((s) => s.kind === 'value' && s.summary.startsWith('date'))).toHaveLength(2);
     await fc.assert(
