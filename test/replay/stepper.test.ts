@@ -396,6 +396,18 @@ describe('Stepper: a what-if (bank-changed)', () => {
   });
 });
 
+describe('RealmCache', () => {
+  it('serves one journal: handing it a second one is refused, not served the first one\'s states', async () => {
+    const realms = new RealmCache();
+    try {
+      expect((await replaySession(longJournal, longSession, {}, realms)).equal).toBe(true);
+      await expect(replaySession(journal, committedTransfers[0], {}, realms)).rejects.toThrow(/a RealmCache serves one journal/);
+    } finally {
+      realms.close();
+    }
+  });
+});
+
 describe('Stepper: bad steps and sessions', () => {
   it('an unknown session is a NotFoundError naming it and the journal range', () => {
     const count = journal.catalog.sessionCount();
