@@ -154,7 +154,8 @@ describe('replay tui --inspect in a terminal', () => {
 
       await inspector.send('Debugger.resume');
       screen = await t.waitFor((s) => s.includes('✓ replays equal'), 'the replay to finish');
-      expect(screen).toMatch(/◇ debugger on 127\.0\.0\.1:\d+ · replays pause where the session starts/);
+      // The child reports itself idle a moment after the replay's last event.
+      await t.waitFor((s) => /◇ debugger on 127\.0\.0\.1:\d+ · replays pause where the session starts/.test(s), 'the debugger row back to idle');
     } finally {
       inspector.close();
     }
