@@ -10,6 +10,7 @@ import type { SessionBridge } from '../sandbox/bridge.js';
 import type { SessionScope } from '../sandbox/session.js';
 import type { AppBundle } from './bundle.js';
 import { registerSourceMap } from './source-maps.js';
+import { watchRealm } from './stray-rejections.js';
 
 // One vm context per code version: the sandbox is evaluated in it once, the
 // app bundle is compiled once as a factory, and each session calls the factory
@@ -118,6 +119,8 @@ export class CodeRealm {
     registerSourceMap(filename, bundle.map);
     const mapComment = `\n//# sourceMappingURL=data:application/json;charset=utf-8;base64,${Buffer.from(bundle.map).toString('base64')}\n`;
     const factory = new vm.Script(wrapAppFactory(bundle.code) + mapComment, { filename }).runInContext(context) as Function;
+    const [promisePrototype, errorPrototype] = new vm.Script('[Promise.prototype, Error.prototype]').runInContext(context) as [object, object];
+    watchRealm({ promisePrototype, errorPrototype, filename });
     return new CodeRealm(bundle, filename, api, factory, context);
   }
 

@@ -12,6 +12,7 @@ import { loadApp, loadRecordedApp, redactConfig, type LoadedApp } from './app-ho
 import { LiveStore, type StoreRecovery } from './live-store.js';
 import { SessionRunner, type SessionRequest, type SessionResult } from './sessions.js';
 import { performCall } from './calls.js';
+import { formatStrayRejection, reportStrayRejections } from '../executor/stray-rejections.js';
 
 // The recording application server: HTTP in, sessions through the executor,
 // every response durable in the journal before its first byte is sent.
@@ -126,8 +127,8 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
     catalog.close();
     catalog = null;
 
-    const counts = new Map<SessionStatus | 'resumed', number>();
-    const bump = (key: SessionStatus | 'resumed'): void => void counts.set(key, (counts.get(key) ?? 0) + 1);
+    const counts = new Map<SessionStatus | 'resumed' | 'stray', number>();
+    const bump = (key: SessionStatus | 'resumed' | 'stray'): void => void counts.set(key, (counts.get(key) ?? 0) + 1);
     const runner = new SessionRunner(
       app,
       writer,
@@ -147,15 +148,27 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
       onFatal: options.onFatal,
       log,
     });
+    // App promises rejected and left unhandled are logged and counted, never fatal.
+    const previousReporter = reportStrayRejections((stray) => {
+      bump('stray');
+      const line = formatStrayRejection(stray);
+      if (line !== null) log(`warning: ${line}`);
+    });
     const resumedCount = { resumed: 0, aborted: 0 };
     const resumed = server.resumeAll(open, { journalDir, timeZone, locale, config: options.config }, resumedCount, bump);
-    const address = await server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
+    let address: AddressInfo;
+    try {
+      address = await server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
+    } catch (error) {
+      reportStrayRejections(previousReporter);
+      throw error;
+    }
     return {
       url: `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,
       port: address.port,
       startup: { journal: journalDir, codeVersion: app.bundle.codeVersion, recovery, store: store.recovery, migrations, resumed: open.length, aborted: 0 },
       resumed,
-      close: () => server.close(),
+      close: () => server.close().finally(() => reportStrayRejections(previousReporter)),
       get failed() {
         return server.failed;
       },
@@ -189,7 +202,7 @@ class RecordingServer {
     private readonly runner: SessionRunner,
     private readonly reader: JournalReader,
     private readonly idempotency: Map<string, IdempotencyEntry>,
-    private readonly counts: Map<SessionStatus | 'resumed', number>,
+    private readonly counts: Map<SessionStatus | 'resumed' | 'stray', number>,
     private readonly settings: ServerSettings,
   ) {
     this.http = http.createServer((req, res) => {
@@ -521,6 +534,9 @@ class RecordingServer {
       '# HELP windback_sessions_in_flight Requests being handled.',
       '# TYPE windback_sessions_in_flight gauge',
       `windback_sessions_in_flight ${this.inFlight.size}`,
+      '# HELP windback_unhandled_rejections_total Promises rejected by app code that nothing handled (logged, not fatal).',
+      '# TYPE windback_unhandled_rejections_total counter',
+      `windback_unhandled_rejections_total ${this.counts.get('stray') ?? 0}`,
       '# HELP windback_transactions_total The last write transaction id.',
       '# TYPE windback_transactions_total counter',
       `windback_transactions_total ${this.store.lastTx}`,

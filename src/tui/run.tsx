@@ -1,5 +1,6 @@
 import { render, type Instance } from 'ink';
 import type { SessionId, TxId } from '../model/records.js';
+import { isAppRejection, reportStrayRejections } from '../services/stray-rejections.js';
 import { openTui, type TuiSource, type TuiStartOptions } from '../services/tui-data.js';
 import { App } from './App.js';
 import { colorFromEnv } from './theme.js';
@@ -68,12 +69,18 @@ export async function showTui(options: ShowTuiOptions, streams: TuiStreams): Pro
     restore();
     fail(error);
   };
+  // A promise the replayed app left rejected is the app's, not the TUI's: it
+  // must neither end the TUI nor write over the screen.
+  const onRejection = (reason: unknown, promise: Promise<unknown>): void => {
+    if (!isAppRejection(reason, promise)) onError(reason);
+  };
+  const previousReporter = reportStrayRejections(() => {});
   const onSignal = (signal: NodeJS.Signals): void => {
     process.exitCode = 128 + (SIGNAL_NUMBER[signal] ?? 0);
     restore();
   };
   process.on('uncaughtException', onError);
-  process.on('unhandledRejection', onError);
+  process.on('unhandledRejection', onRejection);
   for (const signal of SIGNALS) process.on(signal, onSignal);
   try {
     stdout.write(ALT_SCREEN_ON);
@@ -88,7 +95,8 @@ export async function showTui(options: ShowTuiOptions, streams: TuiStreams): Pro
   } finally {
     restore();
     process.off('uncaughtException', onError);
-    process.off('unhandledRejection', onError);
+    process.off('unhandledRejection', onRejection);
+    reportStrayRejections(previousReporter);
     for (const signal of SIGNALS) process.off(signal, onSignal);
   }
 }

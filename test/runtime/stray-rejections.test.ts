@@ -1,0 +1,79 @@
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
+import { replay, tempDirs } from '../helpers/cli.js';
+import { spawnHelper } from '../helpers/spawn.js';
+
+// App code that leaves a rejected promise unhandled. Under Node's default the
+// first one would kill the recording server, every session in flight with it,
+// and the resume after a restart would kill it again. The server reports each
+// with its place in the app's source, counts them, and keeps serving; a
+// replay of those sessions is equal and survives them too.
+
+const STRAY_APP = path.join(ROOT, 'fixtures', 'apps', 'stray', 'app.ts');
+const tmp = tempDirs('windback-stray');
+let server: RecorderProcess;
+let client: LoadClient;
+let journal: string;
+
+beforeAll(async () => {
+  journal = tmp();
+  server = await spawnRecorder(STRAY_APP, { journal });
+  client = new LoadClient(server.url);
+});
+
+afterAll(async () => {
+  client?.close();
+  // A clean shutdown: the process was never taken down by the rejections.
+  expect((await server?.stop())?.code).toBe(0);
+});
+
+async function metric(name: string): Promise<number> {
+  const r = await client.request('GET', '/_windback/metrics');
+  const line = r.body.toString().split('\n').find((l) => l.startsWith(`${name} `));
+  if (line === undefined) throw new Error(`no metric ${name} in:\n${r.body.toString()}`);
+  return Number(line.split(' ')[1]);
+}
+
+describe('an unhandled rejection in app code', () => {
+  it('is logged with its source line and counted, and the server keeps serving every session', async () => {
+    const kinds = ['orphan', 'microtask', 'forgotten', 'orphan', 'orphan'];
+    for (const kind of kinds) {
+      const r = await client.json(`/${kind}`, {});
+      expect(r.status, `${kind}: ${r.body.toString()}`).toBe(200);
+    }
+    const count = await client.json('/count', {});
+    expect(count.value).toBe(3);
+    // Rejections surface after the session's microtasks; give the last one a turn.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await metric('windback_unhandled_rejections_total')).toBe(kinds.length);
+
+    const warnings = server.stderr().split('\n').filter((l) => l.includes('unhandled rejection'));
+    // One line per distinct rejection, not one per occurrence.
+    expect(warnings).toHaveLength(3);
+    const appFile = path.join('fixtures', 'apps', 'stray', 'app.ts');
+    expect(warnings.find((l) => l.includes('nobody handles this one'))).toMatch(new RegExp(`${appFile.replace(/[/.]/g, '\\$&')}:13:\\d+: unhandled rejection in app code: Error: nobody handles this one`));
+    expect(warnings.find((l) => l.includes('microtask'))).toMatch(/app\.ts:20:\d+: unhandled rejection in app code: TypeError: thrown in a microtask/);
+    expect(warnings.find((l) => l.includes('nobody waited'))).toMatch(/app\.ts:27:\d+: unhandled rejection in app code: RangeError: a transaction nobody waited for/);
+    const health = await client.request('GET', '/_windback/health');
+    expect(JSON.parse(health.body.toString())).toMatchObject({ status: 'ok' });
+  });
+
+  it('does not stop a replay: every session verifies equal', async () => {
+    const verify = replay(['verify', '--journal', journal, '--json']);
+    expect(verify.code, verify.stderr).toBe(0);
+    expect(verify.json).toMatchObject({ sessions: 6, passed: 6, diverged: 0 });
+    expect(verify.stderr).toMatch(/warning: .*app\.ts:13:\d+: unhandled rejection in app code: Error: nobody handles this one/);
+  });
+});
+
+describe('an unhandled rejection in host code', () => {
+  it("keeps Node's default in a process that runs app code: it is Windback's bug, and the process ends", async () => {
+    const child = spawnHelper('../runtime/stray-host-child.ts', [STRAY_APP]);
+    const exit = await child.exited;
+    expect(child.lines).toContain('app loaded');
+    expect(child.lines).not.toContain('still alive');
+    expect(exit.code).not.toBe(0);
+    expect(child.stderr()).toContain('a host promise nobody handled');
+  });
+});
