@@ -26,6 +26,12 @@ export default class RecordCommand extends ReplayCommand<RecordResult> {
     'max-body': Flags.integer({ summary: 'Largest request body, in bytes.', default: 1 << 20, min: 1 }),
     config: Flags.string({ summary: 'JSON object merged over the app\'s default config.' }),
     'journal-secrets': Flags.boolean({ summary: 'Also journal Authorization and Cookie headers.' }),
+    'max-resumes': Flags.integer({
+      summary: 'Resume a crashed session at most N times in a row, then end it aborted.',
+      description: 'A session during which the process ended N+1 times in a row (each restart resumed it, and the process died again) is ended `aborted` instead of being resumed once more, so that a session that takes the process down cannot do it at every restart.',
+      default: 5,
+      min: 0,
+    }),
   };
 
   async run(): Promise<RecordResult> {
@@ -52,6 +58,7 @@ export default class RecordCommand extends ReplayCommand<RecordResult> {
       maxBodyBytes: flags['max-body'],
       config,
       journalSecrets: flags['journal-secrets'],
+      maxResumes: flags['max-resumes'],
       log,
       onFatal: () => {
         fatal = true;
@@ -61,6 +68,7 @@ export default class RecordCommand extends ReplayCommand<RecordResult> {
     const { startup } = server;
     log(`recording ${args.app} (code ${startup.codeVersion.slice(0, 12)}) into ${startup.journal}`);
     if (startup.resumed > 0) log(`resuming ${startup.resumed} session(s) a crash interrupted`);
+    if (startup.aborted > 0) log(`aborted ${startup.aborted} session(s) that could not be resumed (reasons above)`);
     log(`listening on ${server.url}`);
     const result = { url: server.url, journal: startup.journal, codeVersion: startup.codeVersion };
     if (this.jsonEnabled()) this.logJson(result);

@@ -30,6 +30,12 @@ export interface ServerOptions {
   config?: Record<string, unknown>;
   /** Journal Authorization and Cookie headers too (off by default). */
   journalSecrets?: boolean;
+  /**
+   * Resume a crashed session at most this many times in a row (default 5);
+   * after that it ends `aborted`, so that a session which takes the process
+   * down with it cannot crash every restart.
+   */
+  maxResumes?: number;
   /** How long shutdown waits for in-flight sessions, in ms (default 10 s). */
   drainTimeoutMs?: number;
   timeZone?: string;
@@ -64,6 +70,7 @@ export interface RunningServer {
 }
 
 const DEFAULT_BODY_LIMIT = 1 << 20;
+const DEFAULT_MAX_RESUMES = 5;
 
 interface IdempotencyEntry {
   session: SessionId;
@@ -145,6 +152,7 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_BODY_LIMIT,
       journalSecrets: options.journalSecrets ?? false,
       drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
+      maxResumes: options.maxResumes ?? DEFAULT_MAX_RESUMES,
       onFatal: options.onFatal,
       log,
     });
@@ -166,7 +174,8 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
     return {
       url: `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`,
       port: address.port,
-      startup: { journal: journalDir, codeVersion: app.bundle.codeVersion, recovery, store: store.recovery, migrations, resumed: open.length, aborted: 0 },
+      // resumeAll decides, for every open session, before its first await.
+      startup: { journal: journalDir, codeVersion: app.bundle.codeVersion, recovery, store: store.recovery, migrations, resumed: resumedCount.resumed, aborted: resumedCount.aborted },
       resumed,
       close: () => server.close().finally(() => reportStrayRejections(previousReporter)),
       get failed() {
@@ -185,6 +194,7 @@ interface ServerSettings {
   maxBodyBytes: number;
   journalSecrets: boolean;
   drainTimeoutMs: number;
+  maxResumes: number;
   onFatal?: (error: JournalFailedError) => void;
   log: (line: string) => void;
 }
@@ -260,6 +270,16 @@ class RecordingServer {
         const history = sessionHistory(records);
         const start = history.start.record;
         const last = history.attempts[history.attempts.length - 1];
+        const resumes = resumesInARow(history.attempts);
+        if (resumes >= this.settings.maxResumes) {
+          report.aborted++;
+          const reason =
+            `the process ended during each of its last ${resumes + 1} attempts (resumed ${resumes} times in a row, the limit); ` +
+            `not resumed again, so that it cannot take the server down at every restart`;
+          this.settings.log(`session ${row.id} aborted: ${reason}; replay it with: replay run ${row.id}`);
+          await this.runner.abort(row.id, row.lastPosition, reason);
+          return;
+        }
         const codeVersion = last.codeVersion;
         let app = apps.get(codeVersion);
         if (!app) {
@@ -268,7 +288,9 @@ class RecordingServer {
             apps.set(codeVersion, app);
           } catch (error) {
             report.aborted++;
-            await this.runner.abort(row.id, row.lastPosition, `cannot resume: code version ${codeVersion.slice(0, 12)} is not loadable (${(error as Error).message})`);
+            const reason = `cannot resume: code version ${codeVersion.slice(0, 12)} is not loadable (${(error as Error).message})`;
+            this.settings.log(`session ${row.id} aborted: ${reason}`);
+            await this.runner.abort(row.id, row.lastPosition, reason);
             return;
           }
         }
@@ -594,4 +616,14 @@ function requestOf(start: SessionStartRecord): SessionRequest {
     meta: start.meta,
     rpcId: rpcIdOf(start.meta),
   };
+}
+
+/**
+ * How many times in a row an open session has been resumed: each trailing
+ * `resume` attempt means the attempt before it ended with the process.
+ */
+export function resumesInARow(attempts: readonly { reason: 'first' | 'retry' | 'resume' }[]): number {
+  let n = 0;
+  for (let i = attempts.length - 1; i >= 0 && attempts[i].reason === 'resume'; i--) n++;
+  return n;
 }
