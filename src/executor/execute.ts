@@ -12,7 +12,7 @@ import type {
 } from '../model/records.js';
 import type { AppDb, Divergence, DivergenceKind, ExecutionObserver, ExecutionStep, LiveEffects, ReplayDatabase, SessionIdentity, SessionOutcome } from './types.js';
 import type { CallOptions, SessionContext } from '../sandbox/app-types.js';
-import type { BridgeValueArgs, BridgeValueSource, BridgeValues, SessionBridge, TimerRequest } from '../sandbox/bridge.js';
+import type { BridgeValueArgs, BridgeValueSource, BridgeValues, LogLevel, SessionBridge, TimerRequest } from '../sandbox/bridge.js';
 import type { EffectRecord, Positioned } from './history.js';
 import type { CodeRealm } from './realm.js';
 import { appLocation, mapStack, type SourceLocation } from './source-maps.js';
@@ -88,6 +88,45 @@ class CrashPoint extends DivergenceStop {}
  * replay or resume the function does not run at all.
  */
 const insideCall = new AsyncLocalStorage<{ run: SessionRun; key: string }>();
+
+/** The run as the sandbox's bridge and the app's ctx see it: null once the session has ended. */
+interface RunCell {
+  run: SessionRun | null;
+  readonly session: SessionIdentity;
+}
+
+/** What each value source is, in the app's words, for SessionEndedError. */
+const VALUE_CONSTRUCTS: Partial<Record<string, string>> = {
+  date: 'Date.now()',
+  performance: 'performance.now()',
+  'random-seed': 'Math.random()',
+  uuid: 'crypto.randomUUID()',
+  'random-bytes': 'crypto.getRandomValues()',
+};
+
+/**
+ * An effect asked for by code that outlives its session: a promise or
+ * callback still running after the session ended. It cannot be journaled as
+ * part of the session (docs/sandbox.md, "Code that outlives its session").
+ */
+export class SessionEndedError extends Error {
+  override readonly name = 'SessionEndedError';
+  constructor(
+    readonly construct: string,
+    readonly session: number,
+  ) {
+    super(`${construct} after session ${session} ended: code that outlives its session (a promise or callback still running after it answered) cannot be journaled; finish the work before the handler returns`);
+  }
+}
+
+/** Turn a synchronous effect into the promise the app API promises, with its errors. */
+function guard<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
 
 type AsyncEvent = { type: 'call'; call: number; entry: Positioned<CallResultRecord> } | { type: 'timer'; id: number; entry: Positioned<ValueRecord> };
 
@@ -166,8 +205,9 @@ class SessionRun {
     let output: unknown;
     let thrown: unknown;
     let failed = false;
+    const cell: RunCell = { run: this, session };
     try {
-      const { definition, scope } = realm.instantiate(this.bridge());
+      const { definition, scope } = realm.instantiate(SessionRun.bridgeFor(cell));
       this.randomDraws = scope.randomDraws;
       this.advanceRandom = scope.advanceRandom;
       const handler = definition.kinds[session.kind];
@@ -176,7 +216,7 @@ class SessionRun {
       }
       await this.checkpoint('start', null);
       this.halt(); // stopped at the start checkpoint: the handler does not run
-      const result = this.options.pauseAtStart ? realm.callPaused(handler, session.input, this.context()) : handler(session.input, this.context());
+      const result = this.options.pauseAtStart ? realm.callPaused(handler, session.input, SessionRun.contextFor(cell)) : handler(session.input, SessionRun.contextFor(cell));
       output = await this.untilSettledOrStalled(Promise.resolve(result));
       if (!this.stalledFlag) await this.checkpoint('response', null);
     } catch (error) {
@@ -193,6 +233,7 @@ class SessionRun {
       }
     } finally {
       this.settled = true;
+      cell.run = null;
       for (const timer of this.liveTimers.values()) clearTimeout(timer);
       this.liveTimers.clear();
     }
@@ -231,56 +272,62 @@ class SessionRun {
 
   // ---- the bridge the sandbox calls -------------------------------------------------
 
-  private bridge(): SessionBridge {
-    const session = this.options.session;
+  // The bridge and ctx reach the run only through a cell, emptied when the
+  // session ends: code that outlives its session (a promise still running
+  // after the response) gets SessionEndedError for every effect instead of
+  // journaling records after the session's end, and the run's state is free
+  // for the garbage collector even while the app's closures live on.
+
+  private static bridgeFor(cell: RunCell): SessionBridge {
     return {
-      timeZone: session.timeZone,
-      locale: session.locale,
-      value: <S extends BridgeValueSource>(source: S, ...args: BridgeValueArgs[S]) => this.value(source, args as unknown[]) as BridgeValues[S],
-      setTimer: (timer) => this.setTimer(timer),
-      clearTimer: (id) => this.clearTimer(id),
-      call: (name, request) => this.fetchCall(name, request) as never,
-      log: (level, args) => {
-        if (this.options.live) this.options.live.log(level, args);
-      },
+      timeZone: cell.session.timeZone,
+      locale: cell.session.locale,
+      value: <S extends BridgeValueSource>(source: S, ...args: BridgeValueArgs[S]) => SessionRun.runOf(cell, VALUE_CONSTRUCTS[source] ?? source).value(source, args as unknown[]) as BridgeValues[S],
+      setTimer: (timer) => SessionRun.runOf(cell, timer.kind === 'immediate' ? 'setImmediate()' : timer.kind === 'interval' ? 'setInterval()' : 'setTimeout()').setTimer(timer),
+      clearTimer: (id) => cell.run?.clearTimer(id),
+      call: (name, request) => SessionRun.runOf(cell, name === 'fetch' ? 'fetch()' : `${name}()`).fetchCall(name, request) as never,
+      // Console output of code that outlives its session is dropped: there is no session to tell it to.
+      log: (level, args) => cell.run?.options.live?.log(level, args),
     };
   }
 
-  private context(): SessionContext {
-    const { session } = this.options;
-    const run = this;
+  private static contextFor(cell: RunCell): SessionContext {
+    const { session } = cell;
+    const log = (level: LogLevel, args: unknown[]): void => cell.run?.options.live?.log(level, args);
     return Object.freeze({
       session: Object.freeze({ id: session.id, kind: session.kind, attempt: session.attempt, route: session.route }),
       config: session.config as never,
       console: Object.freeze({
-        log: (...args: unknown[]) => run.options.live?.log('log', args),
-        info: (...args: unknown[]) => run.options.live?.log('info', args),
-        warn: (...args: unknown[]) => run.options.live?.log('warn', args),
-        error: (...args: unknown[]) => run.options.live?.log('error', args),
-        debug: (...args: unknown[]) => run.options.live?.log('debug', args),
+        log: (...args: unknown[]) => log('log', args),
+        info: (...args: unknown[]) => log('info', args),
+        warn: (...args: unknown[]) => log('warn', args),
+        error: (...args: unknown[]) => log('error', args),
+        debug: (...args: unknown[]) => log('debug', args),
       }),
-      tx: <T>(body: (db: AppDb) => T) => run.guard(() => run.tx(body)) as Promise<T>,
-      read: <T>(body: (db: AppDb) => T) => run.guard(() => run.read(body)) as Promise<T>,
+      tx: <T>(body: (db: AppDb) => T) => guard(() => SessionRun.runOf(cell, 'ctx.tx()').tx(body)) as Promise<T>,
+      read: <T>(body: (db: AppDb) => T) => guard(() => SessionRun.runOf(cell, 'ctx.read()').read(body)) as Promise<T>,
       call: <T>(name: string, fn: (idempotencyKey: string) => T | Promise<T>, request?: unknown, opts?: CallOptions) => {
         if (typeof name !== 'string' || typeof fn !== 'function') {
           return Promise.reject(new TypeError('ctx.call(name, fn, request?): name must be a string and fn a function (idempotencyKey) => result'));
         }
+        let run: SessionRun;
+        try {
+          run = SessionRun.runOf(cell, `ctx.call("${name}")`);
+        } catch (error) {
+          return Promise.reject(error);
+        }
         return run.call(name, request ?? null, opts, (key) => insideCall.run({ run, key }, () => fn(key))) as Promise<T>;
       },
-      checkpoint: (label?: string, state?: unknown) => run.guard(() => run.checkpoint(label ?? 'checkpoint', state ?? null)),
+      checkpoint: (label?: string, state?: unknown) => guard(() => SessionRun.runOf(cell, `ctx.checkpoint("${label ?? 'checkpoint'}")`).checkpoint(label ?? 'checkpoint', state ?? null)),
       need: () => {
         throw new TypeError('ctx.need() (suspend and prefetch) is not available yet in this version of Windback');
       },
     }) as unknown as SessionContext;
   }
 
-  /** Turn a synchronous effect into the promise the app API promises, with its errors. */
-  private guard<T>(fn: () => T): Promise<T> {
-    try {
-      return Promise.resolve(fn());
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  private static runOf(cell: RunCell, construct: string): SessionRun {
+    if (cell.run !== null) return cell.run;
+    throw new SessionEndedError(construct, cell.session.id);
   }
 
   // ---- values ----------------------------------------------------------------------
@@ -849,8 +896,21 @@ class SessionRun {
         continue;
       }
       // Nothing in flight: give microtasks and immediates two turns to move.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      // The handler settling ends the wait at once, as it does live, so that
+      // code still running after it (which outlives the session) meets the
+      // session's end at the same point on replay as when recorded.
+      const turned = await new Promise<boolean>((resolve) => {
+        const immediate = setImmediate(() => resolve(true));
+        this.wake = () => {
+          clearImmediate(immediate);
+          resolve(false);
+        };
+      });
       if (done) break;
+      if (!turned) {
+        idleTurns = 0; // woken by progress, not an idle turn
+        continue;
+      }
       if (++idleTurns >= 3) {
         this.stalledFlag = true;
         return undefined;

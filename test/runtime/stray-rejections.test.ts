@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
 import { replay, tempDirs } from '../helpers/cli.js';
 import { spawnHelper } from '../helpers/spawn.js';
+import { readJournal } from './journal-view.js';
 
 // App code that leaves a rejected promise unhandled. Under Node's default the
 // first one would kill the recording server, every session in flight with it,
@@ -59,10 +60,23 @@ describe('an unhandled rejection in app code', () => {
     expect(JSON.parse(health.body.toString())).toMatchObject({ status: 'ok' });
   });
 
+  it('is what code that outlives its session gets for an effect: SessionEndedError, and nothing journaled after the session ended', async () => {
+    const r = await client.json('/outlive', {});
+    expect(r.status, r.body.toString()).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const warning = server.stderr().split('\n').find((l) => l.includes('SessionEndedError'));
+    expect(warning).toMatch(new RegExp(`app\\.ts:\\d+:\\d+: unhandled rejection in app code: SessionEndedError: ctx\\.tx\\(\\) after session ${r.session} ended`));
+    const count = await client.json('/count', {});
+    expect(count.value).toBe(3); // the late transaction never ran
+    const session = readJournal(journal).sessions.get(r.session!)!;
+    expect(session.end?.record.status).toBe('ok');
+    expect(session.records.at(-1)!.record.kind).toBe('session-end');
+  });
+
   it('does not stop a replay: every session verifies equal', async () => {
     const verify = replay(['verify', '--journal', journal, '--json']);
     expect(verify.code, verify.stderr).toBe(0);
-    expect(verify.json).toMatchObject({ sessions: 6, passed: 6, diverged: 0 });
+    expect(verify.json).toMatchObject({ sessions: 8, passed: 8, diverged: 0 });
     expect(verify.stderr).toMatch(/warning: .*app\.ts:13:\d+: unhandled rejection in app code: Error: nobody handles this one/);
   });
 });
