@@ -51,6 +51,22 @@ export interface SqliteStoreOptions {
    * file only this connection uses (the runtime's live database).
    */
   lockingMode?: 'NORMAL' | 'EXCLUSIVE';
+  /**
+   * Commit the file once every this many write transactions (default 1:
+   * each one). In between, each write() is a savepoint inside one open SQLite
+   * transaction, which spares a commit (WAL frames, the meta row) per
+   * transaction. For a file whose journal is the source of truth: a crash
+   * loses up to N-1 transactions from the file, and rolling it forward from
+   * the journal restores them (docs/store.md, "Deferred commits"). Every other
+   * operation (snapshot, image, migrations, applyChanges, close) commits first.
+   */
+  commitEvery?: number;
+}
+
+/** A write transaction the file has not committed yet: enough to apply it again. */
+interface Uncommitted {
+  txId: TxId;
+  changes: readonly RowChange[];
 }
 
 const FORMAT = 1;
@@ -100,6 +116,20 @@ export class SqliteStore implements Store {
   private readonly readBody: ((ctx: TxContext, fn: (db: TxDb) => unknown) => ReadResult<unknown>) | null;
   private readonly applyTx: TxBody<[TxId, readonly RowChange[]], void>;
   private readonly migrateTx: TxBody<[TxId, string, string[], MigrationOptions], MigrationResult>;
+  private readonly commitEvery: number;
+  /** An outer SQLite transaction of deferred commits is open. */
+  private outer = false;
+  /** The write transactions the open outer transaction holds. */
+  private uncommitted: Uncommitted[] = [];
+  /**
+   * Transactions SQLite rolled back with the outer transaction (a statement
+   * with ROLLBACK conflict resolution, an I/O error, a failed commit): the
+   * connection no longer shows them, so every operation applies them again first.
+   */
+  private lost: Uncommitted[] = [];
+  private readonly beginOuter: Database.Statement;
+  private readonly commitOuterStmt: Database.Statement;
+  private readonly rollbackOuter: Database.Statement;
 
   static open(file: string, options: SqliteStoreOptions = {}): SqliteStore {
     let db: Database.Database;
@@ -136,6 +166,7 @@ export class SqliteStore implements Store {
   /** The database's bytes (SQLite serialization): a consistent copy of its state, for fromImage(). */
   image(): Buffer {
     this.assertIdle('image()');
+    this.settle();
     return this.db.serialize();
   }
 
@@ -158,6 +189,12 @@ export class SqliteStore implements Store {
     this.fkOn = this.foreignKeys;
     this._lastAppliedTx = initMeta(db, file);
     this.setLast = db.prepare(`UPDATE ${META_TABLE} SET value = ? WHERE key = 'lastAppliedTx'`);
+    const commitEvery = options.commitEvery ?? 1;
+    if (!Number.isSafeInteger(commitEvery) || commitEvery < 1) throw new TypeError(`commitEvery must be an integer from 1, not ${String(commitEvery)}`);
+    this.commitEvery = commitEvery;
+    this.beginOuter = db.prepare('BEGIN IMMEDIATE');
+    this.commitOuterStmt = db.prepare('COMMIT');
+    this.rollbackOuter = db.prepare('ROLLBACK');
     this.capture = new ChangeCapture(db);
     this.capture.install(readUserTables(db));
     this.cache = new StatementCache(db);
@@ -171,7 +208,8 @@ export class SqliteStore implements Store {
       const result = cloneResult(value, 'write()');
       requireTransaction(db);
       const changes = this.capture.collect(sequence);
-      this.setLast.run(txId);
+      // Inside an outer transaction the meta row is written once, at its commit.
+      if (!this.outer) this.setLast.run(txId);
       return { result, changes, readDigest: ctx.digest.finish(), readAtTx: txId - 1 };
     });
 
@@ -233,15 +271,25 @@ export class SqliteStore implements Store {
     this.enter('write()');
     try {
       this.checkOrder(txId, 'write()');
+      this.restoreLost();
+      // Committed before this transaction runs, so that a failed commit fails this write, not one already answered.
+      if (this.uncommitted.length >= this.commitEvery) this.commitOuter();
       this.setForeignKeys(true);
       this._lastAbort = null;
+      if (this.commitEvery > 1 && !this.outer && this.snapshots === 0) {
+        this.beginOuter.run();
+        this.outer = true;
+      }
       const ctx = new TxContext(this.db, this.cache, 'write', this.options.safeIntegers ?? false, this.scratch);
       try {
-        const out = this.writeTx.immediate(ctx, txId, fn as (db: TxDb) => unknown);
+        // Inside the outer transaction, better-sqlite3 makes this a savepoint.
+        const out = this.writeTx.immediate(ctx, txId, fn as (db: TxDb) => unknown) as WriteResult<T>;
         this._lastAppliedTx = txId;
-        return out as WriteResult<T>;
+        if (this.outer) this.uncommitted.push({ txId, changes: out.changes });
+        return out;
       } catch (error) {
         this._lastAbort = aborted(ctx, 'write', txId - 1);
+        this.checkOuter();
         throw error;
       } finally {
         ctx.close();
@@ -251,9 +299,51 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** Commit the outer transaction of deferred commits, if one is open. */
+  private commitOuter(): void {
+    if (!this.outer) return;
+    try {
+      this.setLast.run(this._lastAppliedTx);
+      this.commitOuterStmt.run();
+      this.outer = false;
+      this.uncommitted = [];
+    } catch (error) {
+      if (this.db.inTransaction) this.rollbackOuter.run();
+      this.loseOuter();
+      throw error;
+    }
+  }
+
+  /** After a failed write: did SQLite roll back the whole outer transaction, and the transactions in it? */
+  private checkOuter(): void {
+    if (this.outer && !this.db.inTransaction) this.loseOuter();
+  }
+
+  private loseOuter(): void {
+    this.outer = false;
+    this.lost = [...this.lost, ...this.uncommitted];
+    this.uncommitted = [];
+  }
+
+  /** Apply again, each committed on its own, the transactions SQLite rolled back with an outer transaction. */
+  private restoreLost(): void {
+    while (this.lost.length > 0) {
+      const { txId, changes } = this.lost[0];
+      this.withoutForeignKeys(() => this.applyTx.immediate(txId, changes));
+      this.lost.shift();
+    }
+  }
+
+  /** Before anything but a write or a read: no deferred transaction left uncommitted or lost. */
+  private settle(): void {
+    this.restoreLost();
+    this.commitOuter();
+  }
+
   read<T>(fn: (db: TxDb) => T): ReadResult<T> {
     this.enter('read()');
     try {
+      this.restoreLost();
       this.setForeignKeys(true);
       this._lastAbort = null;
       const ctx = new TxContext(this.db, this.cache, 'read', this.options.safeIntegers ?? false, this.scratch);
@@ -262,6 +352,7 @@ export class SqliteStore implements Store {
         return (this.readBody !== null ? this.readBody(ctx, body) : this.readTx.deferred(ctx, body)) as ReadResult<T>;
       } catch (error) {
         this._lastAbort = aborted(ctx, 'read', this._lastAppliedTx);
+        this.checkOuter();
         throw error;
       } finally {
         ctx.close();
@@ -275,6 +366,7 @@ export class SqliteStore implements Store {
     this.enter('applyChanges()');
     try {
       this.checkOrder(txId, 'applyChanges()');
+      this.settle();
       this.withoutForeignKeys(() => this.applyTx.immediate(txId, changes));
       this._lastAppliedTx = txId;
     } finally {
@@ -286,6 +378,7 @@ export class SqliteStore implements Store {
     this.enter('applyMigration()');
     try {
       this.checkOrder(txId, 'applyMigration()');
+      this.settle();
       const statements = splitStatements(sql);
       if (statements.length === 0) throw storeUsageError(STORE_ERROR.sql, `migration "${name}" has no statements`);
       statements.forEach((statement, i) => {
@@ -394,7 +487,22 @@ export class SqliteStore implements Store {
   // ---- snapshots ----------------------------------------------------------
 
   async snapshot(toFile: string): Promise<SnapshotInfo> {
-    this.assertOpen();
+    this.assertIdle('snapshot()');
+    this.settle();
+    // No outer transaction while the backup copies pages between event-loop
+    // turns: each write commits on its own meanwhile, as without deferral.
+    this.snapshots++;
+    try {
+      return await this.copyTo(toFile);
+    } finally {
+      this.snapshots--;
+    }
+  }
+
+  /** Snapshots in progress: writes do not defer their commits meanwhile. */
+  private snapshots = 0;
+
+  private async copyTo(toFile: string): Promise<SnapshotInfo> {
     const target = path.resolve(toFile);
     const partial = `${target}.partial`;
     removeDatabaseFiles(partial);
@@ -427,11 +535,13 @@ export class SqliteStore implements Store {
 
   dumpLogical(): LogicalDump {
     this.assertIdle('dumpLogical()');
+    this.restoreLost(); // what the connection shows: uncommitted deferred transactions included
     return dumpDatabase(this.db);
   }
 
   queryReadOnly(sql: string, params?: unknown[] | Record<string, unknown>): QueryResult {
     this.assertIdle('queryReadOnly()');
+    this.restoreLost(); // what the connection shows: uncommitted deferred transactions included
     let stmt: Database.Statement<unknown[], unknown>;
     try {
       stmt = this.db.prepare(sql);
@@ -454,6 +564,7 @@ export class SqliteStore implements Store {
 
   tableCounts(): Record<string, number> {
     this.assertIdle('tableCounts()');
+    this.restoreLost(); // what the connection shows: uncommitted deferred transactions included
     const counts: Record<string, number> = {};
     for (const table of this.capture.tableInfos) {
       counts[table.name] = Number(this.db.prepare(`SELECT count(*) FROM main.${q(table.name)}`).pluck(true).safeIntegers(true).get());
@@ -464,6 +575,11 @@ export class SqliteStore implements Store {
   close(): void {
     if (this.closed) return;
     if (this.busy !== null) throw storeUsageError(STORE_ERROR.busy, `cannot close the store while ${this.busy} is running`);
+    try {
+      this.settle();
+    } catch {
+      // The file stays behind its journal, as after a crash: the next open rolls it forward.
+    }
     this.closed = true;
     this.db.close();
   }

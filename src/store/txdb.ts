@@ -214,6 +214,15 @@ class TxStatementImpl implements TxStatement {
   /** The statement, set to this wrapper's modes; a private copy if the shared one is mid-iteration. */
   private ready(): Stmt {
     this.ctx.check();
+    // A statement with ROLLBACK conflict resolution (or an I/O error) can end
+    // the whole transaction; anything run after it would autocommit, outside
+    // the transaction and its change capture.
+    if (this.ctx.mode === 'write' && !this.ctx.db.inTransaction) {
+      throw storeUsageError(
+        STORE_ERROR.txClosed,
+        'SQLite rolled this transaction back (a statement with ROLLBACK conflict resolution, or an I/O error): no statement may run in it after that',
+      );
+    }
     let slot = this.own ?? this.entry.slot;
     if (slot.stmt.busy) {
       this.own ??= { stmt: this.ctx.db.prepare(this.entry.sql) as Stmt, shape: this.entry.reader ? SHAPE.object : SHAPE.run, safe: false };
