@@ -26,6 +26,12 @@ export default class RecordCommand extends ReplayCommand<RecordResult> {
     'max-body': Flags.integer({ summary: 'Largest request body, in bytes.', default: 1 << 20, min: 1 }),
     config: Flags.string({ summary: 'JSON object merged over the app\'s default config.' }),
     'journal-secrets': Flags.boolean({ summary: 'Also journal Authorization and Cookie headers.' }),
+    'drain-timeout': Flags.integer({
+      summary: 'On SIGTERM or SIGINT, wait at most this many ms for in-flight sessions.',
+      description: 'Sessions still running when it expires are left open in the journal and resumed at the next start.',
+      default: 10_000,
+      min: 0,
+    }),
     'max-resumes': Flags.integer({
       summary: 'Resume a crashed session at most N times in a row, then end it aborted.',
       description: 'A session during which the process ended N+1 times in a row (each restart resumed it, and the process died again) is ended `aborted` instead of being resumed once more, so that a session that takes the process down cannot do it at every restart.',
@@ -59,6 +65,7 @@ export default class RecordCommand extends ReplayCommand<RecordResult> {
       config,
       journalSecrets: flags['journal-secrets'],
       maxResumes: flags['max-resumes'],
+      drainTimeoutMs: flags['drain-timeout'],
       log,
       onFatal: () => {
         fatal = true;

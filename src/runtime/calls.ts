@@ -10,7 +10,8 @@ export interface FetchCallRequest {
   bodyEncoding?: 'utf8' | 'base64';
 }
 
-export async function performCall(name: string, request: unknown, idempotencyKey: string): Promise<unknown> {
+/** `signal` aborts the call (the server aborts what is still running once it has closed its journal). */
+export async function performCall(name: string, request: unknown, idempotencyKey: string, signal?: AbortSignal): Promise<unknown> {
   if (name !== 'fetch') throw new TypeError(`unknown host call "${name}"`);
   const r = request as FetchCallRequest;
   const body = r.body === null ? undefined : r.bodyEncoding === 'base64' ? Buffer.from(r.body, 'base64') : r.body;
@@ -18,6 +19,7 @@ export async function performCall(name: string, request: unknown, idempotencyKey
     method: r.method,
     headers: { ...r.headers, 'idempotency-key': r.headers['idempotency-key'] ?? idempotencyKey },
     body,
+    signal,
   });
   const bytes = Buffer.from(await response.arrayBuffer());
   const type = response.headers.get('content-type') ?? '';

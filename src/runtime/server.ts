@@ -134,6 +134,10 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
     catalog.close();
     catalog = null;
 
+    // Calls still running when the server has closed its journal are aborted,
+    // so that a callee that never answers cannot keep the process alive; their
+    // sessions stay open in the journal and resume at the next start.
+    const calls = new AbortController();
     const counts = new Map<SessionStatus | 'resumed' | 'stray', number>();
     const bump = (key: SessionStatus | 'resumed' | 'stray'): void => void counts.set(key, (counts.get(key) ?? 0) + 1);
     const runner = new SessionRunner(
@@ -141,7 +145,7 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
       writer,
       store,
       {
-        call: (name, request, key) => performCall(name, request, key),
+        call: (name, request, key) => performCall(name, request, key, calls.signal),
         log: (session, level, text) => log(`[session ${session}] ${level}: ${text}`),
         ended: (_session, status) => bump(status),
       },
@@ -152,6 +156,7 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_BODY_LIMIT,
       journalSecrets: options.journalSecrets ?? false,
       drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
+      afterClose: () => calls.abort(new Error('the server closed its journal while this call was running')),
       maxResumes: options.maxResumes ?? DEFAULT_MAX_RESUMES,
       onFatal: options.onFatal,
       log,
@@ -195,6 +200,8 @@ interface ServerSettings {
   journalSecrets: boolean;
   drainTimeoutMs: number;
   maxResumes: number;
+  /** Runs once the journal and the store are closed. */
+  afterClose: () => void;
   onFatal?: (error: JournalFailedError) => void;
   log: (line: string) => void;
 }
@@ -248,10 +255,12 @@ class RecordingServer {
     await Promise.race([drained, timeout]);
     this.http.closeAllConnections();
     await stopped;
+    this.journalClosing = true;
     try {
       await this.writer.close();
     } finally {
       this.store.close();
+      this.settings.afterClose();
     }
   }
 
@@ -524,8 +533,11 @@ class RecordingServer {
     this.send(res, json(500, { error: { name: 'InternalError', message: 'internal error; see the server log' } }));
   }
 
+  /** Set once shutdown closes the journal: appends refused after that are not a failure of the journal. */
+  private journalClosing = false;
+
   private fatal(error: JournalFailedError): void {
-    if (this.failed) return;
+    if (this.failed || this.journalClosing) return;
     this.failed = error;
     this.settings.log(`fatal: ${error.message}`);
     this.settings.onFatal?.(error);

@@ -1,0 +1,91 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
+import { tempDirs } from '../helpers/cli.js';
+import { readJournal } from './journal-view.js';
+
+// SIGTERM: stop accepting, wait for in-flight sessions (at most
+// --drain-timeout), close the journal, exit 0. A session that finishes within
+// the wait is answered; one that does not stays open in the journal and is
+// resumed at the next start.
+
+const STAMPS_APP = path.join(ROOT, 'fixtures', 'apps', 'stamps', 'app.ts');
+const tmp = tempDirs('windback-shutdown');
+let stub: http.Server;
+let stubUrl: string;
+const arrivals: ((path: string) => void)[] = [];
+const recorders: RecorderProcess[] = [];
+
+beforeAll(async () => {
+  // /slow answers after 300 ms; /hold never answers.
+  stub = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      arrivals.shift()?.(req.url ?? '');
+      if (req.url === '/slow') setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'), 300);
+    });
+  });
+  await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve));
+  stubUrl = `http://127.0.0.1:${(stub.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  for (const r of recorders) await r.kill('SIGKILL').catch(() => {});
+  stub?.closeAllConnections();
+  await new Promise((resolve) => stub?.close(resolve));
+});
+
+const arrived = (): Promise<string> => new Promise((resolve) => arrivals.push(resolve));
+
+async function start(journal: string, args: string[] = []): Promise<RecorderProcess> {
+  const r = await spawnRecorder(STAMPS_APP, { journal, args });
+  recorders.push(r);
+  return r;
+}
+
+describe('shutdown on SIGTERM', () => {
+  it('answers a session that finishes within the drain timeout, then exits 0', { timeout: 30_000 }, async () => {
+    const journal = tmp();
+    const recorder = await start(journal, ['--drain-timeout', '5000']);
+    const client = new LoadClient(recorder.url);
+    const came = arrived();
+    const answer = client.json('/draws', { hold: `${stubUrl}/slow` });
+    await came;
+    recorder.child.kill('SIGTERM');
+    const r = await answer;
+    expect(r.status, r.body.toString()).toBe(200);
+    expect((await recorder.exited).code, recorder.stderr()).toBe(0);
+    expect(recorder.stderr()).toContain('shutting down: draining in-flight sessions');
+    client.close();
+    const session = readJournal(journal).sessions.get(r.session!)!;
+    expect(session.end?.record.status).toBe('ok');
+  });
+
+  it('stops waiting after --drain-timeout, exits 0, and the next start resumes the session it left open', { timeout: 30_000 }, async () => {
+    const journal = tmp();
+    const recorder = await start(journal, ['--drain-timeout', '300']);
+    const client = new LoadClient(recorder.url);
+    const came = arrived();
+    const cut = client.json('/draws', { hold: `${stubUrl}/hold` }).catch((error: unknown) => error);
+    await came;
+    const t0 = Date.now();
+    recorder.child.kill('SIGTERM');
+    expect((await recorder.exited).code, recorder.stderr()).toBe(0);
+    // Not the default 10 s.
+    expect(Date.now() - t0).toBeLessThan(8_000);
+    expect(await cut).toBeInstanceOf(Error);
+    // A journal closed by the shutdown is not a failure, and the session it cut is no internal error.
+    expect(recorder.stderr()).not.toMatch(/fatal|internal error|could not resume/);
+    client.close();
+    const open = [...readJournal(journal).sessions.values()].filter((s) => s.end === null || s.end === undefined);
+    expect(open.map((s) => s.start.sessionKind)).toEqual(['draws']);
+
+    const again = arrived();
+    const restarted = await start(journal);
+    expect(restarted.stderr()).toContain('resuming 1 session(s) a crash interrupted');
+    // The resumed session makes its in-doubt call again.
+    expect(await again).toBe('/hold');
+  });
+});
