@@ -41,7 +41,7 @@ import { recordedBankJournal, type RecordedJournal } from './lib/recorded-bank.j
 //
 //  - Stepping (src/replay/stepper.ts) on a REAL 1,000-step session: one
 //    `walk` request of fixtures/apps/rounds (165 rounds of checkpoint, read,
-//    call, value and write transaction, after 5 Date.now() values) recorded
+//    call, value and write transaction, after 7 Date.now() values) recorded
 //    by startServer() into a temporary journal. For the Stepper from
 //    'checkpoint' and from 'start': the first move (goto the response, on a
 //    fresh stepper: nothing known yet, so the whole attempt runs), then
@@ -63,8 +63,9 @@ const RUN_GOAL_MS = 500;
 const VERIFY_GOAL = 2000;
 const PEER_GOAL = 5;
 const STEP_ROUNDS = 165;
-const STEP_EXTRA = 5;
-const STEP_COUNT = 5 + STEP_EXTRA + 6 * STEP_ROUNDS; // 1,000
+const STEP_EXTRA = 7;
+/** The start, the response and the end, the extra values, six records a round: 1,000 (the recorder journals no checkpoint of its own). */
+const STEP_COUNT = 3 + STEP_EXTRA + 6 * STEP_ROUNDS;
 const STEP_MOVES = quick ? 100 : STEP_COUNT - 1;
 const STEP_GOTOS = quick ? 50 : 200;
 const STEP_GOAL_MS = 50;

@@ -39,7 +39,7 @@ import { generatorVersion } from './lib/synthetic-cache.js';
 //        synthetic session (no journal, no engine);
 //      - a REAL session: one `walk` request of fixtures/apps/rounds (165
 //        rounds of checkpoint, read, call, value and write transaction,
-//        after 5 Date.now() values: 1,000 records) recorded by startServer()
+//        after 7 Date.now() values: 1,000 records) recorded by startServer()
 //        into a temporary journal, as bench/replay.ts --case=step does, and
 //        opened with TuiData. A step move there goes through the stepping
 //        API: TuiData.stepTo alone (Stepper.goto behind the TUI's queue, the
@@ -374,7 +374,8 @@ function reducerBench(rows: StepRow[], withDiff: boolean): number[] {
 // --- the real session: fixtures/apps/rounds through TuiData and the stepping API ----------
 
 const ROUNDS = 165;
-const ROUNDS_EXTRA = 5;
+/** 3 + 7 + 6 * 165 = 1,000 records (STEPS). */
+const ROUNDS_EXTRA = 7;
 
 
 /** TuiData.stepTo alone, next() and back() over the session, every move re-executing. */

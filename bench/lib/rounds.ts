@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // Long sessions for the stepping benchmarks: one `walk` request to
-// fixtures/apps/rounds (5 + extra + 6 * rounds records), recorded by a
+// fixtures/apps/rounds (3 + extra + 6 * rounds records), recorded by a
 // recording server started in this process.
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

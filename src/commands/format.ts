@@ -119,7 +119,8 @@ export function formatWind(r: WindResult): string {
           formatStatus(s.status),
           s.startedAt,
           String(s.startedAfterTx),
-          s.lastCheckpoint ? `${s.lastCheckpoint.label} @${s.lastCheckpoint.position}` : chalk.dim('-'),
+          // No checkpoint of its own yet: a retry would have run it from its start.
+          s.lastCheckpoint ? `${s.lastCheckpoint.label} @${s.lastCheckpoint.position}` : chalk.dim('(start)'),
           s.txs.length === 0 ? chalk.dim('-') : s.txs.map((t) => (t === r.tx ? chalk.bold(`${t}*`) : String(t))).join(','),
         ]),
         new Set([0, 4]),

@@ -69,7 +69,11 @@ export interface ReplayOptions {
 }
 
 export interface AttemptOutcome extends SessionOutcome {
-  /** Position of the last checkpoint reached (served or live), for a retry. */
+  /**
+   * Position of the last checkpoint of the app's own reached (served or
+   * live), for a retry; null when the app reached none: a retry starts over.
+   * An older journal's implicit checkpoints are not the app's.
+   */
   lastCheckpoint: Position | null;
   /** True when the session stopped waiting for something the journal never delivered (a crashed attempt, on replay). */
   stalled: boolean;
@@ -146,7 +150,20 @@ class SessionRun {
 
   private nextCall = 0;
   private stepIndex = 0;
+  /** The last checkpoint of the app's own reached (served or live); null: none, a retry starts over. */
   private lastCheckpoint: Position | null = null;
+  /**
+   * An older journal's implicit 'start' checkpoint, not yet served: the first
+   * served effect, when it is a checkpoint labelled 'start' without state
+   * (docs/replay.md, "Checkpoints, and the implicit ones of older
+   * journals"). Served as the recorder's own when the app first asks for an
+   * effect, unless that effect is the app's own checkpoint 'start' without
+   * state, which then takes it.
+   */
+  private implicitStart: Positioned<CheckpointRecord> | null = null;
+  /** The second served effect is a checkpoint 'start' without state as well: the first is the recorder's, whatever the app asks for. */
+  private startTwice = false;
+  private handlerCalled = false;
   private readonly divergences: Divergence[] = [];
   private stopped = false;
   private reachedStop = false;
@@ -192,6 +209,11 @@ class SessionRun {
           break;
       }
     }
+    const served = options.served;
+    if (served.length > 0 && isImplicit(served[0].record, 'start')) {
+      this.implicitStart = served[0] as Positioned<CheckpointRecord>;
+      this.startTwice = served.length > 1 && isImplicit(served[1].record, 'start');
+    }
   }
 
   private queue(source: string): Positioned<ValueRecord>[] {
@@ -214,12 +236,28 @@ class SessionRun {
       if (typeof handler !== 'function') {
         throw new TypeError(`the app has no session kind "${session.kind}" (kinds: ${Object.keys(definition.kinds).join(', ')})`);
       }
-      await this.checkpoint('start', null);
-      this.halt(); // stopped at the start checkpoint: the handler does not run
+      // No checkpoint is journaled before the handler or after it: a session
+      // that reaches no checkpoint of its own is retried from its start. An
+      // older journal's implicit 'start' checkpoint is served when the app
+      // first asks for an effect (enter()), its 'response' one once the
+      // handler has returned (docs/replay.md, "Checkpoints, and the implicit
+      // ones of older journals").
+      this.handlerCalled = true;
       const result = this.options.pauseAtStart ? realm.callPaused(handler, session.input, SessionRun.contextFor(cell)) : handler(session.input, SessionRun.contextFor(cell));
       output = await this.untilSettledOrStalled(Promise.resolve(result));
-      if (!this.stalledFlag) await this.checkpoint('response', null);
+      if (this.implicitStart !== null) this.passImplicitStart();
+      if (!this.stalledFlag) {
+        this.halt();
+        const response = this.implicitResponse();
+        if (response !== null) {
+          this.passImplicit(response, 'response');
+          // Where the recorder awaited its 'response' checkpoint: code still running after the handler gets the same turn.
+          await null;
+        }
+      }
     } catch (error) {
+      // A handler that threw before asking for any effect: an older journal's 'start' checkpoint still came first.
+      if (this.implicitStart !== null && this.handlerCalled && !(error instanceof DivergenceStop) && !this.stopped) this.passImplicitStart();
       // Stopped, whatever the app made of the stop (it may have caught it and thrown something else).
       if (error instanceof DivergenceStop || this.stopped) {
         this.stopped = true;
@@ -333,7 +371,7 @@ class SessionRun {
   // ---- values ----------------------------------------------------------------------
 
   private value(source: string, args: unknown[]): unknown {
-    this.halt();
+    this.enter();
     const frame = insideCall.getStore();
     if (frame?.run === this && this.options.live) return produce(this.options.live, source, args);
     const list = this.values.get(source);
@@ -461,6 +499,7 @@ class SessionRun {
   }
 
   private call(name: string, request: unknown, options: CallOptions | undefined, perform: (key: string) => unknown): Promise<unknown> {
+    if (this.implicitStart !== null) this.passImplicitStart();
     if (this.stopped) return new Promise(() => {}); // a stopped replay: the call never starts
     const index = this.nextCall++;
     const key = options?.idempotencyKey ?? `${this.options.session.keyPrefix}-${index}`;
@@ -549,6 +588,7 @@ class SessionRun {
   // ---- timers --------------------------------------------------------------------------
 
   private setTimer(timer: TimerRequest): void {
+    if (this.implicitStart !== null) this.passImplicitStart();
     this.armedTimers.set(timer.id, timer);
     if (this.asyncEvents.some((e) => e.type === 'timer' && e.id === timer.id && !this.consumed.has(e.entry))) {
       this.release();
@@ -654,7 +694,7 @@ class SessionRun {
   // ---- transactions, reads, checkpoints --------------------------------------------------
 
   private tx(body: (db: AppDb) => unknown): unknown {
-    this.halt();
+    this.enter();
     // The next write in journal order: a committed transaction, or one whose function threw.
     const committed = this.txs.find((e) => !this.consumed.has(e));
     const aborted = this.reads.find((e) => !this.consumed.has(e) && e.record.write);
@@ -719,7 +759,7 @@ class SessionRun {
   }
 
   private read(body: (db: AppDb) => unknown): unknown {
-    this.halt();
+    this.enter();
     const entry = this.reads.find((e) => !this.consumed.has(e) && !e.record.write);
     if (entry) {
       if (entry.record.error) return this.servedAbort(entry, body, false);
@@ -805,10 +845,18 @@ class SessionRun {
   }
 
   private checkpoint(label: string, state: unknown): void {
+    if (this.implicitStart !== null) {
+      // The app's own first effect is a checkpoint 'start' without state: the
+      // journal's first checkpoint is that one (a journal without implicit
+      // checkpoints), unless a second one follows it (an older journal, whose
+      // recorder's 'start' came before the app's).
+      if (label === 'start' && state === null && !this.startTwice) this.implicitStart = null;
+      else this.passImplicitStart();
+    }
     this.halt();
     let copy: unknown = null;
     try {
-      // Most checkpoints (the 'start' and 'response' ones among them) carry no state: no need to clone null.
+      // Most checkpoints carry no state: no need to clone null.
       if (state !== null) copy = structuredClone(state);
     } catch (error) {
       throw new TypeError(`ctx.checkpoint("${label}"): the state is not serializable: ${(error as Error).message}`);
@@ -816,17 +864,7 @@ class SessionRun {
     const entry = this.checkpoints.find((e) => !this.consumed.has(e));
     if (entry) {
       this.consumed.add(entry);
-      const replay = this.options.replay;
-      if (entry.record.label !== label || (replay?.strict && !isDeepStrictEqual(normalize(entry.record.state), normalize(copy)))) {
-        this.diverge('checkpoint', entry, { label, state: copy }, `checkpoint "${label}" differs from the journal's "${entry.record.label}"`, undefined, {
-          label: entry.record.label,
-          state: entry.record.state,
-        });
-      } else if (replay?.strict && entry.record.randomDraws !== this.randomDraws()) {
-        this.diverge('value', entry, { randomDraws: this.randomDraws() }, `Math.random was drawn ${this.randomDraws()} times by checkpoint "${label}"; the journal says ${entry.record.randomDraws}`, undefined, {
-          randomDraws: entry.record.randomDraws,
-        });
-      }
+      this.compareCheckpoint(entry, label, copy);
       this.lastCheckpoint = entry.position;
       this.step('checkpoint', 'served', entry);
       return;
@@ -841,6 +879,63 @@ class SessionRun {
     const { position } = live.journal.append(record);
     this.lastCheckpoint = position;
     this.step('checkpoint', 'live', { position, record: { ...record, session: this.options.session.id, prev: null } });
+  }
+
+  private compareCheckpoint(entry: Positioned<CheckpointRecord>, label: string, copy: unknown): void {
+    const replay = this.options.replay;
+    if (entry.record.label !== label || (replay?.strict && !isDeepStrictEqual(normalize(entry.record.state), normalize(copy)))) {
+      this.diverge('checkpoint', entry, { label, state: copy }, `checkpoint "${label}" differs from the journal's "${entry.record.label}"`, undefined, {
+        label: entry.record.label,
+        state: entry.record.state,
+      });
+    } else if (replay?.strict && entry.record.randomDraws !== this.randomDraws()) {
+      this.diverge('value', entry, { randomDraws: this.randomDraws() }, `Math.random was drawn ${this.randomDraws()} times by checkpoint "${label}"; the journal says ${entry.record.randomDraws}`, undefined, {
+        randomDraws: entry.record.randomDraws,
+      });
+    }
+  }
+
+  // ---- implicit checkpoints of older journals ------------------------------------------------
+  //
+  // Recorders before this version journaled a checkpoint 'start' (no state)
+  // before the handler ran and a checkpoint 'response' (no state) once it had
+  // returned. A journal that holds them is served them where they were taken,
+  // compared as they were, and reported as steps (with no source location, as
+  // then), so that its replay, its step numbers and a resume are unchanged.
+  // They are not the app's: they set no checkpoint to retry from.
+
+  /** Every effect the app asks for begins here. */
+  private enter(): void {
+    if (this.implicitStart !== null) this.passImplicitStart();
+    this.halt();
+  }
+
+  private passImplicitStart(): void {
+    const entry = this.implicitStart!;
+    this.implicitStart = null;
+    if (!this.consumed.has(entry)) this.passImplicit(entry, 'start');
+  }
+
+  private passImplicit(entry: Positioned<CheckpointRecord>, label: 'start' | 'response'): void {
+    this.consumed.add(entry);
+    this.compareCheckpoint(entry, label, null);
+    this.step('checkpoint', 'served', entry, undefined, null);
+  }
+
+  /**
+   * Once the handler has returned: an older journal's implicit 'response'
+   * checkpoint is the attempt's last checkpoint, labelled 'response' without
+   * state, and nothing has taken it (an app's own last checkpoint
+   * 'response' has been served to it before its handler returned). Then the
+   * checkpoint its recorder took here is served as that recorder's replay
+   * served it: the first checkpoint not served yet (that one, unless the code
+   * skipped one of its own), compared with the label 'response'.
+   */
+  private implicitResponse(): Positioned<CheckpointRecord> | null {
+    const checkpoints = this.checkpoints;
+    const last = checkpoints[checkpoints.length - 1];
+    if (last === undefined || this.consumed.has(last) || !isImplicit(last.record, 'response')) return null;
+    return checkpoints.find((e) => !this.consumed.has(e))!;
   }
 
   // ---- completion ---------------------------------------------------------------------------
@@ -930,7 +1025,13 @@ class SessionRun {
 
   // ---- observation and divergence -------------------------------------------------------------
 
-  private step(kind: ExecutionStep['kind'], origin: ExecutionStep['origin'], entry: { position: Position | null; record: ExecutionStep['record'] }, actual?: unknown): void {
+  private step(
+    kind: ExecutionStep['kind'],
+    origin: ExecutionStep['origin'],
+    entry: { position: Position | null; record: ExecutionStep['record'] },
+    actual?: unknown,
+    location?: SourceLocation | null,
+  ): void {
     const index = this.stepIndex++;
     if (entry.position !== null && entry.position === this.options.replay?.stopAfter) this.stopHere();
     const observer = this.options.observer;
@@ -942,7 +1043,7 @@ class SessionRun {
       record: entry.record,
       position: entry.position,
       actual,
-      location: this.options.replay ? appLocation(this.options.realm.filename) : null,
+      location: location !== undefined || !this.options.replay ? (location ?? null) : appLocation(this.options.realm.filename),
     });
     void index;
   }
@@ -979,6 +1080,11 @@ class SessionRun {
       this.poke();
     }
   }
+}
+
+/** A checkpoint as older recorders journaled their own: this label, no state. */
+function isImplicit(record: EffectRecord, label: 'start' | 'response'): record is CheckpointRecord {
+  return record.kind === 'checkpoint' && record.label === label && (record.state === null || record.state === undefined);
 }
 
 function produce(live: LiveEffects, source: string, args: unknown[]): unknown {

@@ -93,7 +93,11 @@ function newAttempt(
   return { attempt, reason, fromCheckpoint, codeVersion, at, records: [], inherited, effects: [...inherited], response: null, suspension: null };
 }
 
-/** A resume inherits everything; a retry inherits up to and including its checkpoint. */
+/**
+ * A resume inherits everything; a retry inherits up to and including its
+ * checkpoint, or nothing when it has none (fromCheckpoint null: the session
+ * had taken no checkpoint of its own, and runs again from its start).
+ */
 function inheritedFor(previous: Attempt, next: SessionAttemptRecord): Positioned<EffectRecord>[] {
   if (next.reason === 'resume') return previous.effects;
   if (next.fromCheckpoint === null) return [];

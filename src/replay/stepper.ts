@@ -45,7 +45,13 @@ export interface RecordedStep {
  */
 export type StepVerdict = 'equal' | 'diverged' | 'not-reached' | 'info';
 
-/** The session's checkpoint in force at a step: the journal's latest one at or before it. */
+/**
+ * The session's checkpoint in force at a step: the journal's latest one at or
+ * before it. StepState.checkpoint is null where there is none: the session
+ * had taken no checkpoint yet (it runs, and a retry would run it, from its
+ * start). Journals recorded before implicit checkpoints were dropped hold a
+ * checkpoint "start" at the start of every session (docs/replay.md).
+ */
 export interface StepCheckpoint {
   /** Its step index (an earlier attempt's, for an inherited one). */
   step: number;

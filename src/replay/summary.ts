@@ -8,7 +8,8 @@ export function summarize(record: JournalRecord): string {
     case 'session-start':
       return `${record.sessionKind} via ${record.transport} ${record.route} ${brief(record.input)}`;
     case 'session-attempt':
-      return `attempt ${record.attempt}: ${record.reason}${record.fromCheckpoint !== null ? ` from checkpoint at ${record.fromCheckpoint}` : ''}`;
+      // A retry before any checkpoint of the app's own runs the session again from its start; a resume always does.
+      return `attempt ${record.attempt}: ${record.reason}${record.fromCheckpoint !== null ? ` from checkpoint at ${record.fromCheckpoint}` : record.reason === 'retry' ? ' from the start' : ''}`;
     case 'value':
       return `${record.source} = ${brief(record.value)}`;
     case 'call-start':

@@ -10,7 +10,8 @@ import { realmOf, type LoadedApp } from './app-host.js';
 import type { LiveStore } from './live-store.js';
 
 // Runs sessions live: journals the start, runs attempts through the executor
-// (retrying from the last checkpoint when the app asks), journals the
+// (retrying from the last checkpoint when the app asks, or from the start
+// when it has taken none), journals the
 // response and waits until it is durable before anyone may send it, then
 // journals the end.
 
@@ -166,6 +167,7 @@ export class SessionRunner {
       });
       if (outcome.status !== 'retry' || attempt >= firstAttempt + MAX_ATTEMPTS - 1) break;
       // Wind back to the last checkpoint: what came before it is served, the rest runs again.
+      // No checkpoint of the app's own yet (none is journaled for it): from the start, served nothing.
       attempt++;
       const from = outcome.lastCheckpoint;
       served = from === null ? [] : journal.effects.filter((e) => e.position <= from);

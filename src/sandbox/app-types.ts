@@ -73,7 +73,11 @@ export interface SessionContext<Config = unknown> {
    * replay.
    */
   call<T>(name: string, fn: (idempotencyKey: string) => T | Promise<T>, request?: unknown, options?: CallOptions): Promise<T>;
-  /** Marks a consistent point; a retry winds back to the latest one. `state` must be serializable. */
+  /**
+   * Marks a consistent point; a retry winds back to the latest one (a
+   * session that has taken none is retried from its start). `state` must be
+   * serializable.
+   */
   checkpoint(label?: string, state?: unknown): Promise<void>;
   /**
    * Declares data the session needs loaded; if it is not, the session is

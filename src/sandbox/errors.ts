@@ -37,7 +37,8 @@ Object.defineProperty(DeterminismError.prototype, 'name', {
 
 /**
  * Thrown by app code to ask for a retry: effects up to the session's last
- * checkpoint are served from the journal and everything after it runs again.
+ * checkpoint are served from the journal and everything after it runs again
+ * (everything, from the start, when the session has taken no checkpoint).
  */
 export class RetryableError extends Error {
   readonly retryable: true;

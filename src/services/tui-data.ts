@@ -44,6 +44,7 @@ export interface AliveView {
   startedAt: string;
   /** How long it had been running when the transaction committed, in ms. */
   ageMs: number;
+  /** Its last checkpoint before the transaction, or null: none yet (shown as "(start)"). */
   lastCheckpoint: { label: string; position: Position } | null;
   /** Write transactions it committed up to and including this one. */
   txs: TxId[];
@@ -137,7 +138,7 @@ export interface StepView {
   actual: Json | null;
   location: string | null;
   divergence: TuiDivergence | null;
-  /** The session's checkpoint in force at the step (the journal's latest at or before it). */
+  /** The session's checkpoint in force at the step (the journal's latest at or before it), or null: none yet, it runs from its start. */
   checkpoint: { step: number; label: string; state: Json } | null;
   /** The re-execution: the step it ran from (the attempt's opening record or a checkpoint), attempts run, ms. */
   ran: { from: number; attempts: number; ms: number } | null;

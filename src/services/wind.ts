@@ -21,7 +21,7 @@ export interface AliveSession {
   status: SessionListStatus;
   startedAt: string;
   startedAfterTx: TxId;
-  /** The session's last checkpoint before tx's record, or null. */
+  /** The session's last checkpoint before tx's record, or null: none yet, a retry would run it from its start. */
   lastCheckpoint: { label: string; position: Position } | null;
   /** Write transactions the session committed up to and including tx. */
   txs: TxId[];

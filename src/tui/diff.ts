@@ -78,6 +78,9 @@ function steppedLines(view: readonly ViewRow[], v: ViewRow, s: StepView): Line[]
   }
   if (s.checkpoint && !(v.kind === 'checkpoint' && s.checkpoint.step === s.index)) {
     out.push(title(`checkpoint "${s.checkpoint.label}" (step ${s.checkpoint.step}) in force here`), ...jsonLines(s.checkpoint.state, 1));
+  } else if (!s.checkpoint && v.kind !== 'session-start') {
+    // The session had reached no checkpoint of its own by this step: a retry would have run it again from its start.
+    out.push([seg('no checkpoint in force here: the session runs from its start', 'dim')]);
   }
   return out;
 }

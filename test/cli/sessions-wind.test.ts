@@ -173,6 +173,10 @@ describe('replay wind', () => {
     expect(r.stdout).toContain('3,4*'); // S2 committed tx 4
     expect(r.stdout).toContain('replay show 2');
     expect(r.stdout).toContain('replay state --tx 3');
+    // The last checkpoint: its label and position, or (start) for a session that had reached none.
+    expect(r.stdout).toMatch(new RegExp(`^\\s*2\\s+deposit\\s+error\\s+\\S+\\s+2\\s+start @${cp.s2start}\\s+3,4\\*`, 'm'));
+    const at3 = replay(['wind', '--tx', '3', '--journal', dir]);
+    expect(at3.stdout).toMatch(/^\s*3\s+balance\s+ok\s+\S+\s+2\s+\(start\)\s+-\s*$/m);
   });
 
   it('reads the journal from REPLAY_JOURNAL, and documents itself', () => {

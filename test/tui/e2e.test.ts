@@ -47,17 +47,17 @@ describe('replay tui in a terminal', () => {
     screen = await t.waitFor((s) => s.includes('Sessions at tx 7 (2)'), 'tx 7');
     expect(screen).toMatch(/▸ 5 transfer ok/);
     t.key('Enter');
-    screen = await t.waitFor((s) => /Steps #5 · ✓ replays equal · 5\/15/.test(s) && diffAt(5, 'call-start')(s), 'the replay of session 5');
+    screen = await t.waitFor((s) => /Steps #5 · ✓ replays equal · 4\/13/.test(s) && diffAt(4, 'call-start')(s), 'the replay of session 5');
     t.key('n');
-    await t.waitFor(diffAt(6, 'call-result'), 'a step forward');
+    await t.waitFor(diffAt(5, 'call-result'), 'a step forward');
     t.key('p');
     t.key('p');
-    screen = await t.waitFor(diffAt(4, 'value'), 'two steps back');
+    screen = await t.waitFor(diffAt(3, 'value'), 'two steps back');
     expect(screen).toMatch(/performance = /);
     t.key('?');
     await t.waitFor((s) => s.includes('Keys · ? or Esc closes'), 'the help');
     t.key('Escape');
-    await t.waitFor((s) => s.includes('Diff · step 4 value'), 'the help closed');
+    await t.waitFor((s) => s.includes('Diff · step 3 value'), 'the help closed');
 
     t.key('q');
     screen = await t.waitFor((s) => s.includes('EXIT='), 'the TUI to exit');
@@ -71,13 +71,12 @@ describe('replay tui in a terminal', () => {
 
   it('finds a divergence with --code, live', async () => {
     const t = launch(['-j', journal.dir, '--session', '5', '--code', path.join(ROOT, 'fixtures', 'apps', 'bank-changed', 'app.ts')]);
-    await t.waitFor((s) => s.includes('✗ diverges at 10'), 'the what-if replay');
+    await t.waitFor((s) => s.includes('✗ diverges at 9'), 'the what-if replay');
     t.key('Home');
+    t.key('c'); // the checkpoint "validated"
     t.key('c');
-    t.key('c');
-    t.key('c');
-    const screen = await t.waitFor((s) => s.includes('divergence at step 10') && diffAt(10, 'write-tx')(s), 'c to the divergence');
-    expect(screen).toMatch(/▸10 ✗ tx/);
+    const screen = await t.waitFor((s) => s.includes('divergence at step 9') && diffAt(9, 'write-tx')(s), 'c to the divergence');
+    expect(screen).toMatch(/▸ 9 ✗ tx/);
     expect(screen).toContain('≠ accounts #2  balance: 6500 → 6499');
     t.key('q');
     expect(await t.waitFor((s) => s.includes('EXIT='), 'the TUI to exit')).toContain('EXIT=0');
@@ -125,8 +124,8 @@ describe('replay tui --inspect in a terminal', () => {
     screen = await t.waitFor((s) => /Steps #5 · waiting/.test(s), 'the steps pane waiting');
     expect(lines(screen)[22]).toMatch(/^⏸ waiting for a debugger on 127\.0\.0\.1:\d+ · i attach · R go on without$/);
     // The diff steps in the TUI's own process: it does not wait for the debugger.
-    screen = await t.waitFor(diffAt(10, 'write-tx'), 'the re-executed step while the replay waits');
-    expect(screen).toMatch(/step 10 write-tx · tx 8 · ✓ equal/);
+    screen = await t.waitFor(diffAt(9, 'write-tx'), 'the re-executed step while the replay waits');
+    expect(screen).toMatch(/step 9 write-tx · tx 8 · ✓ equal/);
     const list = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
     const inspector = await Inspector.connect(list[0].webSocketDebuggerUrl);
     try {

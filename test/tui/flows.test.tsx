@@ -54,9 +54,9 @@ describe('starting', () => {
   it('--session starts with that session replaying, at its first transaction', async () => {
     const r = start({ session: 5, tx: data.txForSession(5) });
     const frame = await r.waitFor(replayDone, 'the replay');
-    expect(frame).toContain('┏━ Steps #5 · ✓ replays equal · 10/15 ━');
-    expect(lineWith(frame, '▸10')).toMatch(/▸10 ✓ tx {7}tx 8: 5 rows \(accounts/);
-    expect(frame).toContain('Diff · step 10 write-tx');
+    expect(frame).toContain('┏━ Steps #5 · ✓ replays equal · 9/13 ━');
+    expect(lineWith(frame, '▸ 9')).toMatch(/▸ 9 ✓ tx {7}tx 8: 5 rows \(accounts/);
+    expect(frame).toContain('Diff · step 9 write-tx');
   });
 
   it('adapts to a larger screen, and says so when the screen is too small', async () => {
@@ -79,7 +79,8 @@ describe('winding', () => {
     let frame = await r.press('[', timelineAt(7));
     expect(frame).toContain('Sessions at tx 7 (2)');
     expect(frame).toMatch(/▸ 5 transfer ok\s+\d+ms validated/);
-    expect(frame).toMatch(/ {2}6 deposit\s+ok\s+\d+ms start/);
+    // The deposit had reached no checkpoint: it runs from its start.
+    expect(frame).toMatch(/ {2}6 deposit\s+ok\s+\d+ms \(start\)/);
     expect(frame).toContain('1 2 3 4 5 6 [7] 8');
     frame = await r.press(']', timelineAt(8));
     frame = await r.press(']', (f) => f.includes('tx 8 is the last transaction'));
@@ -134,9 +135,9 @@ describe('sessions', () => {
     const r = start({ tx: 7 });
     await r.waitFor((f) => f.includes('Sessions at tx 7 (2)'));
     const frame = await r.press('enter', replayDone);
-    expect(frame).toMatch(/┏━ Steps #5 · ✓ replays equal · 5\/15 ━/);
-    expect(lineWith(frame, /▸ 5 ✓/)).toMatch(/▸ 5 ✓ call {5}#0 fetch \/score/);
-    expect(lineWith(frame, /\b6 {3}result/)).toMatch(/ {2}6 {3}result {3}#0 →/);
+    expect(frame).toMatch(/┏━ Steps #5 · ✓ replays equal · 4\/13 ━/);
+    expect(lineWith(frame, /▸ 4 ✓/)).toMatch(/▸ 4 ✓ call {5}#0 fetch \/score/);
+    expect(lineWith(frame, /\b5 {3}result/)).toMatch(/ {2}5 {3}result {3}#0 →/);
     expect(frame).toContain('call 0 fetch  key');
     expect(frame).toContain('1 2 3 4 5 6 [7] 8*');
   });
@@ -146,16 +147,16 @@ describe('stepping', () => {
   it('n/p and ↓/↑ step forward and back, and the diff follows', async () => {
     const r = start({ session: 5, tx: 7 });
     await r.waitFor(replayDone);
-    let frame = await r.press('n', (f) => f.includes('Diff · step 6 call-result'));
+    let frame = await r.press('n', (f) => f.includes('Diff · step 5 call-result'));
     expect(frame).toMatch(/result\s+│\n│ +\{\s+│\n│ +"status": 200,/);
-    frame = await r.press('down', (f) => f.includes('Diff · step 7 value'));
+    frame = await r.press('down', (f) => f.includes('Diff · step 6 value'));
     expect(frame).toMatch(/performance = \d/);
-    frame = await r.press('p', (f) => f.includes('Diff · step 6 call-result'));
-    frame = await r.press('up', (f) => f.includes('Diff · step 5 call-start'));
-    expect(lineWith(frame, /▸ 5 ✓/)).toContain('✓ call');
-    expect(lineWith(frame, /\b6 {3}result/)).toBeDefined();
-    frame = await r.press('end', (f) => f.includes('Diff · step 15 session-end'));
-    frame = await r.press('up', (f) => f.includes('Diff · step 14 response'));
+    frame = await r.press('p', (f) => f.includes('Diff · step 5 call-result'));
+    frame = await r.press('up', (f) => f.includes('Diff · step 4 call-start'));
+    expect(lineWith(frame, /▸ 4 ✓/)).toContain('✓ call');
+    expect(lineWith(frame, /\b5 {3}result/)).toBeDefined();
+    frame = await r.press('end', (f) => f.includes('Diff · step 13 session-end'));
+    frame = await r.press('up', (f) => f.includes('Diff · step 12 response'));
     expect(frame).toContain('replayed: identical to the recording');
   });
 
@@ -168,15 +169,18 @@ describe('stepping', () => {
     expect((await data.replay(4)).cached).toBe(true);
   });
 
-  it('a checkpoint shows its state against the previous checkpoint; c runs from one to the next', async () => {
+  it('a checkpoint shows its state (the first one against nothing); c runs from one to the next', async () => {
     const r = start({ session: 5, tx: 7 });
     await r.waitFor(replayDone);
     await r.press('home', (f) => f.includes('Diff · step 0 session-start'));
-    await r.press('c', (f) => f.includes('Diff · step 1 checkpoint'));
-    const frame = await r.press('c', (f) => f.includes('Diff · step 3 checkpoint'));
-    expect(frame).toContain('state "validated" against the previous checkpoint "start"');
+    // The app's own 'validated' is the session's first checkpoint: none is journaled before its handler.
+    let frame = await r.press('c', (f) => f.includes('Diff · step 2 checkpoint'));
+    expect(frame).toContain('state "validated" (the first checkpoint)');
     expect(frame).toMatch(/\+ from: "acc_/);
-    expect(frame).toContain('checkpoint at step 3');
+    expect(frame).toContain('checkpoint at step 2');
+    // Nor after it returned: none lies ahead.
+    frame = await r.press('c', (f) => f.includes('no divergence or checkpoint ahead'));
+    expect(frame).toContain('Diff · step 13 session-end');
   });
 
   it('Tab to the diff scrolls it; Enter opens a step in full and Esc closes it', async () => {
@@ -184,17 +188,17 @@ describe('stepping', () => {
     await r.waitFor(replayDone);
     await r.press('tab', (f) => f.includes('┏━ Diff'));
     const before = r.frame();
-    const total = Number(/┏━ Diff · step 10 write-tx · 1–6 of (\d+)/.exec(before)?.[1]);
+    const total = Number(/┏━ Diff · step 9 write-tx · 1–6 of (\d+)/.exec(before)?.[1]);
     expect(total).toBeGreaterThan(6);
     await r.press('down', (f) => f.includes(`2–7 of ${total}`));
     await r.press('shiftTab', (f) => f.includes('┏━ Steps'));
-    let frame = await r.press('enter', (f) => f.includes('┏━ Step 10 write-tx'));
-    expect(frame).toMatch(/Step 10 write-tx · 1–21 of \d+/);
+    let frame = await r.press('enter', (f) => f.includes('┏━ Step 9 write-tx'));
+    expect(frame).toMatch(/Step 9 write-tx · 1–21 of \d+/);
     expect(frame).toContain('"kind": "write-tx"');
     frame = await r.press('pageDown', (f) => !f.includes('1–21 of'));
-    expect(frame).toMatch(/Step 10 write-tx · 21–41 of/);
+    expect(frame).toMatch(/Step 9 write-tx · 21–41 of/);
     frame = await r.press('escape', (f) => f.includes('Sessions at tx 8'));
-    expect(frame).toContain('Diff · step 10 write-tx');
+    expect(frame).toContain('Diff · step 9 write-tx');
   });
 
   it('r re-executes the session', async () => {
@@ -208,14 +212,14 @@ describe('divergence', () => {
   it('with the changed code, c finds the transaction that wrote different rows and the diff shows the field', async () => {
     const r = start({ session: 5, tx: 7 }, whatIf);
     let frame = await r.waitFor(replayDone, 'the what-if replay');
-    expect(frame).toContain('Steps #5 · ✗ diverges at 10 · 5/15');
-    frame = await r.press('c', (f) => f.includes('divergence at step 10'));
-    expect(lineWith(frame, '▸10')).toMatch(/▸10 ✗ tx/);
+    expect(frame).toContain('Steps #5 · ✗ diverges at 9 · 4/13');
+    frame = await r.press('c', (f) => f.includes('divergence at step 9'));
+    expect(lineWith(frame, '▸ 9')).toMatch(/▸ 9 ✗ tx/);
     expect(frame).toContain('✗ transaction 8 wrote different rows');
     expect(frame).toContain('≠ accounts #2  balance: 6500 → 6499');
-    frame = await r.press('n', (f) => f.includes('Diff · step 11 call-start'));
-    frame = await r.press('end', (f) => f.includes('Diff · step 15'));
-    frame = await r.press('up', (f) => f.includes('Diff · step 14 response'));
+    frame = await r.press('n', (f) => f.includes('Diff · step 10 call-start'));
+    frame = await r.press('end', (f) => f.includes('Diff · step 13'));
+    frame = await r.press('up', (f) => f.includes('Diff · step 12 response'));
     expect(frame).toContain('replayed: not reached (the replay stopped before the response)');
   });
 });

@@ -77,8 +77,9 @@ describe('SessionsPane', () => {
     expect(lines[0]).toContain('Sessions at tx 45 (3)');
     expect(lines[1]).toMatch(/#\s+kind\s+st\s+age\s+checkpoint/);
     expect(lines[2]).toMatch(/▸ 5 transfer\s+ok\s+1\.2s validated/);
+    // An older journal's implicit checkpoint 'start' shows as its label; no checkpoint at all, as the start.
     expect(lines[3]).toMatch(/ {2}6 deposit\s+ok\s+300ms start/);
-    expect(lines[4]).toMatch(/ {2}7 balance\s+err\s+12ms -/);
+    expect(lines[4]).toMatch(/ {2}7 balance\s+err\s+12ms \(start\)/);
   });
 
   it('shows the filter being typed and the matching sessions only', () => {

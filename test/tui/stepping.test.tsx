@@ -101,6 +101,11 @@ const COMPARED = new Set(['value', 'call-start', 'call-result', 'write-tx', 'rea
 const BIG = { columns: 160, rows: 80 };
 const diffAt = (k: number) => (f: string): boolean => new RegExp(`[┃│] Diff · step ${k} `).test(f) || new RegExp(`[━─] Diff · step ${k} `).test(f);
 
+/** Step of the held fraud check: the cursor's step at tx 7, while it waited. */
+const atScore = (): number => records.findIndex((r) => r.kind === 'call-start');
+/** Step of the transfer's transaction (tx 8). */
+const atTx = (): number => records.findIndex((r) => r.kind === 'write-tx');
+
 /** The diff pane at step k says what the full replay observed there, and the journal's checkpoint in force. */
 function expectStep(frame: string, k: number, observed: Observed): void {
   const kind = records[k].kind;
@@ -119,6 +124,9 @@ function expectStep(frame: string, k: number, observed: Observed): void {
   if (checkpoint >= 0 && checkpoint !== k) {
     const label = (records[checkpoint] as { label: string }).label;
     expect(frame).toContain(`checkpoint "${label}" (step ${checkpoint}) in force here`);
+  } else if (checkpoint < 0 && kind !== 'session-start') {
+    // Before the app's first checkpoint (none is journaled before the handler): from the start.
+    expect(frame).toContain('no checkpoint in force here: the session runs from its start');
   } else {
     expect(frame).not.toContain('in force here');
   }
@@ -128,8 +136,9 @@ describe('stepping through the stepping API', () => {
   it('every move, forward and back, shows the re-executed state at the step, as a full replay observes it', async () => {
     const source = spy(data);
     const r = start(source, { session: journal.transfer.session, tx: 7, size: BIG });
-    await r.waitFor((f) => /replays equal/.test(f) && diffAt(5)(f), 'the replay, at step 5');
-    expectStep(r.frame(), 5, recorded);
+    expect(atScore()).toBe(4);
+    await r.waitFor((f) => /replays equal/.test(f) && diffAt(atScore())(f), 'the replay, at the fraud check');
+    expectStep(r.frame(), atScore(), recorded);
     await r.press('home', diffAt(0));
     const last = records.length - 1;
     for (let k = 1; k <= last; k++) {
@@ -148,7 +157,7 @@ describe('stepping through the stepping API', () => {
 
   it('with the changed code: equal before the transaction, diverged at it, not reached after, wherever the moves come from', async () => {
     const r = start(spy(whatIf), { session: journal.transfer.session, tx: 7, size: BIG });
-    await r.waitFor((f) => /diverges at/.test(f) && diffAt(5)(f), 'the what-if replay');
+    await r.waitFor((f) => /diverges at/.test(f) && diffAt(atScore())(f), 'the what-if replay');
     const at = changed.divergences[0].step;
     expect(records[at].kind).toBe('write-tx');
     await r.press('c', diffAt(at));
@@ -163,11 +172,12 @@ describe('stepping through the stepping API', () => {
     // A full replay that never reports anything: the steps pane stays "replaying…".
     const source = spy(data, { replay: () => new Promise<ReplayTrace>(() => {}) });
     const r = start(source, { session: journal.transfer.session, tx: 8, size: BIG });
-    const frame = await r.waitFor(diffAt(journal.transfer.tx + 2), 'the step of tx 8');
+    expect(atTx()).toBe(9);
+    const frame = await r.waitFor(diffAt(atTx()), 'the step of tx 8');
     expect(frame).toMatch(/Steps · #5 transfer · replaying… 0 steps/);
-    expect(lineWith(frame, '▸10')).toMatch(/▸10 … tx/);
-    expectStep(frame, 10, recorded);
-    expectStep(await r.press('p', diffAt(9)), 9, recorded);
+    expect(lineWith(frame, '▸ 9')).toMatch(/▸ 9 … tx/);
+    expectStep(frame, 9, recorded);
+    expectStep(await r.press('p', diffAt(8)), 8, recorded);
   });
 });
 

@@ -45,11 +45,11 @@ describe('the timeline', () => {
 });
 
 describe('the sessions alive at a transaction', () => {
-  it('are the held transfer, past its validated checkpoint, and the deposit that committed tx 7', () => {
+  it('are the held transfer, past its validated checkpoint, and the deposit that committed tx 7 (no checkpoint: from its start)', () => {
     const alive = data.alive(7);
     expect(alive.map((s) => [s.id, s.kind, s.status, s.lastCheckpoint?.label ?? null])).toEqual([
       [5, 'transfer', 'ok', 'validated'],
-      [6, 'deposit', 'ok', 'start'],
+      [6, 'deposit', 'ok', null],
     ]);
     expect(alive[0].ageMs).toBe(data.tx(7).atMs - Date.parse(alive[0].startedAt));
     expect(alive[1].txs).toEqual([7]);
@@ -65,12 +65,14 @@ describe("a session's steps and their re-execution", () => {
   it('lists the records as `replay show` numbers them', () => {
     const { session, rows } = data.steps(5);
     expect(session).toMatchObject({ id: 5, kind: 'transfer', status: 'ok', txs: [8] });
+    // The one checkpoint is the app's own ('validated'): none is journaled before the handler or after it.
     expect(rows.map((r) => r.kind)).toEqual([
-      'session-start', 'checkpoint', 'read-tx', 'checkpoint', 'value', 'call-start', 'call-result',
-      'value', 'value', 'value', 'write-tx', 'call-start', 'call-result', 'checkpoint', 'response', 'session-end',
+      'session-start', 'read-tx', 'checkpoint', 'value', 'call-start', 'call-result',
+      'value', 'value', 'value', 'write-tx', 'call-start', 'call-result', 'response', 'session-end',
     ]);
+    expect(rows[2].record).toMatchObject({ label: 'validated' });
     expect(rows.map((r) => r.index)).toEqual(rows.map((_, i) => i));
-    const response = rows[14].record;
+    const response = rows[12].record;
     expect(response.body).toMatchObject({ from: journal.alice, to: journal.bob, amount: 1_200 });
   });
 

@@ -16,6 +16,8 @@ export interface SessionsPaneProps {
 }
 
 const STATUS: Record<string, string> = { ok: 'ok', error: 'err', open: 'open', aborted: 'abrt' };
+/** A session that had reached no checkpoint of its own: it runs (and a retry would run it) from its start. */
+const NO_CHECKPOINT = '(start)';
 
 export function SessionsPane({ state, width, height, focused }: SessionsPaneProps): ReactNode {
   const color = useColor();
@@ -52,7 +54,7 @@ export function SessionsPane({ state, width, height, focused }: SessionsPaneProp
             <Text key={s.id} wrap="truncate-end" inverse={here && focused} bold={s.id === selected}>
               {mark}
               {padStart(String(s.id), idWidth)} {padEnd(s.kind, kindWidth)} <Text color={color(statusColor)}>{padEnd(STATUS[s.status] ?? s.status, 4)}</Text>{' '}
-              {padStart(formatAge(s.ageMs), 5)} <Text dimColor={!s.lastCheckpoint}>{padEnd(s.lastCheckpoint?.label ?? '-', cpWidth)}</Text>
+              {padStart(formatAge(s.ageMs), 5)} <Text dimColor={!s.lastCheckpoint}>{padEnd(s.lastCheckpoint?.label ?? NO_CHECKPOINT, cpWidth)}</Text>
             </Text>
           );
         })
