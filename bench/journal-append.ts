@@ -4,7 +4,8 @@ import pino from 'pino';
 import { maskedCrc } from '../src/journal/checksum.js';
 import { encodePayload } from '../src/journal/codec.js';
 import { FRAME_HEADER_SIZE } from '../src/journal/constants.js';
-import { openJournalWriter } from '../src/journal/open.js';
+import { nodeFileLayer, type FileLayer } from '../src/journal/file-layer.js';
+import { openJournalWriter, type OpenWriterOptions } from '../src/journal/open.js';
 import type { JournalWriter } from '../src/journal/writer.js';
 import type { Durability, ValueRecord } from '../src/model/records.js';
 import {
@@ -27,6 +28,12 @@ import {
 // the `batch` comparisons). Cases are interleaved run by run so that a noisy
 // neighbour hurts every case alike. MB are 10^6 bytes of what reaches the
 // file: frames and batch commits for the journal, JSON lines for pino.
+//
+// The `batch` cases run with the writer's defaults (preallocated space: zeros
+// kept synced ahead of the write position, docs/journal-format.md section 9;
+// the group commit's fdatasync on the event loop when no other is in flight),
+// and without each, and report the group commits' fdatasync latency (median
+// and p99; the preallocation steps' own syncs are left out).
 
 const options = benchOptions();
 const scale = options.quick ? 0.05 : 1;
@@ -41,6 +48,9 @@ interface Workload {
   /** The same event as a plain object, for pino. */
   event: Record<string, unknown>;
 }
+
+const NO_PREALLOCATION = 'no preallocation';
+const SYNC_ON_POOL = 'fdatasync on the thread pool';
 
 const SESSION = 48_213;
 const SAMPLE_PREV = 123_456_789;
@@ -82,18 +92,77 @@ interface Case {
   run: (dir: string) => Promise<Measured>;
 }
 
-async function openWriter(dir: string, durability: Durability): Promise<JournalWriter> {
-  const { writer } = await openJournalWriter(path.join(dir, 'journal'), { durability });
+/** Writer settings a case varies: preallocation on or off, the group commit's fdatasync on the event loop or the thread pool. */
+type WriterVariant = Pick<OpenWriterOptions, 'preallocateBytes' | 'inlineSync'>;
+
+/** fdatasync latencies of one writer, in microseconds; a preallocation step's sync (after its zeros) is left out. */
+interface SyncTimes {
+  micros: number[];
+}
+
+/** The real file layer, timing every fdatasync that follows a batch write. */
+function timedLayer(times: SyncTimes): FileLayer {
+  return {
+    ...nodeFileLayer,
+    open(file, mode) {
+      const real = nodeFileLayer.open(file, mode);
+      let zeroFill = false;
+      const timed = <T>(sync: () => T): T => {
+        const counted = !zeroFill;
+        zeroFill = false;
+        const started = process.hrtime.bigint();
+        const record = (): void => void times.micros.push(Number(process.hrtime.bigint() - started) / 1000);
+        const result = sync();
+        if (counted && result instanceof Promise) result.then(record, () => {});
+        else if (counted) record();
+        return result;
+      };
+      return {
+        path: real.path,
+        write: (data, position) => {
+          zeroFill = false;
+          real.write(data, position);
+        },
+        writeAsync: (data, position) => {
+          zeroFill = true;
+          return real.writeAsync!(data, position);
+        },
+        read: (into, offset, length, position) => real.read(into, offset, length, position),
+        datasync: () => timed(() => real.datasync()),
+        datasyncSync: () => timed(() => real.datasyncSync()),
+        size: () => real.size(),
+        truncate: (length) => real.truncate(length),
+        close: () => real.close(),
+      };
+    },
+  };
+}
+
+async function openWriter(dir: string, durability: Durability, variant: WriterVariant = {}, times?: SyncTimes): Promise<JournalWriter> {
+  const layer = times ? timedLayer(times) : undefined;
+  const { writer } = await openJournalWriter(path.join(dir, 'journal'), { durability, layer, ...variant });
   return writer;
 }
 
-function writerExtra(writer: JournalWriter): Record<string, number> {
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+function writerExtra(writer: JournalWriter, times?: SyncTimes): Record<string, number> {
   const { stats } = writer;
-  return {
+  const extra: Record<string, number> = {
     recordsPerBatch: stats.records / Math.max(1, stats.batches),
     syncs: stats.syncs,
     meanSyncMicros: stats.syncs > 0 ? stats.syncNanos / stats.syncs / 1000 : 0,
   };
+  if (times) {
+    extra.syncMedianMicros = Math.round(percentile(times.micros, 0.5));
+    extra.syncP99Micros = Math.round(percentile(times.micros, 0.99));
+    extra.preallocatedMB = Math.round(stats.preallocatedBytes / 1e5) / 10;
+  }
+  return extra;
 }
 
 /** Fire appends in a loop, await the last record's durable promise. */
@@ -142,9 +211,17 @@ function journalAwaitEachBatch(w: Workload, count: number, durability: Durabilit
 }
 
 /** `appenders` concurrent loops, each awaiting its record's durable promise before the next. */
-function journalAppenders(w: Workload, count: number, durability: Durability, appenders: number, encode: 'raw' | 'msgpack') {
+function journalAppenders(
+  w: Workload,
+  count: number,
+  durability: Durability,
+  appenders: number,
+  encode: 'raw' | 'msgpack',
+  variant: WriterVariant = {},
+) {
   return async (dir: string): Promise<Measured> => {
-    const writer = await openWriter(dir, durability);
+    const times: SyncTimes | undefined = durability === 'none' ? undefined : { micros: [] };
+    const writer = await openWriter(dir, durability, variant, times);
     const start0 = writer.position;
     const each = Math.ceil(count / appenders);
     const t0 = nowMs();
@@ -163,7 +240,7 @@ function journalAppenders(w: Workload, count: number, durability: Durability, ap
     await Promise.all(Array.from({ length: appenders }, loop));
     const ms = nowMs() - t0;
     const bytes = writer.position - start0;
-    const extra = writerExtra(writer);
+    const extra = writerExtra(writer, times);
     await writer.close();
     return { records: each * appenders, bytes, ms, extra };
   };
@@ -257,7 +334,10 @@ function cases(): Case[] {
     const fire = Math.round((size === 100 ? 1_000_000 : 150_000) * scale);
     const awaited = Math.round((size === 100 ? 400_000 : 100_000) * scale);
     const batch1 = Math.round(10_000 * scale);
+    const batch32 = Math.round((size === 100 ? 100_000 : 60_000) * scale);
     const batch64 = Math.round((size === 100 ? 200_000 : 100_000) * scale);
+    const off: WriterVariant = { preallocateBytes: 0 };
+    const pool: WriterVariant = { inlineSync: false };
     out.push(
       { label: `none, fire loop, appendRaw, ${s}`, group: 'none', size, run: journalFire(w, fire, 'none', 'raw') },
       { label: `none, fire loop, append (msgpack), ${s}`, group: 'none', size, run: journalFire(w, fire, 'none', 'msgpack') },
@@ -266,7 +346,18 @@ function cases(): Case[] {
       { label: `pino, yield every ${GROUP}, ${s}`, group: 'none', size, run: pinoLines(w, awaited, GROUP) },
       { label: `raw limit, 1 MiB writeSync, ${s}`, group: 'none', size, run: rawLimit(w, fire, null) },
       { label: `batch, 1 appender, appendRaw, ${s}`, group: 'batch', size, run: journalAppenders(w, batch1, 'batch', 1, 'raw') },
+      { label: `batch, 1 appender, appendRaw, ${s}, ${NO_PREALLOCATION}`, group: 'batch', size, run: journalAppenders(w, batch1, 'batch', 1, 'raw', off) },
+      { label: `batch, 1 appender, appendRaw, ${s}, ${SYNC_ON_POOL}`, group: 'batch', size, run: journalAppenders(w, batch1, 'batch', 1, 'raw', pool) },
+      { label: `batch, 32 appenders, appendRaw, ${s}`, group: 'batch', size, run: journalAppenders(w, batch32, 'batch', 32, 'raw') },
+      { label: `batch, 32 appenders, appendRaw, ${s}, ${NO_PREALLOCATION}`, group: 'batch', size, run: journalAppenders(w, batch32, 'batch', 32, 'raw', off) },
+      { label: `batch, 32 appenders, appendRaw, ${s}, ${SYNC_ON_POOL}`, group: 'batch', size, run: journalAppenders(w, batch32, 'batch', 32, 'raw', pool) },
       { label: `batch, ${GROUP} appenders, appendRaw, ${s}`, group: 'batch', size, run: journalAppenders(w, batch64, 'batch', GROUP, 'raw') },
+      {
+        label: `batch, ${GROUP} appenders, appendRaw, ${s}, ${NO_PREALLOCATION}`,
+        group: 'batch',
+        size,
+        run: journalAppenders(w, batch64, 'batch', GROUP, 'raw', off),
+      },
       {
         label: `batch, ${GROUP} appenders, append (msgpack), ${s}`,
         group: 'batch',
@@ -343,6 +434,11 @@ async function main(): Promise<void> {
       r.vsRawLimit = pairedRatio(r.label, `raw limit, fdatasync per 1 record, ${s}`);
     } else if (r.label.startsWith('batch,')) {
       r.vsRawLimit = pairedRatio(r.label, `raw limit, fdatasync per ${GROUP} records, ${s}`);
+    }
+    // The defaults (preallocated space, the sync on the event loop) against each alternative, same appenders.
+    if (/^batch, \d+ appenders?, appendRaw, [^,]+$/.test(r.label)) {
+      r.vsNoPreallocation = pairedRatio(r.label, `${r.label}, ${NO_PREALLOCATION}`);
+      r.vsThreadPoolSync = pairedRatio(r.label, `${r.label}, ${SYNC_ON_POOL}`);
     }
   }
   emit({ name: 'journal-append', results, meta: { runs: options.runs, quick: options.quick, group: GROUP } });

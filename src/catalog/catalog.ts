@@ -9,6 +9,7 @@ import {
   JournalReader,
   nodeFileLayer,
   parseSegmentFileName,
+  segmentFileName,
   segmentIndexOf,
   type Damage,
   type FileLayer,
@@ -460,13 +461,17 @@ function consistent(meta: Meta, reader: JournalReader, files: string): boolean {
     const f = now.get(before[i][0]);
     if (!f || f[1] !== before[i][1] || f[2] !== before[i][2]) return false;
   }
-  // The last one may have grown (appends) or lost an unsynced tail; rewritten
-  // in place at the same size, it was edited: index it again from scratch.
-  // (Damage written together with an append goes unnoticed here; `replay
-  // info` and `replay audit` verify every byte.)
+  // The last one may have grown or lost an unsynced tail. Rewritten in place
+  // at the same size, it was edited (index it again from scratch), unless it
+  // ends in preallocated zeros, which a writer fills in place
+  // (docs/journal-format.md, "Preallocated space"). Either way what was
+  // indexed must still end where it did, with the same batch commit (below).
+  // (Damage elsewhere in a live segment goes unnoticed here; reading the
+  // damaged records fails with their position, and `replay info` and
+  // `replay audit` verify every byte.)
   const last = before[before.length - 1];
   const lastNow = last ? now.get(last[0]) : undefined;
-  if (last && lastNow && lastNow[1] === last[1] && lastNow[2] !== last[2]) return false;
+  if (last && lastNow && lastNow[1] === last[1] && lastNow[2] !== last[2] && !endsInZeros(path.join(reader.dir, segmentFileName(last[0])))) return false;
   if (meta.indexedUpTo > reader.dataEnd) return false;
   if (meta.indexedUpTo < startOf(reader)) return false;
   if (meta.indexedUpTo === startOf(reader)) return true;
@@ -476,6 +481,24 @@ function consistent(meta: Meta, reader: JournalReader, files: string): boolean {
     return record.kind === 'batch-commit' && record.seq === meta.lastSeq && Buffer.from(record.head).toString('hex') === meta.chainHead;
   } catch {
     return false;
+  }
+}
+
+/** Whether a segment file ends in preallocated space: a batch commit ends in a hash, never in 16 zero bytes. */
+function endsInZeros(file: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const tail = Buffer.alloc(16);
+    const n = fs.readSync(fd, tail, 0, 16, Math.max(0, size - 16));
+    return n === 16 && tail.every((b) => b === 0);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -10,6 +10,8 @@ export interface JournalFile {
   readonly path: string;
   /** Write all of `data` at `position`; throws on a short or failed write. */
   write(data: Uint8Array, position: number): void;
+  /** `write` on the thread pool, off the event loop. Optional: the writer falls back to `write`. */
+  writeAsync?(data: Uint8Array, position: number): Promise<void>;
   read(into: Uint8Array, offset: number, length: number, position: number): number;
   datasync(): Promise<void>;
   datasyncSync(): void;
@@ -42,6 +44,20 @@ class NodeFile implements JournalFile {
       if (n <= 0) throw Object.assign(new Error(`short write to ${this.path}`), { code: 'EIO' });
       done += n;
     }
+  }
+
+  writeAsync(data: Uint8Array, position: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const next = (done: number): void => {
+        if (done >= data.byteLength) return resolve();
+        fs.write(this.fd, data, done, data.byteLength - done, position + done, (error, n) => {
+          if (error) reject(error);
+          else if (n <= 0) reject(Object.assign(new Error(`short write to ${this.path}`), { code: 'EIO' }));
+          else next(done + n);
+        });
+      };
+      next(0);
+    });
   }
 
   read(into: Uint8Array, offset: number, length: number, position: number): number {

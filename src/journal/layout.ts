@@ -10,7 +10,7 @@ export interface SegmentInfo {
   segment: number;
   path: string;
   header: SegmentHeader;
-  /** File size in bytes when the layout was read (the last segment may grow). */
+  /** File size in bytes when the layout was read (the last segment may grow, and may end in preallocated space). */
   fileSize: number;
 }
 

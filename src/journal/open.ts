@@ -6,13 +6,17 @@ import { DEFAULT_SEGMENT_BYTES, HEADER_SIZE, ZERO_HEAD, parseSegmentFileName, se
 import { nodeFileLayer, type FileLayer } from './file-layer.js';
 import { readLayout, segmentIndexOf, type JournalLayout } from './layout.js';
 import { acquireLock } from './lock.js';
+import { lostWriteAt } from './preallocated.js';
 import { FrameScanner, findCommitFrame, type ScanResult } from './scanner.js';
 import { decodeSegmentHeader, encodeSegmentHeader } from './segment-header.js';
 import { cutSegments } from './truncate.js';
-import { JournalWriter } from './writer.js';
+import { JournalWriter, preallocationStep } from './writer.js';
 
 // Opening a journal for appending: take the lock, recover the unsynced tail
 // (or refuse on corruption), then hand the writer its starting state.
+
+/** Zeros kept ahead of the write position, in steps of this size (chosen with bench/journal-append.ts). */
+export const DEFAULT_PREALLOCATE_BYTES = 1024 * 1024;
 
 export interface OpenWriterOptions {
   durability?: Durability;
@@ -20,6 +24,20 @@ export interface OpenWriterOptions {
   segmentBytes?: number;
   /** Seal a batch early once it holds this many bytes (default 1 MiB). */
   maxBatchBytes?: number;
+  /**
+   * Keep this many bytes of zeros, written and synced, ahead of the write
+   * position (default 1 MiB; 0 disables). Only under `batch` and `always`, and
+   * only when a segment holds at least this many bytes.
+   */
+  preallocateBytes?: number;
+  /** Preallocate the next step once the write position is this close to the end of the zeros (default: half a step). */
+  preallocateAhead?: number;
+  /**
+   * Under `batch`, run a group commit's fdatasync on the event loop when no
+   * other sync is in flight (default true); false keeps every sync on the
+   * thread pool, so that the event loop never waits for the disk.
+   */
+  inlineSync?: boolean;
   layer?: FileLayer;
   now?: () => number;
 }
@@ -56,6 +74,9 @@ export async function openJournalWriter(dir: string, options: OpenWriterOptions 
       durability: options.durability ?? 'batch',
       segmentBytes: options.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
       maxBatchBytes: options.maxBatchBytes ?? 1 << 20,
+      preallocateBytes: options.preallocateBytes ?? DEFAULT_PREALLOCATE_BYTES,
+      preallocateAhead: options.preallocateAhead ?? (options.preallocateBytes ?? DEFAULT_PREALLOCATE_BYTES) / 2,
+      inlineSync: options.inlineSync ?? true,
       now,
       onClose: release,
     };
@@ -81,6 +102,7 @@ export async function openJournalWriter(dir: string, options: OpenWriterOptions 
         segment: 1,
         segmentFile,
         segmentSize: HEADER_SIZE,
+        preallocatedEnd: HEADER_SIZE,
         nextPosition: 0,
         nextSeq: 1,
         chainHead: ZERO_HEAD,
@@ -100,15 +122,26 @@ export async function openJournalWriter(dir: string, options: OpenWriterOptions 
     }
     const recovery = cutTail(layout, layer, scan);
     const fresh = readLayout(absolute, layer);
-    syncSegments(fresh, layer);
     const last = fresh.segments[fresh.segments.length - 1];
+    // The scan found only zeros after the committed end (preallocated space,
+    // format section 9), or cutTail cut there: the data ends at the committed end.
+    const dataSize = HEADER_SIZE + (scan.committedEnd - last.header.baseOffset);
+    if (dataSize < HEADER_SIZE || dataSize > last.fileSize) {
+      throw new Error(`internal error: the committed end ${scan.committedEnd} is not in the last segment ${last.path}`);
+    }
+    if (last.fileSize > dataSize && preallocationStep(settings.durability, settings.preallocateBytes, settings.segmentBytes) === 0) {
+      cutPreallocatedSpace(last.path, layer, dataSize);
+    }
+    // Zeros kept are synced here, and so reusable as preallocated space.
+    syncSegments(fresh, layer);
     const segmentFile = layer.open(last.path, 'write');
     const writer = new JournalWriter({
       ...settings,
       journalId: last.header.journalId,
       segment: last.segment,
       segmentFile,
-      segmentSize: segmentFile.size(),
+      segmentSize: dataSize,
+      preallocatedEnd: segmentFile.size(),
       nextPosition: scan.committedEnd,
       nextSeq: scan.lastSeq + 1,
       chainHead: scan.chainHead,
@@ -124,8 +157,9 @@ export async function openJournalWriter(dir: string, options: OpenWriterOptions 
 /**
  * A journal whose creation never completed (a crash or power loss before its
  * first sync): its only segment, number 1, has no valid header and holds no
- * batch commit. That segment is a torn tail (format section 3): remove it, so
- * that the journal is created afresh. Returns null for anything else.
+ * batch commit, or its header was lost to zeros (format section 9). That
+ * segment is a torn tail (format section 3): remove it, so that the journal
+ * is created afresh. Returns null for anything else.
  */
 function removeTornFirstSegment(dir: string, layer: FileLayer): Recovery | null {
   const names = layer.list(dir).filter((name) => parseSegmentFileName(name) !== null);
@@ -138,7 +172,8 @@ function removeTornFirstSegment(dir: string, layer: FileLayer): Recovery | null 
     size = handle.size();
     const header = Buffer.alloc(HEADER_SIZE);
     const decoded = decodeSegmentHeader(header.subarray(0, handle.read(header, 0, HEADER_SIZE, 0)));
-    if (typeof decoded !== 'string' || findCommitFrame(handle, 0) >= 0) return null;
+    // Commits behind a header lost to zeros were never acknowledged: the header is synced first.
+    if (typeof decoded !== 'string' || (findCommitFrame(handle, 0) >= 0 && !lostWriteAt(handle, 0, HEADER_SIZE))) return null;
     reason = decoded;
   } finally {
     handle.close();
@@ -146,6 +181,16 @@ function removeTornFirstSegment(dir: string, layer: FileLayer): Recovery | null 
   layer.remove(file);
   layer.syncDir(dir);
   return { truncatedBytes: size, reason, removedSegments: [file], created: true };
+}
+
+/** A writer that will not preallocate leaves no zeros behind it to rotate away from. */
+function cutPreallocatedSpace(file: string, layer: FileLayer, dataSize: number): void {
+  const handle = layer.open(file, 'write');
+  try {
+    handle.truncate(dataSize);
+  } finally {
+    handle.close();
+  }
 }
 
 /**

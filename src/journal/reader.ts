@@ -4,7 +4,8 @@ import { maskedCrc } from './checksum.js';
 import { decodePayload, MalformedPayloadError, UnsupportedRecordError } from './codec.js';
 import { FRAME_HEADER_SIZE, HEADER_SIZE, MAX_PAYLOAD } from './constants.js';
 import { nodeFileLayer, type FileLayer } from './file-layer.js';
-import { readLayout, segmentDataEnd, segmentIndexOf, type JournalLayout } from './layout.js';
+import { readLayout, segmentIndexOf, type JournalLayout } from './layout.js';
+import { segmentFileDataEnd } from './preallocated.js';
 import { FrameScanner, type Frame, type ScanOptions, type ScanResult } from './scanner.js';
 
 // Reads committed records in position order with constant memory, or one
@@ -22,6 +23,8 @@ export interface ReadOptions extends ScanOptions {
 }
 
 export class JournalReader {
+  private lastDataEnd: number | null = null;
+
   private constructor(
     readonly layout: JournalLayout,
     private readonly layer: FileLayer,
@@ -103,9 +106,14 @@ export class JournalReader {
     return out.reverse();
   }
 
-  /** Logical end of the bytes present (committed or not). */
+  /** Logical end of the bytes present (committed or not), preallocated space excluded; read once. */
   get dataEnd(): number {
-    return segmentDataEnd(this.layout.segments[this.layout.segments.length - 1]);
+    if (this.lastDataEnd === null) {
+      const last = this.layout.segments[this.layout.segments.length - 1];
+      const fileEnd = this.layout.tornSegment ? last.fileSize : segmentFileDataEnd(last.path, this.layer);
+      this.lastDataEnd = last.header.baseOffset + (fileEnd - HEADER_SIZE);
+    }
+    return this.lastDataEnd;
   }
 }
 

@@ -11,10 +11,12 @@ import {
 import { maskedCrcOf } from './checksum.js';
 import type { FileLayer, JournalFile } from './file-layer.js';
 import { segmentIndexOf, type JournalLayout } from './layout.js';
+import { contentEnd, lostWriteAt, readFully } from './preallocated.js';
 
 // Walks the frames of a journal in position order, yields only those covered
 // by an intact batch commit, and classifies the first damage it meets as an
-// unsynced tail or as corruption (docs/journal-format.md, section 9).
+// unsynced tail or as corruption (docs/journal-format.md, section 9). Zeros at
+// the end of the last segment are preallocated space, not journal bytes.
 
 export interface Frame {
   position: number;
@@ -35,7 +37,7 @@ export interface Damage {
 export interface ScanResult {
   /** Position just past the last intact batch commit. */
   committedEnd: number;
-  /** Logical end of all the bytes present. */
+  /** Logical end of all the bytes present, preallocated space (format section 9) excluded. */
   dataEnd: number;
   /** Bytes after committedEnd that were never acknowledged (0 when corrupt). */
   tailBytes: number;
@@ -61,6 +63,12 @@ export interface ScanOptions {
 }
 
 const DEFAULT_CHUNK = 1 << 20;
+/**
+ * How often the end of the last segment is read again because its bytes
+ * changed under the scan (a writer appending). A journal nobody writes never
+ * changes, so running out of them means a live writer: what it writes is a tail.
+ */
+const MAX_REREADS = 16;
 
 export class FrameScanner {
   result: ScanResult | null = null;
@@ -151,7 +159,7 @@ export class FrameScanner {
             buf.copy(bigger, 0, 0, filled);
             buf = bigger;
           }
-          const n = readFully(file, buf, filled, buf.length - filled, fileOffset);
+          const n = readFully(file, buf, buf.length - filled, fileOffset, filled);
           if (n === 0) eof = true;
           filled += n;
           fileOffset += n;
@@ -159,107 +167,173 @@ export class FrameScanner {
         };
 
         refill();
-        parse: while (true) {
-          const available = filled - cursor;
-          if (available < FRAME_HEADER_SIZE) {
-            if (eof) break;
-            refill();
-            continue;
-          }
-          const position = bufPos + cursor;
-          const length = buf.readUInt32LE(cursor + 4);
-          const type = buf[cursor + 8];
-          if (type === 0 || length > MAX_PAYLOAD) {
-            damage = {
-              position,
-              reason: type === 0 ? 'record type 0 (zeroed or garbage bytes)' : `record length ${length} exceeds the maximum`,
-              path: info.path,
-            };
-            break;
-          }
-          const size = FRAME_HEADER_SIZE + length;
-          if (available < size) {
-            if (eof) break;
-            refill();
-            continue;
-          }
-          const stored = buf.readUInt32LE(cursor);
-          if (stored !== maskedCrcOf(buf, cursor + 4, cursor + size)) {
-            damage = { position, reason: 'checksum mismatch', path: info.path };
-            break;
-          }
-          if (type !== BATCH_COMMIT_TYPE) {
-            pending.push(cursor);
-            cursor += size;
-            continue;
-          }
-          // A batch commit: check it against the batch it closes.
-          const problem = checkCommit(buf, cursor, length, pending, batchStart, expectedSeq, headKnown ? chainHead : null);
-          if (problem !== null) {
-            damage = { position, reason: problem, path: info.path };
-            semanticDamage = true;
-            break;
-          }
-          const payloadAt = cursor + FRAME_HEADER_SIZE;
-          const seq = Number(buf.readBigUInt64LE(payloadAt));
-          const prevHead = buf.subarray(payloadAt + 24, payloadAt + 24 + HEAD_SIZE);
-          const head = buf.subarray(payloadAt + 24 + HEAD_SIZE, payloadAt + 24 + 2 * HEAD_SIZE);
-          if (verifyChain) {
-            const computed = batchHead(prevHead, seq, buf.subarray(batchStart, cursor));
-            if (!computed.equals(head)) {
+        const isLast = segmentIndex === layout.segments.length - 1 && layout.tornSegment === null;
+        let rereads = 0;
+        segmentEnd: for (;;) {
+          parse: while (true) {
+            const available = filled - cursor;
+            if (available < FRAME_HEADER_SIZE) {
+              if (eof) break;
+              refill();
+              continue;
+            }
+            const position = bufPos + cursor;
+            const length = buf.readUInt32LE(cursor + 4);
+            const type = buf[cursor + 8];
+            if (type === 0 || length > MAX_PAYLOAD) {
               damage = {
-                position: bufPos + batchStart,
-                reason: `batch ${seq} does not match its hash: bytes between positions ${bufPos + batchStart} and ${position} were altered`,
+                position,
+                reason: type === 0 ? 'record type 0 (zeroed or garbage bytes)' : `record length ${length} exceeds the maximum`,
                 path: info.path,
               };
-              semanticDamage = true;
-              break parse;
+              break;
             }
+            const size = FRAME_HEADER_SIZE + length;
+            if (available < size) {
+              if (eof) break;
+              refill();
+              continue;
+            }
+            const stored = buf.readUInt32LE(cursor);
+            if (stored !== maskedCrcOf(buf, cursor + 4, cursor + size)) {
+              damage = { position, reason: 'checksum mismatch', path: info.path };
+              break;
+            }
+            if (type !== BATCH_COMMIT_TYPE) {
+              pending.push(cursor);
+              cursor += size;
+              continue;
+            }
+            // A batch commit: check it against the batch it closes.
+            const problem = checkCommit(buf, cursor, length, pending, batchStart, expectedSeq, headKnown ? chainHead : null);
+            if (problem !== null) {
+              damage = { position, reason: problem, path: info.path };
+              semanticDamage = true;
+              break;
+            }
+            const payloadAt = cursor + FRAME_HEADER_SIZE;
+            const seq = Number(buf.readBigUInt64LE(payloadAt));
+            const prevHead = buf.subarray(payloadAt + 24, payloadAt + 24 + HEAD_SIZE);
+            const head = buf.subarray(payloadAt + 24 + HEAD_SIZE, payloadAt + 24 + 2 * HEAD_SIZE);
+            if (verifyChain) {
+              const computed = batchHead(prevHead, seq, buf.subarray(batchStart, cursor));
+              if (!computed.equals(head)) {
+                damage = {
+                  position: bufPos + batchStart,
+                  reason: `batch ${seq} does not match its hash: bytes between positions ${bufPos + batchStart} and ${position} were altered`,
+                  path: info.path,
+                };
+                semanticDamage = true;
+                break parse;
+              }
+            }
+            for (let i = 0; i < pending.length; i++) {
+              const index = pending[i];
+              const frameSize = FRAME_HEADER_SIZE + buf.readUInt32LE(index + 4);
+              yield { position: bufPos + index, type: buf[index + 8], payload: buf.subarray(index + FRAME_HEADER_SIZE, index + frameSize), size: frameSize };
+            }
+            records += pending.length;
+            pending.length = 0;
+            yield { position, type, payload: buf.subarray(payloadAt, cursor + size), size };
+            batches++;
+            lastSeq = seq;
+            expectedSeq = seq + 1;
+            chainHead = Buffer.from(head);
+            headKnown = true;
+            cursor += size;
+            batchStart = cursor;
+            committedEnd = bufPos + cursor;
           }
-          for (let i = 0; i < pending.length; i++) {
-            const index = pending[i];
-            const frameSize = FRAME_HEADER_SIZE + buf.readUInt32LE(index + 4);
-            yield { position: bufPos + index, type: buf[index + 8], payload: buf.subarray(index + FRAME_HEADER_SIZE, index + frameSize), size: frameSize };
+          if (isLast && !semanticDamage && (damage !== null || committedEnd < bufPos + filled)) {
+            // The end of the last segment: preallocated space, an unsynced tail,
+            // a batch a live writer is writing, or corruption.
+            const at = bufPos + cursor;
+            const atOffset = HEADER_SIZE + (at - header.baseOffset);
+            const span = frameSpan(buf, cursor, filled);
+            if (rereads < MAX_REREADS && changedUnder(file, buf, cursor, filled, eof, atOffset, span)) {
+              // A writer got there since: read on from the frame that failed.
+              rereads++;
+              damage = null;
+              filled = cursor;
+              fileOffset = atOffset;
+              eof = false;
+              refill();
+              continue segmentEnd;
+            }
+            const committedOffset = HEADER_SIZE + (committedEnd - header.baseOffset);
+            const end = contentEnd(file, committedOffset);
+            const failed = damage !== null || filled - cursor > 0; // not just records awaiting their commit
+            if (
+              failed &&
+              end > atOffset + 1 &&
+              rereads < MAX_REREADS &&
+              !lostWriteAt(file, atOffset, Math.min(end, atOffset + span)) &&
+              this.intactCommitIn(info.path, atOffset + 1, end + BATCH_COMMIT_FRAME_SIZE)
+            ) {
+              // A batch commit after the damage: a writer that wrote the frame
+              // (in file order, so before that commit) since it was read? Look again.
+              if (changedUnder(file, buf, cursor, filled, eof, atOffset, span)) {
+                rereads++;
+                damage = null;
+                filled = cursor;
+                fileOffset = atOffset;
+                eof = false;
+                refill();
+                continue segmentEnd;
+              }
+              // Corruption: acknowledged data follows, and no lost write explains the damage.
+              damage ??= {
+                position: at,
+                reason: `torn record at position ${at}, followed by batch commits in segment ${header.segment}`,
+                path: info.path,
+              };
+              break segmentEnd;
+            }
+            dataEnd = committedEnd + (end - committedOffset);
+            if (dataEnd === committedEnd) {
+              damage = null; // only preallocated space after the last batch commit
+              break segmentEnd;
+            }
+            const tail: Damage =
+              damage !== null && end > atOffset
+                ? damage
+                : {
+                    position: committedEnd,
+                    reason: damage === null && filled - cursor > 0 ? 'torn record at the end' : 'records with no batch commit after them',
+                    path: info.path,
+                  };
+            this.result = this.finish(committedEnd, dataEnd, tail, null, records, batches, lastSeq, chainHead);
+            return this.result;
           }
-          records += pending.length;
-          pending.length = 0;
-          yield { position, type, payload: buf.subarray(payloadAt, cursor + size), size };
-          batches++;
-          lastSeq = seq;
-          expectedSeq = seq + 1;
-          chainHead = Buffer.from(head);
-          headKnown = true;
-          cursor += size;
-          batchStart = cursor;
-          committedEnd = bufPos + cursor;
-        }
-        if (damage !== null) {
-          const afterDamage = HEADER_SIZE + (damage.position - header.baseOffset) + 1;
-          if (semanticDamage || this.intactCommitAfter(segmentIndex, afterDamage)) break;
-          // Nothing acknowledged follows: the damage is the start of the tail.
-          this.result = this.finish(committedEnd, dataEnd, damage, null, records, batches, lastSeq, chainHead);
-          return this.result;
-        }
-        if (committedEnd < bufPos + filled) {
-          // Bytes after the last commit of this segment: a tail if nothing follows.
-          const tailStart = committedEnd;
-          const tailDamage: Damage = {
-            position: tailStart,
-            reason: filled - cursor > 0 ? 'torn record at the end' : 'records with no batch commit after them',
-            path: info.path,
-          };
-          if (this.intactCommitAfter(segmentIndex, HEADER_SIZE + (tailStart - header.baseOffset) + 1)) {
-            // Acknowledged data follows. A torn record is the first record that fails a
-            // check (its length runs past the segment's end), so the damage is there.
-            damage = {
-              ...tailDamage,
-              position: filled - cursor > 0 ? bufPos + cursor : tailStart,
-              reason: `${tailDamage.reason} of segment ${header.segment}, followed by more segments`,
+          if (damage !== null) {
+            const afterDamage = HEADER_SIZE + (damage.position - header.baseOffset) + 1;
+            if (semanticDamage || this.intactCommitAfter(segmentIndex, afterDamage)) break;
+            // Nothing acknowledged follows: the damage is the start of the tail.
+            this.result = this.finish(committedEnd, dataEnd, damage, null, records, batches, lastSeq, chainHead);
+            return this.result;
+          }
+          if (committedEnd < bufPos + filled) {
+            // Bytes after the last commit of this segment: a tail if nothing follows.
+            const tailStart = committedEnd;
+            const tailDamage: Damage = {
+              position: tailStart,
+              reason: filled - cursor > 0 ? 'torn record at the end' : 'records with no batch commit after them',
+              path: info.path,
             };
-            break;
+            if (this.intactCommitAfter(segmentIndex, HEADER_SIZE + (tailStart - header.baseOffset) + 1)) {
+              // Acknowledged data follows. A torn record is the first record that fails a
+              // check (its length runs past the segment's end), so the damage is there.
+              damage = {
+                ...tailDamage,
+                position: filled - cursor > 0 ? bufPos + cursor : tailStart,
+                reason: `${tailDamage.reason} of segment ${header.segment}, followed by more segments`,
+              };
+              break;
+            }
+            this.result = this.finish(committedEnd, dataEnd, tailDamage, null, records, batches, lastSeq, chainHead);
+            return this.result;
           }
-          this.result = this.finish(committedEnd, dataEnd, tailDamage, null, records, batches, lastSeq, chainHead);
-          return this.result;
+          break;
         }
       } finally {
         file.close();
@@ -271,7 +345,7 @@ export class FrameScanner {
       return this.result;
     }
     const torn = layout.tornSegment;
-    if (torn && this.intactCommitIn(torn.path, 0)) {
+    if (torn && this.tornSegmentHoldsCommits()) {
       // A damaged header in front of committed batches is damage inside acknowledged data.
       const corruption: Damage = { position: committedEnd, reason: `${torn.reason}, but the segment holds committed batches`, path: torn.path };
       this.result = this.finish(committedEnd, dataEnd, null, corruption, records, batches, lastSeq, chainHead);
@@ -311,32 +385,60 @@ export class FrameScanner {
     for (let s = segmentIndex; s < segments.length; s++) {
       if (this.intactCommitIn(segments[s].path, s === segmentIndex ? fileOffset : HEADER_SIZE)) return true;
     }
-    return tornSegment !== null && this.intactCommitIn(tornSegment.path, 0);
+    return tornSegment !== null && this.tornSegmentHoldsCommits();
   }
 
-  private intactCommitIn(path: string, fileOffset: number): boolean {
+  /**
+   * Does the trailing segment with a damaged header hold batch commits that
+   * were acknowledged? Not when its header was lost to zeros: a segment's
+   * header is synced before any batch in it is acknowledged, so a lost header
+   * means its creation never became durable (format section 9).
+   */
+  private tornSegmentHoldsCommits(): boolean {
+    const torn = this.layout.tornSegment!;
+    const file = this.layer.open(torn.path, 'read');
+    try {
+      return !lostWriteAt(file, 0, HEADER_SIZE) && findCommitFrame(file, 0) >= 0;
+    } finally {
+      file.close();
+    }
+  }
+
+  /** A commit frame is looked for up to file offset `until` (a zero-filled end holds none). */
+  private intactCommitIn(path: string, fileOffset: number, until?: number): boolean {
     const file = this.layer.open(path, 'read');
     try {
-      return findCommitFrame(file, fileOffset) >= 0;
+      return findCommitFrame(file, fileOffset, until) >= 0;
     } finally {
       file.close();
     }
   }
 }
 
+/** Bytes the frame at `cursor` claims: header and payload, or just the header when that is garbage. */
+function frameSpan(buf: Buffer, cursor: number, filled: number): number {
+  if (filled - cursor < FRAME_HEADER_SIZE) return FRAME_HEADER_SIZE;
+  const length = buf.readUInt32LE(cursor + 4);
+  return buf[cursor + 8] === 0 || length > MAX_PAYLOAD ? FRAME_HEADER_SIZE : FRAME_HEADER_SIZE + length;
+}
+
+/**
+ * Did the bytes of the frame at `cursor` change since they were read, or did
+ * the file grow past where the read found its end? Only a writer appending
+ * does that; a journal at rest never changes under a reader.
+ */
+function changedUnder(file: JournalFile, buf: Buffer, cursor: number, filled: number, eof: boolean, atOffset: number, span: number): boolean {
+  const seen = buf.subarray(cursor, Math.min(filled, cursor + span));
+  const length = Math.min(Math.max(span, FRAME_HEADER_SIZE), Math.max(seen.length, 1 << 16));
+  const now = Buffer.allocUnsafe(length);
+  const n = readFully(file, now, length, atOffset);
+  if (n < seen.length || !now.subarray(0, seen.length).equals(seen)) return true;
+  return eof && cursor + seen.length === filled && n > seen.length;
+}
+
 /** The first segment scanned starts at `from`; later ones at their base. */
 function position0Of(from: number, baseOffset: number): boolean {
   return from >= baseOffset;
-}
-
-function readFully(file: JournalFile, into: Buffer, offset: number, length: number, position: number): number {
-  let total = 0;
-  while (total < length) {
-    const n = file.read(into, offset + total, length - total, position + total);
-    if (n === 0) break;
-    total += n;
-  }
-  return total;
 }
 
 function checkCommit(
@@ -372,13 +474,13 @@ export function batchHead(prevHead: Uint8Array, seq: number, batchBytes: Uint8Ar
   return createHash('sha256').update(prevHead).update(seqBytes).update(batchBytes).digest();
 }
 
-/** File offset of the first intact batch-commit frame at or after `from`, or -1. */
-export function findCommitFrame(file: JournalFile, from: number): number {
-  const size = file.size();
+/** File offset of the first intact batch-commit frame at or after `from` (and ending by `until`), or -1. */
+export function findCommitFrame(file: JournalFile, from: number, until?: number): number {
+  const size = Math.min(file.size(), until ?? Number.POSITIVE_INFINITY);
   const chunk = Buffer.allocUnsafe(Math.max(1 << 20, BATCH_COMMIT_FRAME_SIZE * 2));
   let offset = from;
   while (offset + BATCH_COMMIT_FRAME_SIZE <= size) {
-    const n = readFully(file, chunk, 0, chunk.length, offset);
+    const n = readFully(file, chunk, Math.min(chunk.length, size - offset), offset);
     const last = n - BATCH_COMMIT_FRAME_SIZE;
     for (let i = 0; i <= last; i++) {
       if (chunk[i + 8] !== BATCH_COMMIT_TYPE || chunk.readUInt32LE(i + 4) !== BATCH_COMMIT_PAYLOAD_SIZE) continue;

@@ -3,6 +3,7 @@ import { OutOfRangeError } from '../model/errors.js';
 import { HEADER_SIZE } from './constants.js';
 import { nodeFileLayer, type FileLayer } from './file-layer.js';
 import { readLayout, segmentIndexOf, type JournalLayout } from './layout.js';
+import { segmentFileDataEnd } from './preallocated.js';
 
 // `replay repair`: cut a journal at a position chosen by a person after
 // reading what would be lost. The caller holds the journal's lock.
@@ -30,7 +31,9 @@ export function truncateJournal(dir: string, position: number, layer: FileLayer 
   if (index > 0 && position === layout.segments[index].header.baseOffset) index--;
   const keep = layout.segments[index];
   const length = HEADER_SIZE + (position - keep.header.baseOffset);
-  if (length > keep.fileSize) throw new OutOfRangeError(`position ${position} is past the end of ${keep.path}`);
+  // Preallocated space at the end of the last segment holds no positions.
+  const end = index === layout.segments.length - 1 && !layout.tornSegment ? segmentFileDataEnd(keep.path, layer) : keep.fileSize;
+  if (length > end) throw new OutOfRangeError(`position ${position} is past the end of ${keep.path}`);
   const removedSegments = cutSegments(layout, layer, index, length);
   return { position, segment: path.resolve(keep.path), removedSegments };
 }

@@ -4,9 +4,11 @@ import { JournalReader, nodeFileLayer, type FileLayer, type JournalFile } from '
 // closes a segment file for every record it reads at a position (two reads
 // each), and a session is some fifteen records, near those of the sessions
 // replayed just before. This one keeps each segment open until close(), and
-// reads it in blocks of 64 KiB, keeping the last few. Segments are only ever
-// appended to, so an open file reads what a fresh open would; a block read
-// short at the end of a segment is read again when a later read goes past it.
+// reads it in blocks of 64 KiB, keeping the last few. A segment changes only
+// past its data: it grows, or a writer fills the zeros preallocated at its
+// end (docs/journal-format.md, "Preallocated space"). So a kept block is
+// trusted only up to its last non-zero byte: a read past that (or past a
+// block read short at the end of a segment) reads the block again.
 
 export interface KeptOpenReader {
   reader: JournalReader;
@@ -61,23 +63,32 @@ interface BlockReader {
   read(into: Uint8Array, offset: number, length: number, position: number): number;
 }
 
+interface KeptBlock {
+  /** The bytes read (fewer than BLOCK at the end of the file). */
+  bytes: Buffer;
+  /** How many of them a later read may take from here: up to the last non-zero byte. */
+  trusted: number;
+}
+
 function blockReader(file: JournalFile): BlockReader {
-  // Block index -> its bytes (fewer than BLOCK at the end of the file), least recently used first.
-  const kept = new Map<number, Buffer>();
+  // Block index -> what was read, least recently used first.
+  const kept = new Map<number, KeptBlock>();
   const block = (index: number, need: number): Buffer => {
-    let bytes = kept.get(index);
-    if (bytes !== undefined && bytes.length >= need) {
+    let entry = kept.get(index);
+    if (entry !== undefined && entry.trusted >= need) {
       kept.delete(index);
-      kept.set(index, bytes);
-      return bytes;
+      kept.set(index, entry);
+      return entry.bytes;
     }
     const buf = Buffer.allocUnsafe(BLOCK);
     const n = file.read(buf, 0, BLOCK, index * BLOCK);
-    bytes = buf.subarray(0, n);
+    let trusted = n;
+    while (trusted > 0 && buf[trusted - 1] === 0) trusted--;
+    entry = { bytes: buf.subarray(0, n), trusted };
     kept.delete(index);
-    kept.set(index, bytes);
+    kept.set(index, entry);
     if (kept.size > BLOCKS_KEPT) kept.delete(kept.keys().next().value!);
-    return bytes;
+    return entry.bytes;
   };
   return {
     read(into, offset, length, position) {

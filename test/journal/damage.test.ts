@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { maskedCrc, openJournalWriter } from '../../src/journal/index.js';
+import { JournalReader, maskedCrc, openJournalWriter } from '../../src/journal/index.js';
 import { CorruptJournalError } from '../../src/model/errors.js';
 import type { AppendableRecord } from '../../src/model/records.js';
 import { Rng, anyRecord, plain } from '../helpers/arbitraries.js';
@@ -111,7 +111,12 @@ describe('a bit flip anywhere in a committed journal is detected', () => {
             expect(outcome.error, where).toBeNull();
             expect(outcome.result!.corruption, where).toBeNull();
             expect(outcome.result!.committedEnd, where).toBe(tailStart);
-            expect(outcome.result!.tailBytes, where).toBe(lastCommit.position + lastCommit.size - tailStart);
+            // Up to the last non-zero byte: zeros at the end of the last segment are preallocated space.
+            const flipped = Buffer.from(content);
+            flipped[offset] ^= 1 << bit;
+            let end = flipped.length;
+            while (flipped[end - 1] === 0) end--;
+            expect(outcome.result!.tailBytes, where).toBe(end - 96 - (tailStart - layout.segments[place.index].header.baseOffset));
             expect(outcome.records.length, where).toBe(frames.findIndex((f) => f.position === tailStart));
           } else {
             expect(outcome.error, where).toBeInstanceOf(CorruptJournalError);
@@ -198,10 +203,15 @@ describe('a journal cut short after its last complete batch commit is an unsynce
       expect(firstCut).toBeLessThanOrEqual(96 + tailStart - last.header.baseOffset);
       for (let cut = firstCut; cut < fileEnd; cut++) {
         const fs = journal.fs.cloneDir(dir);
-        fs.writeFile(last.path, fs.readFile(last.path).subarray(0, cut));
+        const kept = fs.readFile(last.path).subarray(0, cut);
+        fs.writeFile(last.path, kept);
         const where = `cut at ${cut} of ${fileEnd}`;
         const segmentTorn = cut < 96;
-        const tailBytes = segmentTorn ? cut : cut - 96 - (tailStart - last.header.baseOffset);
+        // Zeros at the end of the last segment are preallocated space (section 9), even those of a torn record.
+        const tailOffset = 96 + tailStart - last.header.baseOffset;
+        let contentEnd = cut;
+        while (contentEnd > tailOffset && kept[contentEnd - 1] === 0) contentEnd--;
+        const tailBytes = segmentTorn ? cut : contentEnd - tailOffset;
 
         const read = readOutcome(dir, fs.view(), { verifyChain: true });
         expect(read.error, where).toBeNull();
@@ -266,19 +276,49 @@ describe('a journal cut short after its last complete batch commit is an unsynce
     expectSameRecords(read.records, journal.appended.slice(0, 3));
   });
 
-  it('zeros where a record header is expected (a preallocated region) are a tail, not a record', async () => {
+  it('zeros after the last batch commit of the last segment are preallocated space: no tail, nothing to cut', async () => {
     const dir = tmp('zeros');
     const journal = await buildMemoryJournal(dir, [records(51, 3)], { segmentBytes: 1 << 20 });
     const file = journal.layout.segments[0].path;
+    const committed = journal.fs.readFile(file);
     for (const zeros of [1, 9, 4096]) {
       const fs = journal.fs.cloneDir(dir);
-      fs.writeFile(file, Buffer.concat([fs.readFile(file), Buffer.alloc(zeros)]));
+      fs.writeFile(file, Buffer.concat([committed, Buffer.alloc(zeros)]));
       const read = readAll(dir, fs.view());
-      expect(read.result.tailBytes).toBe(zeros);
+      expect(read.result).toMatchObject({ tailBytes: 0, tail: null, corruption: null, dataEnd: committed.length - 96 });
+      expect(JournalReader.open(dir, fs.view()).dataEnd).toBe(committed.length - 96);
       expectSameRecords(read.records, journal.appended);
       const { writer, recovery } = await openJournalWriter(dir, { layer: fs.view() });
-      expect(recovery.truncatedBytes).toBe(zeros);
+      expect(recovery.truncatedBytes).toBe(0);
+      expect(writer.position).toBe(committed.length - 96);
+      const more = appendAll(writer, records(52, 2));
       await writer.close();
+      expectSameRecords(readAll(dir, fs.view(), { verifyChain: true }).records, [...journal.appended, ...more]);
+    }
+  });
+
+  it('a torn batch followed by zeros is a tail up to its last non-zero byte', async () => {
+    const dir = tmp('torn-zeros');
+    const journal = await buildMemoryJournal(dir, [records(53, 3), records(54, 2)], { segmentBytes: 1 << 20 });
+    const file = journal.layout.segments[0].path;
+    const full = journal.fs.readFile(file);
+    const tailOffset = 96 + lastBatchStart(journal.frames);
+    // Half of the last batch reached the disk, nonzero at its end; zeros follow it.
+    let cut = tailOffset + Math.floor((full.length - tailOffset) / 2);
+    while (full[cut - 1] === 0) cut--;
+    for (const zeros of [1, 100, 4096]) {
+      const fs = journal.fs.cloneDir(dir);
+      fs.writeFile(file, Buffer.concat([full.subarray(0, cut), Buffer.alloc(zeros)]));
+      const read = readAll(dir, fs.view());
+      expect(read.result.corruption).toBeNull();
+      expect(read.result.committedEnd).toBe(tailOffset - 96);
+      expect(read.result.tailBytes).toBe(cut - tailOffset);
+      expect(read.result.tail).not.toBeNull();
+      const { writer, recovery } = await openJournalWriter(dir, { layer: fs.view() });
+      expect(recovery.truncatedBytes).toBe(cut - tailOffset);
+      expect(writer.position).toBe(tailOffset - 96);
+      await writer.close();
+      expect(fs.readFile(file).length).toBe(tailOffset);
     }
   });
 });

@@ -128,7 +128,8 @@ describe('fail-stop on I/O errors', () => {
         const fs = new PowerLossFs();
         fs.mkdir(dir);
         const layer = new FaultyLayer(fs.view(), scenario.faults);
-        const { writer } = await openJournalWriter(dir, { layer, durability, segmentBytes: 1500 });
+        // Small batches: several are sealed per turn, so some are still pending when the failure comes.
+        const { writer } = await openJournalWriter(dir, { layer, durability, segmentBytes: 1500, maxBatchBytes: 300 });
         const tracked = await checkFailStop(writer, layer, scenario);
         const acknowledged = tracked.filter((t) => t.status === 'acknowledged');
 
@@ -147,7 +148,7 @@ describe('fail-stop on I/O errors', () => {
     const dir = tmp('failstop-disk');
     const scenario = scenarios[1];
     const layer = new FaultyLayer(nodeFileLayer, scenario.faults);
-    const { writer } = await openJournalWriter(dir, { layer, durability: 'batch', segmentBytes: 1500 });
+    const { writer } = await openJournalWriter(dir, { layer, durability: 'batch', segmentBytes: 1500, maxBatchBytes: 300 });
     const tracked = await checkFailStop(writer, layer, scenario);
     const { writer: reopened } = await openJournalWriter(dir);
     await reopened.close();

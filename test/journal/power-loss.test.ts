@@ -55,6 +55,8 @@ async function campaign(options: CampaignOptions): Promise<CampaignResult> {
 
   for (let epoch = 0; epoch < options.epochs; epoch++) {
     const segmentBytes = rng.pick([250, 600, 1500, 8000]);
+    // Preallocated space too, in steps a segment can hold or not (then there is none).
+    const preallocateBytes = rng.pick([0, 128, 700, 4096]);
     let opened;
     try {
       opened = await openJournalWriter(dir, {
@@ -62,12 +64,13 @@ async function campaign(options: CampaignOptions): Promise<CampaignResult> {
         durability: options.durability,
         segmentBytes,
         maxBatchBytes: rng.pick([200, 2000, 1 << 20]),
+        preallocateBytes,
       });
     } catch (error) {
       return { lost: [`the journal cannot be opened: ${(error as Error).message}`], acknowledged: acknowledged.size, events };
     }
     const { writer, recovery } = opened;
-    events.push(`epoch ${epoch}: segments of ${segmentBytes} bytes, recovered ${recovery.truncatedBytes} bytes`);
+    events.push(`epoch ${epoch}: segments of ${segmentBytes} bytes, preallocating ${preallocateBytes}, recovered ${recovery.truncatedBytes} bytes`);
     const lost = check();
     if (lost.length > 0) {
       await writer.close().catch(() => {});
@@ -195,7 +198,8 @@ describe('power loss', () => {
         };
       },
     };
-    const { writer } = await openJournalWriter(dir, { layer, durability: 'batch', segmentBytes: 300, maxBatchBytes: 1 });
+    // Syncs on the thread pool, so that holding them holds the writer (an inline sync cannot wait).
+    const { writer } = await openJournalWriter(dir, { layer, durability: 'batch', segmentBytes: 300, maxBatchBytes: 1, inlineSync: false });
     const durables = pool.slice(0, 30).map((record) => writer.append(record).durable);
     await turns(10);
     // Each record was sealed and written at once (maxBatchBytes 1), far past 300 bytes, yet no rotation.
