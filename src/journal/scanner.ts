@@ -169,6 +169,15 @@ export class FrameScanner {
         refill();
         const isLast = segmentIndex === layout.segments.length - 1 && layout.tornSegment === null;
         let rereads = 0;
+        /** A writer got to the frame that failed since it was read: read on from it, afresh. */
+        const readOnFrom = (offset: number): void => {
+          rereads++;
+          damage = null;
+          filled = cursor;
+          fileOffset = offset;
+          eof = false;
+          refill();
+        };
         segmentEnd: for (;;) {
           parse: while (true) {
             const available = filled - cursor;
@@ -252,12 +261,7 @@ export class FrameScanner {
             const span = frameSpan(buf, cursor, filled);
             if (rereads < MAX_REREADS && changedUnder(file, buf, cursor, filled, eof, atOffset, span)) {
               // A writer got there since: read on from the frame that failed.
-              rereads++;
-              damage = null;
-              filled = cursor;
-              fileOffset = atOffset;
-              eof = false;
-              refill();
+              readOnFrom(atOffset);
               continue segmentEnd;
             }
             const committedOffset = HEADER_SIZE + (committedEnd - header.baseOffset);
@@ -273,12 +277,7 @@ export class FrameScanner {
               // A batch commit after the damage: a writer that wrote the frame
               // (in file order, so before that commit) since it was read? Look again.
               if (changedUnder(file, buf, cursor, filled, eof, atOffset, span)) {
-                rereads++;
-                damage = null;
-                filled = cursor;
-                fileOffset = atOffset;
-                eof = false;
-                refill();
+                readOnFrom(atOffset);
                 continue segmentEnd;
               }
               // Corruption: acknowledged data follows, and no lost write explains the damage.
