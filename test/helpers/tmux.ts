@@ -43,7 +43,7 @@ export function launchTui(args: string[], env: string[] = ['NO_COLOR=1']): Termi
     if (r.status !== 0) throw new Error(`tmux ${a.join(' ')} failed: ${r.stderr}`);
     return r.stdout;
   };
-  const command = `cd ${quote(ROOT)} && env -u NO_COLOR -u FORCE_COLOR TERM=xterm-256color ${env.join(' ')} node ${quote(BIN)} tui ${args.map(quote).join(' ')}; echo "EXIT=$?"; stty -a; sleep 600`;
+  const command = `cd ${quote(ROOT)} && env -u NO_COLOR -u FORCE_COLOR TERM=xterm-256color ${env.join(' ')} node ${quote(BIN)} tui ${args.map(quote).join(' ')}; echo "EXIT=$?"; stty -a; echo "STTY-END"; sleep 600`;
   spawnSync('tmux', ['-L', socket, '-f', '/dev/null', '-u', 'new-session', '-d', '-x', '80', '-y', '24', '-s', 'tui', command], { encoding: 'utf8' });
   const screen = (escapes = false): string => tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', 'tui');
   return {

@@ -60,7 +60,8 @@ describe('replay tui in a terminal', () => {
     await t.waitFor((s) => s.includes('Diff · step 3 value'), 'the help closed');
 
     t.key('q');
-    screen = await t.waitFor((s) => s.includes('EXIT='), 'the TUI to exit');
+    // The terminal's settings as the shell sees them after the exit: all of `stty -a`.
+    screen = await t.waitFor((s) => s.includes('STTY-END'), 'the TUI to exit');
     expect(screen).toContain('EXIT=0');
     expect(screen).not.toContain('Timeline ·'); // the main screen is back
     const stty = screen.slice(screen.indexOf('EXIT='));
@@ -106,7 +107,7 @@ describe('replay tui in a terminal', () => {
 
   it('refuses an unknown session before touching the screen, with exit code 2', async () => {
     const t = launch(['-j', journal.dir, '--session', '999']);
-    const screen = await t.waitFor((s) => s.includes('EXIT='), 'the refusal');
+    const screen = await t.waitFor((s) => s.includes('STTY-END'), 'the refusal');
     expect(screen).toContain('replay: unknown session 999: the journal holds 21 sessions');
     expect(screen).toContain('EXIT=2');
     expect(screen).not.toMatch(/-icanon/);
