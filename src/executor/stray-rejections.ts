@@ -59,7 +59,7 @@ export function isAppRejection(reason: unknown, promise: Promise<unknown>): bool
 }
 
 /** The report for an unhandled rejection that came from app code, or null when it did not. */
-export function strayRejection(reason: unknown, promise: Promise<unknown>): StrayRejection | null {
+function strayRejection(reason: unknown, promise: Promise<unknown>): StrayRejection | null {
   const location = appOrigin(reason);
   if (location === null && !fromRealm(promise) && !fromRealm(reason)) return null;
   const text = describe(reason);
