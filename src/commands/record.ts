@@ -23,6 +23,12 @@ export default class RecordCommand extends ReplayCommand<RecordResult> {
     host: Flags.string({ summary: 'Address to listen on.', default: '127.0.0.1' }),
     durability: Flags.string({ summary: 'When a response may be sent.', options: [...DURABILITY_MODES], default: 'batch' }),
     'snapshot-every': Flags.integer({ summary: 'Snapshot the database every N write transactions (0: never).', default: 1000, min: 0 }),
+    'snapshot-growth': Flags.string({
+      summary: 'Also wait until the journal has grown by this fraction of the database\'s size (0: every N exactly).',
+      description:
+        'A snapshot copies the whole database. Waiting for the journal to grow by this fraction of its size since the last snapshot keeps snapshots cheap as the database grows, and bounds a rebuild to that much journal after a snapshot.',
+      default: '0.5',
+    }),
     'max-body': Flags.integer({ summary: 'Largest request body, in bytes.', default: 1 << 20, min: 1 }),
     config: Flags.string({ summary: 'JSON object merged over the app\'s default config.' }),
     'journal-secrets': Flags.boolean({ summary: 'Also journal Authorization and Cookie headers.' }),
@@ -50,6 +56,10 @@ export default class RecordCommand extends ReplayCommand<RecordResult> {
         throw new UsageError(`--config is not JSON: ${(error as Error).message}`);
       }
     }
+    const snapshotGrowth = Number(flags['snapshot-growth']);
+    if (flags['snapshot-growth'].trim() === '' || !Number.isFinite(snapshotGrowth) || snapshotGrowth < 0) {
+      throw new UsageError(`--snapshot-growth must be a number from 0, not "${flags['snapshot-growth']}"`);
+    }
     // Loaded here, not at start-up: the runtime pulls in esbuild and the sandbox.
     const { record } = await import('../services/record.js');
     const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -61,6 +71,7 @@ export default class RecordCommand extends ReplayCommand<RecordResult> {
       host: flags.host,
       durability: flags.durability as Durability,
       snapshotEvery: flags['snapshot-every'],
+      snapshotGrowth,
       maxBodyBytes: flags['max-body'],
       config,
       journalSecrets: flags['journal-secrets'],

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { Catalog } from '../catalog/index.js';
 import type { JournalReader, JournalWriter } from '../journal/index.js';
 import type { TxId, WriteTxRecord } from '../model/records.js';
@@ -31,7 +32,25 @@ export interface LiveStoreOptions {
   reader: JournalReader;
   /** Take a snapshot every this many write transactions (0: never). */
   snapshotEvery: number;
+  /**
+   * ...and not before the journal has grown by this fraction of the
+   * database's size since the last snapshot (0: every snapshotEvery
+   * transactions exactly; default DEFAULT_SNAPSHOT_GROWTH).
+   */
+  snapshotGrowth?: number;
   now: () => number;
+  /** Where a failed snapshot is reported (it only makes later rebuilds longer). */
+  log?: (line: string) => void;
+}
+
+/** Snapshot counters for the server's metrics. */
+export interface SnapshotStats {
+  taken: number;
+  failed: number;
+  /** Wall time of the snapshots taken, start to record appended, in ms. */
+  millis: number;
+  /** The transaction of the latest one taken by this process, or null. */
+  lastTx: TxId | null;
 }
 
 export interface StoreRecovery {
@@ -43,16 +62,33 @@ export interface StoreRecovery {
   reason: string | null;
 }
 
+/**
+ * A snapshot copies the whole database, so taking one every N transactions
+ * costs more per transaction as the database grows. Waiting until the journal
+ * has also grown by half the database's size keeps the copying to at most two
+ * bytes per journal byte written, and rebuilding from the latest snapshot to at
+ * most half a database's worth of journal (docs/server.md, "Snapshots").
+ */
+export const DEFAULT_SNAPSHOT_GROWTH = 0.5;
+
 export class LiveStore implements LiveDatabase {
   private writer: JournalWriter | null = null;
   private sinceSnapshot = 0;
-  private snapshotting = false;
+  /** The snapshot being taken, if any. */
+  private inFlight: Promise<void> | null = null;
+  /** The journal writer's byte count when the last snapshot started. */
+  private journalBytesAtSnapshot = 0;
+  /** The database's size at the last snapshot (at open, before the first). */
+  private dbBytes: number;
+  readonly snapshotStats: SnapshotStats = { taken: 0, failed: 0, millis: 0, lastTx: null };
 
   private constructor(
     readonly store: SqliteStore,
     readonly recovery: StoreRecovery,
     private readonly options: LiveStoreOptions,
-  ) {}
+  ) {
+    this.dbBytes = fileSize(store.file);
+  }
 
   static open(options: LiveStoreOptions): LiveStore {
     const file = path.join(options.journalDir, LIVE_DB_FILE);
@@ -134,32 +170,57 @@ export class LiveStore implements LiveDatabase {
     return { readAtTx: r.readAtTx, readDigest: r.readDigest, result: r.result as T };
   }
 
-  /** Take a snapshot now (also used at shutdown); resolves once its record is appended. */
-  async snapshot(): Promise<void> {
-    if (this.snapshotting || !this.writer) return;
-    this.snapshotting = true;
-    try {
-      const dir = path.join(this.options.journalDir, SNAPSHOT_DIR);
-      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const partial = path.join(dir, `pending-${process.pid}.sqlite`);
-      const info = await this.store.snapshot(partial);
-      const name = `tx-${String(info.tx).padStart(10, '0')}.sqlite`;
-      fs.renameSync(info.file, path.join(dir, name));
-      if (this.writer.failed) return;
-      this.writer.append({ kind: 'snapshot', at: this.options.now(), tx: info.tx, file: `${SNAPSHOT_DIR}/${name}`, bytes: info.bytes, sha256: info.sha256 }).durable.catch(() => {});
-    } finally {
-      this.snapshotting = false;
+  /** Take a snapshot now, or join the one being taken; resolves once its record is appended. */
+  snapshot(): Promise<void> {
+    if (!this.writer) return Promise.resolve();
+    if (this.inFlight === null) {
+      const started = performance.now();
+      this.inFlight = this.takeSnapshot(this.writer).then(
+        (tx) => {
+          this.inFlight = null;
+          if (tx === null) return;
+          this.snapshotStats.taken++;
+          this.snapshotStats.millis += performance.now() - started;
+          this.snapshotStats.lastTx = tx;
+        },
+        (error: unknown) => {
+          this.inFlight = null;
+          this.snapshotStats.failed++;
+          this.options.log?.(`warning: snapshot failed: ${(error as Error).message}; rebuilds start from an earlier snapshot until one succeeds`);
+          throw error;
+        },
+      );
     }
+    return this.inFlight;
+  }
+
+  /** Resolves when no snapshot is being taken (before closing the journal and the store). */
+  async idle(): Promise<void> {
+    await this.inFlight?.catch(() => {});
+  }
+
+  private async takeSnapshot(writer: JournalWriter): Promise<TxId | null> {
+    this.sinceSnapshot = 0;
+    this.journalBytesAtSnapshot = writer.stats.bytes;
+    const dir = path.join(this.options.journalDir, SNAPSHOT_DIR);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const partial = path.join(dir, `pending-${process.pid}.sqlite`);
+    const info = await this.store.snapshot(partial);
+    this.dbBytes = info.bytes;
+    const name = `tx-${String(info.tx).padStart(10, '0')}.sqlite`;
+    fs.renameSync(info.file, path.join(dir, name));
+    if (writer.failed) return null; // fail-stop: the server is going down, and says why
+    await writer.append({ kind: 'snapshot', at: this.options.now(), tx: info.tx, file: `${SNAPSHOT_DIR}/${name}`, bytes: info.bytes, sha256: info.sha256 }).durable;
+    return info.tx;
   }
 
   private afterCommit(): void {
     const every = this.options.snapshotEvery;
-    if (every <= 0) return;
-    if (++this.sinceSnapshot >= every && !this.snapshotting) {
-      this.sinceSnapshot = 0;
-      // Off the request path; a failed snapshot only costs a longer rebuild later.
-      this.snapshot().catch(() => {});
-    }
+    if (every <= 0 || ++this.sinceSnapshot < every || this.inFlight !== null || !this.writer) return;
+    const growth = this.options.snapshotGrowth ?? DEFAULT_SNAPSHOT_GROWTH;
+    if (this.writer.stats.bytes - this.journalBytesAtSnapshot < growth * this.dbBytes) return;
+    // Off the request path; a failed snapshot only costs a longer rebuild later.
+    this.snapshot().catch(() => {});
   }
 
   close(): void {
@@ -174,6 +235,14 @@ function rollForwardFromJournal(store: SqliteStore, options: LiveStoreOptions, j
     if (!row) throw new StoreDivergedError(`transaction ${tx} is missing from the catalog`, tx);
     return options.reader.readAt(row.position).record as WriteTxRecord;
   });
+}
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
 }
 
 function rebuild(file: string, options: LiveStoreOptions, journalLast: TxId): { store: SqliteStore; applied: number; fromSnapshot: TxId | null } {

@@ -24,6 +24,11 @@ export interface ServerOptions {
   durability?: Durability;
   /** Snapshot the database every this many write transactions (default 1000; 0 never). */
   snapshotEvery?: number;
+  /**
+   * ...once the journal has also grown by this fraction of the database's
+   * size since the last snapshot (default 0.5; 0: every snapshotEvery exactly).
+   */
+  snapshotGrowth?: number;
   /** Largest request body accepted, in bytes (default 1 MiB). */
   maxBodyBytes?: number;
   /** Config overrides merged over the app's defaults. */
@@ -110,7 +115,7 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
       pid: process.pid,
       durability,
     }).durable.catch(() => {}); // awaited by the flush() below
-    store = LiveStore.open({ journalDir, catalog, reader, snapshotEvery: options.snapshotEvery ?? 1000, now: Date.now });
+    store = LiveStore.open({ journalDir, catalog, reader, snapshotEvery: options.snapshotEvery ?? 1000, snapshotGrowth: options.snapshotGrowth, now: Date.now, log });
     store.attach(writer);
     if (store.recovery.action !== 'up-to-date') log(`database ${store.recovery.action}: ${store.recovery.applied} transactions from the journal${store.recovery.reason ? ` (${store.recovery.reason})` : ''}`);
     const appliedMigrations = new Set(
@@ -255,6 +260,8 @@ class RecordingServer {
     await Promise.race([drained, timeout]);
     this.http.closeAllConnections();
     await stopped;
+    // A snapshot being copied finishes, and its record goes into the journal.
+    await this.store.idle();
     this.journalClosing = true;
     try {
       await this.writer.close();
@@ -558,6 +565,7 @@ class RecordingServer {
 
   private metrics(): string {
     const stats = this.writer.stats;
+    const snapshots = this.store.snapshotStats;
     const lines = [
       '# HELP windback_sessions_total Sessions ended, by status.',
       '# TYPE windback_sessions_total counter',
@@ -587,6 +595,17 @@ class RecordingServer {
       '# HELP windback_fsync_seconds_max Worst fdatasync latency.',
       '# TYPE windback_fsync_seconds_max gauge',
       `windback_fsync_seconds_max ${(stats.maxSyncNanos / 1e9).toFixed(9)}`,
+      '# HELP windback_snapshots_total Database snapshots this process took, by result.',
+      '# TYPE windback_snapshots_total counter',
+      `windback_snapshots_total{result="ok"} ${snapshots.taken}`,
+      `windback_snapshots_total{result="failed"} ${snapshots.failed}`,
+      '# HELP windback_snapshot_seconds Time to take a snapshot (start to journaled record).',
+      '# TYPE windback_snapshot_seconds summary',
+      `windback_snapshot_seconds_sum ${(snapshots.millis / 1e3).toFixed(6)}`,
+      `windback_snapshot_seconds_count ${snapshots.taken}`,
+      '# HELP windback_snapshot_last_tx The transaction of the latest snapshot this process took (0: none yet).',
+      '# TYPE windback_snapshot_last_tx gauge',
+      `windback_snapshot_last_tx ${snapshots.lastTx ?? 0}`,
       '# HELP windback_chain_head The journal hash chain head, as a label.',
       '# TYPE windback_chain_head gauge',
       `windback_chain_head{head="${this.writer.chainHead}",seq="${this.writer.lastSeq}"} 1`,

@@ -34,29 +34,30 @@ export function removeDatabaseFiles(file: string): void {
   for (const suffix of ['', '-wal', '-shm', '-journal']) fs.rmSync(file + suffix, { force: true });
 }
 
-export function fsyncFile(file: string): void {
-  const fd = fs.openSync(file, 'r+');
+/** fdatasync a file on the thread pool, off the event loop. */
+export async function datasyncFile(file: string): Promise<void> {
+  const handle = await fs.promises.open(file, 'r+');
   try {
-    fs.fsyncSync(fd);
+    await handle.datasync();
   } finally {
-    fs.closeSync(fd);
+    await handle.close();
   }
 }
 
-/** fsync a directory so that a rename in it is durable (best effort where unsupported). */
-export function fsyncDir(dir: string): void {
-  let fd: number;
+/** fsync a directory so that a rename in it is durable (best effort where unsupported), on the thread pool. */
+export async function fsyncDir(dir: string): Promise<void> {
+  let handle: fs.promises.FileHandle;
   try {
-    fd = fs.openSync(dir, 'r');
+    handle = await fs.promises.open(dir, 'r');
   } catch {
     return;
   }
   try {
-    fs.fsyncSync(fd);
+    await handle.sync();
   } catch {
     // Some file systems refuse fsync on directories.
   } finally {
-    fs.closeSync(fd);
+    await handle.close();
   }
 }
 

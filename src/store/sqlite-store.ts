@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { RowChange, TxId } from '../model/records.js';
 import { ChangeCapture } from './capture.js';
 import { CorruptSnapshotError, STORE_ERROR, StoreDivergedError, TxOrderError, storeUsageError } from './errors.js';
-import { fsyncDir, fsyncFile, parentDir, removeDatabaseFiles, sha256OfFile, sha256OfFileSync } from './files.js';
+import { datasyncFile, fsyncDir, parentDir, removeDatabaseFiles, sha256OfFile, sha256OfFileSync } from './files.js';
 import { dumpDatabase } from './logical.js';
 import { META_TABLE, RESERVED_PREFIX, isInternalName, readUserTables, readUserTriggers, type UserTrigger } from './schema.js';
 import { leadingKeyword, quoteIdent as q, splitStatements } from './sql-text.js';
@@ -276,7 +276,7 @@ export class SqliteStore implements Store {
       if (this.uncommitted.length >= this.commitEvery) this.commitOuter();
       this.setForeignKeys(true);
       this._lastAbort = null;
-      if (this.commitEvery > 1 && !this.outer && this.snapshots === 0) {
+      if (this.commitEvery > 1 && !this.outer && this.backups === 0) {
         this.beginOuter.run();
         this.outer = true;
       }
@@ -489,46 +489,85 @@ export class SqliteStore implements Store {
   async snapshot(toFile: string): Promise<SnapshotInfo> {
     this.assertIdle('snapshot()');
     this.settle();
-    // No outer transaction while the backup copies pages between event-loop
-    // turns: each write commits on its own meanwhile, as without deferral.
-    this.snapshots++;
-    try {
-      return await this.copyTo(toFile);
-    } finally {
-      this.snapshots--;
-    }
-  }
-
-  /** Snapshots in progress: writes do not defer their commits meanwhile. */
-  private snapshots = 0;
-
-  private async copyTo(toFile: string): Promise<SnapshotInfo> {
     const target = path.resolve(toFile);
     const partial = `${target}.partial`;
     removeDatabaseFiles(partial);
-    // The online backup copies pages in steps between event-loop turns;
-    // transactions committed meanwhile by this connection are carried into
-    // the copy, so it is consistent as of the moment it completes.
-    await this.db.backup(partial);
-    let tx: TxId;
-    const copy = new Database(partial, { fileMustExist: true });
+    const copied = this.ownsFile() ? await this.copyFileAfterCheckpoint(partial) : await this.backupTo(partial);
     try {
-      // The copy is in WAL mode (its first page came from this file). Leaving
-      // it: with the lock held and no syncs, SQLite needs no -shm file and does
-      // not fsync on the way (the file is synced once, below); the bytes it
-      // writes are the same.
-      copy.pragma('locking_mode = EXCLUSIVE');
-      copy.pragma('synchronous = OFF');
-      copy.pragma('journal_mode = DELETE');
-      tx = readLastApplied(copy);
-    } finally {
-      copy.close();
+      const tx = convertCopy(partial);
+      if (copied !== null && tx !== copied) {
+        throw new Error(`the snapshot copy of ${this.file} holds transaction ${tx}, not ${copied}`);
+      }
+      await datasyncFile(partial);
+      fs.renameSync(partial, target);
+      await fsyncDir(parentDir(target));
+      const bytes = fs.statSync(target).size;
+      return { file: target, tx, bytes, sha256: await sha256OfFile(target) };
+    } catch (error) {
+      removeDatabaseFiles(partial);
+      throw error;
     }
-    fsyncFile(partial);
-    fs.renameSync(partial, target);
-    fsyncDir(parentDir(target));
-    const bytes = fs.statSync(target).size;
-    return { file: target, tx, bytes, sha256: await sha256OfFile(target) };
+  }
+
+  /** Snapshots in progress through the backup API: writes do not defer their commits meanwhile. */
+  private backups = 0;
+  /** File copies in progress; close() marks them torn (closing checkpoints the WAL into the file). */
+  private readonly fileCopies = new Set<{ torn: boolean }>();
+
+  /**
+   * Can a snapshot copy the file itself? Only when no other connection can
+   * write to it or checkpoint it: this one holds the exclusive lock.
+   */
+  private ownsFile(): boolean {
+    return !this.db.memory && (this.options.lockingMode ?? 'NORMAL') === 'EXCLUSIVE';
+  }
+
+  /**
+   * The snapshot of a file this connection owns (docs/store.md, "Snapshots"):
+   * checkpoint the whole WAL into the file, then copy the file on the thread
+   * pool while automatic checkpoints are off. In WAL mode only a checkpoint
+   * writes to the database file, so the copy is the state as of the
+   * checkpoint while transactions go on committing to the WAL; the event loop
+   * pays for the checkpoint only, whatever the size of the database.
+   * Resolves with the transaction the copy holds; falls back to the backup
+   * API if the checkpoint cannot complete.
+   */
+  private async copyFileAfterCheckpoint(partial: string): Promise<TxId | null> {
+    const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
+    if (result.busy !== 0 || result.log !== result.checkpointed) return this.backupTo(partial);
+    const tx = this._lastAppliedTx;
+    const autocheckpoint = this.db.pragma('wal_autocheckpoint', { simple: true }) as number;
+    this.db.pragma('wal_autocheckpoint = 0');
+    const copy = { torn: false };
+    this.fileCopies.add(copy);
+    try {
+      await fs.promises.copyFile(this.file, partial);
+    } finally {
+      this.fileCopies.delete(copy);
+      if (!this.closed) this.db.pragma(`wal_autocheckpoint = ${autocheckpoint}`);
+    }
+    if (copy.torn) {
+      removeDatabaseFiles(partial);
+      throw storeUsageError(STORE_ERROR.closed, `the store ${this.file} was closed while a snapshot copied it`);
+    }
+    return tx;
+  }
+
+  /**
+   * The snapshot through SQLite's online backup, which copies pages in steps
+   * between event-loop turns; transactions committed meanwhile by this
+   * connection are carried into the copy, so it is consistent as of the moment
+   * it completes. No outer transaction meanwhile: each write commits on its
+   * own, as without deferral.
+   */
+  private async backupTo(partial: string): Promise<null> {
+    this.backups++;
+    try {
+      await this.db.backup(partial);
+    } finally {
+      this.backups--;
+    }
+    return null;
   }
 
   // ---- inspection ---------------------------------------------------------
@@ -581,6 +620,7 @@ export class SqliteStore implements Store {
       // The file stays behind its journal, as after a crash: the next open rolls it forward.
     }
     this.closed = true;
+    for (const copy of this.fileCopies) copy.torn = true;
     this.db.close();
   }
 
@@ -646,6 +686,24 @@ function initMeta(db: Database.Database, file: string): TxId {
     throw storeUsageError(STORE_ERROR.notAStore, `${file} is a Windback store of format ${String(format)}; this version reads format ${FORMAT}`);
   }
   return readLastApplied(db);
+}
+
+/**
+ * Make a copy of a live file a standalone database, and read the transaction
+ * it holds. The copy is in WAL mode (its first page came from the live file).
+ * With the lock held and no syncs, SQLite needs no -shm file and does not
+ * fsync on the way to rollback-journal mode (the caller syncs the file once).
+ */
+function convertCopy(file: string): TxId {
+  const copy = new Database(file, { fileMustExist: true });
+  try {
+    copy.pragma('locking_mode = EXCLUSIVE');
+    copy.pragma('synchronous = OFF');
+    copy.pragma('journal_mode = DELETE');
+    return readLastApplied(copy);
+  } finally {
+    copy.close();
+  }
 }
 
 function readLastApplied(db: Database.Database): TxId {

@@ -25,7 +25,8 @@ import { fileURLToPath } from 'node:url';
 //            calls are in doubt and run again with the same keys), the cut
 //            keyed requests are sent again, another concurrent mix; closed.
 //
-// Snapshots every 5 transactions, so states are rebuilt from snapshots too.
+// Snapshots every 5 transactions exactly (--snapshot-growth 0), so states are
+// rebuilt from snapshots too.
 
 // Not from ../helpers/cli.js, which needs the vitest runner: this file also runs on its own (see the end).
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -173,7 +174,7 @@ interface Recorder {
 }
 
 function spawnRecorder(journal: string, fraudUrl: string): Promise<Recorder> {
-  const args = [BIN, 'record', BANK_APP, '--port', '0', '--journal', journal, '--snapshot-every', String(SNAPSHOT_EVERY), '--config', JSON.stringify({ fraudUrl })];
+  const args = [BIN, 'record', BANK_APP, '--port', '0', '--journal', journal, '--snapshot-every', String(SNAPSHOT_EVERY), '--snapshot-growth', '0', '--config', JSON.stringify({ fraudUrl })];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let stderr = '';
@@ -234,7 +235,7 @@ export async function recordBank(dir: string, options: { seed?: number; crashedC
   let recorder: Recorder | null = null;
   try {
     // Phase 1: in process.
-    server = await startServer(BANK_APP, { journal: dir, snapshotEvery: SNAPSHOT_EVERY, config, durability: 'batch', log: () => {} });
+    server = await startServer(BANK_APP, { journal: dir, snapshotEvery: SNAPSHOT_EVERY, snapshotGrowth: 0, config, durability: 'batch', log: () => {} });
     const accounts: string[] = [];
     for (let i = 0; i < 6; i++) {
       accounts.push(accountOf(await send(server.url, { kind: 'open', transport: TRANSPORTS[i % 3], input: { owner: `owner-${i}`, initial: 100_000 + i * 1_000 } })));
@@ -287,7 +288,7 @@ export async function recordBank(dir: string, options: { seed?: number; crashedC
     failing = true;
 
     // Phase 3: in process again; the interrupted sessions resume.
-    server = await startServer(BANK_APP, { journal: dir, snapshotEvery: SNAPSHOT_EVERY, config, durability: 'batch', log: () => {} });
+    server = await startServer(BANK_APP, { journal: dir, snapshotEvery: SNAPSHOT_EVERY, snapshotGrowth: 0, config, durability: 'batch', log: () => {} });
     if (server.startup.resumed !== inFlight.length) throw new Error(`expected ${inFlight.length} sessions to resume, got ${server.startup.resumed}`);
     await server.resumed;
     await mix(server.url, [...inFlight.filter((op) => op.key), ...round(random, accounts, 20, 'd')]);

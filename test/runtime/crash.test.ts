@@ -60,7 +60,7 @@ describe('crash campaign', () => {
     const options = (i: number): RecorderOptions => ({
       journal,
       config: { fraudUrl: stub!.url },
-      args: ['--snapshot-every', '25', '--durability', durabilities[i % durabilities.length]],
+      args: ['--snapshot-every', '25', '--snapshot-growth', '0', '--durability', durabilities[i % durabilities.length]],
     });
     server = await spawnRecorder(BANK_APP, options(0));
     const client = new LoadClient(server.url, { maxSockets: CONCURRENCY });

@@ -13,6 +13,7 @@ import {
   openSnapshotCopy,
   openSqliteStore,
   sha256OfFile,
+  sha256OfFileSync,
   type SqliteStore,
   type TxDb,
 } from '../../src/store/index.js';
@@ -429,10 +430,18 @@ describe('applying recorded changes', () => {
   });
 });
 
-describe('snapshots', () => {
+// A store in locking mode NORMAL snapshots through SQLite's backup API; one
+// that holds the exclusive lock (the live store) copies its file after a
+// checkpoint. Both must give the same guarantees.
+const SNAPSHOT_MODES = [
+  { mode: 'backup API (locking NORMAL)', options: {} },
+  { mode: 'file copy (locking EXCLUSIVE, deferred commits)', options: { lockingMode: 'EXCLUSIVE', synchronous: 'OFF', commitEvery: 64 } },
+] as const;
+
+describe.each(SNAPSHOT_MODES)('snapshots: $mode', ({ options }) => {
   it('writes a consistent copy tied to lastAppliedTx, which rebuilds the state with the later changes', async () => {
     const dir = tempDir();
-    const live = track(openSqliteStore(path.join(dir, 'live.db')));
+    const live = track(openSqliteStore(path.join(dir, 'live.db'), options));
     live.applyMigration(1, 'init', BANK);
     live.write(2, (db) => transfer(db, 1, 2, 10));
     const snap = await live.snapshot(path.join(dir, 'snap-2.db'));
@@ -456,7 +465,7 @@ describe('snapshots', () => {
 
   it('snapshots while transactions keep committing', async () => {
     const dir = tempDir();
-    const live = track(openSqliteStore(path.join(dir, 'live.db')));
+    const live = track(openSqliteStore(path.join(dir, 'live.db'), options));
     live.applyMigration(1, 'init', `CREATE TABLE blob (b BLOB)`);
     for (let i = 0; i < 20; i++) {
       live.write(live.nextTxId, (db) => {
@@ -474,9 +483,81 @@ describe('snapshots', () => {
 
   it('refuses a snapshot whose SHA-256 does not match', async () => {
     const dir = tempDir();
-    const live = storeWith(BANK);
+    const live = track(openSqliteStore(path.join(dir, 'live.db'), options));
+    live.applyMigration(1, 'init', BANK);
     const snap = await live.snapshot(path.join(dir, 's.db'));
     expect(() => openSnapshotCopy(snap.file, path.join(dir, 'c.db'), { sha256: '0'.repeat(64) })).toThrow(CorruptSnapshotError);
+  });
+
+  it('leaves the live file working: later writes, a second snapshot, reopening', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'live.db');
+    const live = openSqliteStore(file, options);
+    live.applyMigration(1, 'init', BANK);
+    live.write(2, (db) => transfer(db, 1, 2, 10));
+    const first = await live.snapshot(path.join(dir, 'a.db'));
+    live.write(3, (db) => transfer(db, 2, 1, 3));
+    const second = await live.snapshot(path.join(dir, 'b.db'));
+    expect([first.tx, second.tx]).toEqual([2, 3]);
+    live.write(4, (db) => transfer(db, 1, 2, 1));
+    live.close();
+    const again = track(openSqliteStore(file, options));
+    expect(again.lastAppliedTx).toBe(4);
+    expect(again.queryReadOnly('SELECT bal FROM acct ORDER BY id').rows).toEqual([[92], [58]]);
+    const copy = track(openSnapshotCopy(second.file, path.join(dir, 'copy.db'), { sha256: second.sha256 }));
+    expect(copy.queryReadOnly('SELECT bal FROM acct ORDER BY id').rows).toEqual([[93], [57]]);
+  });
+});
+
+describe('snapshots by file copy', () => {
+  const LIVE = { lockingMode: 'EXCLUSIVE', synchronous: 'OFF', commitEvery: 64 } as const;
+
+  it('fails, leaving no partial file, when the store is closed while the file is being copied', async () => {
+    const dir = tempDir();
+    const live = openSqliteStore(path.join(dir, 'live.db'), LIVE);
+    live.applyMigration(1, 'init', `CREATE TABLE blob (b BLOB)`);
+    live.write(2, (db) => {
+      for (let j = 0; j < 2000; j++) db.prepare('INSERT INTO blob VALUES (?)').run(Buffer.alloc(1000, j % 256));
+    });
+    const pending = live.snapshot(path.join(dir, 'snap.db'));
+    live.close(); // checkpoints the WAL into the file: a copy taken meanwhile could be torn
+    await expect(pending).rejects.toThrow(/was closed while a snapshot copied it/);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('snap.db'))).toEqual([]);
+  });
+
+  it('copies the state as of the snapshot: while it copies, transactions commit to the WAL and nothing writes the file', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'live.db');
+    const live = track(openSqliteStore(file, LIVE));
+    live.applyMigration(1, 'init', `CREATE TABLE blob (b BLOB)`);
+    live.write(2, (db) => {
+      for (let j = 0; j < 5000; j++) db.prepare('INSERT INTO blob VALUES (?)').run(Buffer.alloc(1000, j % 256));
+    });
+    const pending = live.snapshot(path.join(dir, 'snap.db'));
+    const checkpointed = sha256OfFileSync(file);
+    // 10 MB, past the automatic checkpoint's 1,000 pages, which would write
+    // them into the file being copied.
+    for (let i = 0; i < 100; i++) {
+      live.write(live.nextTxId, (db) => {
+        for (let j = 0; j < 50; j++) db.prepare('INSERT INTO blob VALUES (?)').run(Buffer.alloc(2000, i));
+      });
+    }
+    expect(sha256OfFileSync(file)).toBe(checkpointed);
+    const snap = await pending;
+    expect(snap.tx).toBe(2);
+    const copy = track(openSnapshotCopy(snap.file, path.join(dir, 'copy.db'), { sha256: snap.sha256 }));
+    expect(copy.tableCounts().blob).toBe(5000);
+    expect(live.tableCounts().blob).toBe(10_000);
+    // Automatic checkpoints are back on: the next commits move the WAL into the file.
+    for (let i = 0; i < 70; i++) live.write(live.nextTxId, (db) => db.prepare("INSERT INTO blob VALUES (X'01')").run());
+    expect(sha256OfFileSync(file)).not.toBe(checkpointed);
+    const raw = new Database(snap.file, { readonly: true });
+    try {
+      expect(raw.pragma('journal_mode', { simple: true })).toBe('delete');
+      expect(raw.pragma('integrity_check', { simple: true })).toBe('ok');
+    } finally {
+      raw.close();
+    }
   });
 });
 
