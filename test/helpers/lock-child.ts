@@ -4,8 +4,12 @@
 //   hold: open a writer, append one record, print "held <pid> <position>", then wait to be killed.
 //   try:  try to open a writer and print the outcome as one JSON line, then exit.
 //   race <at>: spin until Date.now() >= at, take the lock alone, print "won" or
-//              "lost", hold it a moment (so owners would overlap), then exit.
+//              "lost", and hold it until <dir>/release exists, so that owners
+//              would overlap and a contender that starts late (a loaded
+//              machine) still finds the winner alive.
 
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { openJournalWriter } from '../../src/journal/index.js';
 import { acquireLock } from '../../src/journal/lock.js';
 import { WindbackError } from '../../src/model/errors.js';
@@ -24,7 +28,9 @@ if (mode === 'race') {
     outcome = 'lost';
   }
   process.stdout.write(`${outcome}\n`);
-  setTimeout(() => process.exit(0), 500);
+  const release = path.join(dir, 'release');
+  setInterval(() => fs.existsSync(release) && process.exit(0), 20);
+  setTimeout(() => process.exit(1), 120_000); // never left behind
 } else if (mode === 'hold') {
   const { writer } = await openJournalWriter(dir);
   const { position, durable } = writer.append({ kind: 'duplicate-request', at: 1, originalSession: process.pid, idempotencyKey: 'held', route: '/lock' });
