@@ -255,6 +255,17 @@ export class Catalog {
 
   /** Sessions in start order, filtered. */
   sessions(filter: SessionFilter = {}): SessionRow[] {
+    const [stmt, params] = this.sessionsQuery(filter);
+    return stmt.all(params) as SessionRow[];
+  }
+
+  /** The same, one row at a time (constant memory; the catalog must stay open meanwhile). */
+  iterateSessions(filter: SessionFilter = {}): IterableIterator<SessionRow> {
+    const [stmt, params] = this.sessionsQuery(filter);
+    return stmt.iterate(params) as IterableIterator<SessionRow>;
+  }
+
+  private sessionsQuery(filter: SessionFilter): [Database.Statement, Record<string, unknown>] {
     const where: string[] = [];
     const params: Record<string, unknown> = {};
     if (filter.kind !== undefined) {
@@ -281,7 +292,7 @@ export class Catalog {
     } else {
       sql += ' ORDER BY s.id';
     }
-    return this.stmt(`sessions:${Object.keys(params).join(',')}`, sql).all(params) as SessionRow[];
+    return [this.stmt(`sessions:${Object.keys(params).join(',')}`, sql), params];
   }
 
   /**

@@ -1,7 +1,7 @@
 import chalk from 'chalk';
 import type { InfoResult } from '../services/info.js';
 import type { RepairResult } from '../services/repair.js';
-import type { SessionsResult } from '../services/sessions.js';
+import type { SessionListing } from '../services/sessions.js';
 import type { WindResult } from '../services/wind.js';
 
 // Human-readable renderings of service results. JSON output never goes
@@ -53,18 +53,72 @@ function visibleLength(text: string): number {
 
 /** An aligned table: a bold header row, then the rows; columns in `right` are right-aligned. */
 export function formatTable(headers: string[], rows: string[][], right: ReadonlySet<number> = new Set()): string {
+  const widths = columnWidths(headers, rows);
+  return [chalk.bold(tableLine(widths, headers, right)), ...rows.map((r) => tableLine(widths, r, right))].join('\n');
+}
+
+/** The width of each column: its widest cell, header included. */
+function columnWidths(headers: string[], rows: Iterable<string[]>): number[] {
   // A loop, not Math.max(...column): spreading 500,000 rows overflows the stack.
-  const widths = headers.map((h, i) => rows.reduce((w, r) => Math.max(w, visibleLength(r[i] ?? '')), visibleLength(h)));
-  const line = (cells: string[]): string =>
-    cells
-      .map((cell, i) => {
-        const pad = ' '.repeat(widths[i] - visibleLength(cell));
-        if (i === cells.length - 1 && !right.has(i)) return cell;
-        return right.has(i) ? pad + cell : cell + pad;
-      })
-      .join('  ')
-      .trimEnd();
-  return [chalk.bold(line(headers)), ...rows.map(line)].join('\n');
+  const widths = headers.map(visibleLength);
+  for (const r of rows) for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i], visibleLength(r[i] ?? ''));
+  return widths;
+}
+
+function tableLine(widths: number[], cells: string[], right: ReadonlySet<number>): string {
+  return cells
+    .map((cell, i) => {
+      const pad = ' '.repeat(widths[i] - visibleLength(cell));
+      if (i === cells.length - 1 && !right.has(i)) return cell;
+      return right.has(i) ? pad + cell : cell + pad;
+    })
+    .join('  ')
+    .trimEnd();
+}
+
+/**
+ * A table written line by line, in constant memory: `rows()` is read twice,
+ * for the column widths and then for the lines. Returns the number of rows.
+ */
+export function writeTable(headers: string[], rows: () => Iterable<string[]>, right: ReadonlySet<number>, write: (text: string) => void): number {
+  const widths = columnWidths(headers, rows());
+  write(`${chalk.bold(tableLine(widths, headers, right))}\n`);
+  let count = 0;
+  for (const r of rows()) {
+    write(`${tableLine(widths, r, right)}\n`);
+    count++;
+  }
+  return count;
+}
+
+/** The text of JSON.stringify([...items], null, 2), written item by item. */
+export function writeJsonArray(items: Iterable<unknown>, write: (text: string) => void): void {
+  let first = true;
+  for (const item of items) {
+    write(`${first ? '[\n  ' : ',\n  '}${JSON.stringify(item, null, 2).replaceAll('\n', '\n  ')}`);
+    first = false;
+  }
+  write(first ? '[]\n' : '\n]\n');
+}
+
+/** Gathers small writes into chunks of about 64 KiB for `sink`. */
+export function chunkedWriter(sink: (chunk: string) => void): { write: (text: string) => void; flush: () => void } {
+  let pending: string[] = [];
+  let size = 0;
+  const flush = (): void => {
+    if (size === 0) return;
+    sink(pending.join(''));
+    pending = [];
+    size = 0;
+  };
+  return {
+    write(text) {
+      pending.push(text);
+      size += text.length;
+      if (size >= 1 << 16) flush();
+    },
+    flush,
+  };
 }
 
 export function formatStatus(status: string): string {
@@ -84,22 +138,21 @@ export function formatStatus(status: string): string {
 
 // --- sessions -----------------------------------------------------------------
 
-export function formatSessions(rows: SessionsResult): string {
-  if (rows.length === 0) return chalk.dim('no sessions match');
-  const table = formatTable(
-    ['ID', 'KIND', 'STATUS', 'ROUTE', 'STARTED', 'ENDED', 'TX'],
-    rows.map((s) => [
-      String(s.id),
-      s.kind,
-      formatStatus(s.status),
-      s.route,
-      s.startedAt,
-      s.endedAt ?? chalk.dim('-'),
-      `${s.startedAfterTx}..${s.endedAtTx ?? ''}`,
-    ]),
-    new Set([0]),
-  );
-  return `${table}\n${chalk.dim(`${rows.length.toLocaleString('en-US')} session${rows.length === 1 ? '' : 's'}; TX is the last transaction committed at start..at end`)}`;
+/** The session listing as a table, written row by row; a count and a legend after it. */
+export function writeSessions(listing: SessionListing, write: (text: string) => void): void {
+  const cells = function* (): Generator<string[]> {
+    for (const s of listing.rows()) {
+      yield [String(s.id), s.kind, formatStatus(s.status), s.route, s.startedAt, s.endedAt ?? chalk.dim('-'), `${s.startedAfterTx}..${s.endedAtTx ?? ''}`];
+    }
+  };
+  const rows = cells();
+  if (rows.next().done) {
+    write(`${chalk.dim('no sessions match')}\n`);
+    return;
+  }
+  rows.return(undefined);
+  const count = writeTable(['ID', 'KIND', 'STATUS', 'ROUTE', 'STARTED', 'ENDED', 'TX'], cells, new Set([0]), write);
+  write(`${chalk.dim(`${count.toLocaleString('en-US')} session${count === 1 ? '' : 's'}; TX is the last transaction committed at start..at end`)}\n`);
 }
 
 // --- wind ---------------------------------------------------------------------

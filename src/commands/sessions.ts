@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core';
-import { SESSION_STATUSES, sessions, type SessionsResult } from '../services/sessions.js';
+import { listSessions, SESSION_STATUSES, type SessionsResult } from '../services/sessions.js';
 import { ReplayCommand } from './base.js';
-import { formatSessions } from './format.js';
+import { chunkedWriter, writeJsonArray, writeSessions } from './format.js';
 
-export default class Sessions extends ReplayCommand<SessionsResult> {
+export default class Sessions extends ReplayCommand<SessionsResult | undefined> {
   static override summary = 'List the sessions of a journal, in start order.';
   static override description =
     'Reads the catalog (an index of the journal, brought up to date first). Times are ISO-8601 UTC; --since and --until compare start times and read a time without a zone as UTC. Exit 3 if the journal is corrupt: sessions after the damage cannot be listed.';
@@ -21,9 +21,9 @@ export default class Sessions extends ReplayCommand<SessionsResult> {
     limit: Flags.string({ summary: 'Keep the N most recent (still listed in start order).' }),
   };
 
-  async run(): Promise<SessionsResult> {
+  async run(): Promise<SessionsResult | undefined> {
     const { flags } = await this.parse(Sessions);
-    const result = sessions({
+    const listing = listSessions({
       journal: this.journalDir(flags),
       kind: flags.kind,
       status: flags.status,
@@ -31,7 +31,17 @@ export default class Sessions extends ReplayCommand<SessionsResult> {
       until: flags.until,
       limit: flags.limit,
     });
-    if (!this.jsonEnabled()) this.log(formatSessions(result));
-    return result;
+    try {
+      // A person at a terminal gets oclif's coloured JSON (the whole array).
+      if (this.jsonEnabled() && process.stdout.isTTY) return [...listing.rows()];
+      // Anything else is written as it is read, in constant memory, whatever the journal's size.
+      const out = chunkedWriter((chunk) => process.stdout.write(chunk));
+      if (this.jsonEnabled()) writeJsonArray(listing.rows(), out.write);
+      else writeSessions(listing, out.write);
+      out.flush();
+      return undefined;
+    } finally {
+      listing.close();
+    }
   }
 }

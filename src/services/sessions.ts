@@ -36,7 +36,26 @@ export interface SessionSummary {
 
 export type SessionsResult = SessionSummary[];
 
+/**
+ * The sessions a listing selects, read from the catalog one row at a time, as
+ * often as needed (a table reads them twice: widths, then lines), in constant
+ * memory whatever the journal's size. close() when done.
+ */
+export interface SessionListing {
+  rows(): IterableIterator<SessionSummary>;
+  close(): void;
+}
+
 export function sessions(options: SessionsOptions): SessionsResult {
+  const listing = listSessions(options);
+  try {
+    return [...listing.rows()];
+  } finally {
+    listing.close();
+  }
+}
+
+export function listSessions(options: SessionsOptions): SessionListing {
   const status = options.status;
   if (status !== undefined && !(SESSION_STATUSES as readonly string[]).includes(status)) {
     throw new UsageError(`--status must be one of ${SESSION_STATUSES.join(', ')}, got "${status}"`);
@@ -52,17 +71,26 @@ export function sessions(options: SessionsOptions): SessionsResult {
   try {
     const corrupt = catalog.corruptionError('cannot list every session');
     if (corrupt) throw corrupt;
-    return catalog.sessions({ kind: options.kind, status, since, until, limit }).map((s) => ({
-      id: s.id,
-      kind: s.kind,
-      status: s.status as SessionListStatus,
-      route: s.route,
-      startedAfterTx: s.startedAfterTx,
-      endedAtTx: s.endedAtTx,
-      startedAt: isoTime(s.startedAt),
-      endedAt: isoTimeOrNull(s.endedAt),
-    }));
-  } finally {
+  } catch (error) {
     catalog.close();
+    throw error;
   }
+  const filter = { kind: options.kind, status, since, until, limit };
+  return {
+    *rows() {
+      for (const s of catalog.iterateSessions(filter)) {
+        yield {
+          id: s.id,
+          kind: s.kind,
+          status: s.status as SessionListStatus,
+          route: s.route,
+          startedAfterTx: s.startedAfterTx,
+          endedAtTx: s.endedAtTx,
+          startedAt: isoTime(s.startedAt),
+          endedAt: isoTimeOrNull(s.endedAt),
+        };
+      }
+    },
+    close: () => catalog.close(),
+  };
 }

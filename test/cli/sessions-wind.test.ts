@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { replay, replayAsync, tempDirs, type CliResult } from '../helpers/cli.js';
 import { loadSchema, validate } from '../helpers/schema.js';
 import { JournalScript, iso } from '../helpers/script-journal.js';
+import { writeSyntheticJournal } from '../../scripts/synthetic-journal.js';
 
 // `replay sessions` and `replay wind` on a journal written by hand, where
 // which sessions are alive at each tx is known:
@@ -316,5 +317,39 @@ describe('errors common to every command', () => {
       expect(r.stdout).toMatch(/\$ replay \w+/);
       expect(r.stdout).toContain('--json');
     }
+  });
+});
+
+describe('replay sessions on a journal of thousands of sessions', () => {
+  const big = tmp('big');
+  const SESSIONS = 4000;
+  beforeAll(async () => {
+    await writeSyntheticJournal(big, { sessions: SESSIONS, seed: 7 });
+  }, 120_000);
+
+  it('streams JSON that is exactly the pretty-printed array, over many output chunks', () => {
+    const r = replay(['sessions', '--journal', big, '--json']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.length).toBeGreaterThan(4 << 16);
+    expect(r.stdout).toBe(`${JSON.stringify(r.json, null, 2)}\n`);
+    expect(r.json).toHaveLength(SESSIONS);
+    expect(r.json.map((s: { id: number }) => s.id)).toEqual(Array.from({ length: SESSIONS }, (_, i) => i + 1));
+    expect(validate(r.json, sessionsSchema)).toEqual([]);
+  });
+
+  it('streams an aligned table of every row, with the count after it', () => {
+    const r = replay(['sessions', '--journal', big]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(1 + SESSIONS + 1);
+    expect(lines.at(-1)).toMatch(new RegExp(`^${SESSIONS.toLocaleString('en-US')} sessions; `));
+    // IDs are right-aligned to the widest, and every other column starts where its header does.
+    const kindAt = lines[0].indexOf('KIND');
+    const statusAt = lines[0].indexOf('STATUS');
+    lines.slice(1, -1).forEach((line, i) => {
+      expect(line.slice(0, kindAt).trim()).toBe(String(i + 1));
+      expect(line.slice(kindAt - 2, kindAt)).toBe('  ');
+      expect(line.slice(statusAt)).toMatch(/^(ok|error|open|aborted)\s/);
+    });
   });
 });
