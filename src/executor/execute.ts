@@ -138,15 +138,33 @@ export async function executeSession(options: ExecuteOptions): Promise<AttemptOu
   return new SessionRun(options).run();
 }
 
+/**
+ * What a run with nothing served shares instead of empty collections of its
+ * own (most live sessions: fewer allocations). Only served effects are ever
+ * added to them; adding anything throws.
+ */
+class NeverFilledMap<K, V> extends Map<K, V> {
+  override set(): never {
+    throw new Error('internal: a run with nothing served added to a shared empty map');
+  }
+}
+class NeverFilledSet<T> extends Set<T> {
+  override add(): never {
+    throw new Error('internal: a run with nothing served added to a shared empty set');
+  }
+}
+const NOTHING_SERVED_MAP = new NeverFilledMap<never, never>();
+const NOTHING_SERVED_SET = new NeverFilledSet<never>();
+
 class SessionRun {
-  private readonly values = new Map<string, Positioned<ValueRecord>[]>();
-  private readonly callStarts = new Map<number, Positioned<CallStartRecord>>();
-  private readonly callResults = new Map<number, Positioned<CallResultRecord>>();
+  private readonly values: Map<string, Positioned<ValueRecord>[]>;
+  private readonly callStarts: Map<number, Positioned<CallStartRecord>>;
+  private readonly callResults: Map<number, Positioned<CallResultRecord>>;
   private readonly txs: Positioned<WriteTxRecord>[] = [];
   private readonly reads: Positioned<ReadTxRecord>[] = [];
   private readonly checkpoints: Positioned<CheckpointRecord>[] = [];
   private readonly asyncEvents: AsyncEvent[] = [];
-  private readonly consumed = new Set<Positioned<EffectRecord>>();
+  private readonly consumed: Set<Positioned<EffectRecord>>;
 
   private nextCall = 0;
   private stepIndex = 0;
@@ -174,9 +192,10 @@ class SessionRun {
   private continuation = 0;
 
   // Asynchronous ordering.
-  private readonly pendingCalls = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  private readonly pendingCalls: Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>;
   private readonly armedTimers = new Map<number, TimerRequest>();
-  private readonly liveTimers = new Map<number, NodeJS.Timeout>();
+  /** Made on the first live timer. */
+  private liveTimers: Map<number, NodeJS.Timeout> | null = null;
   private readonly heldLive: (() => void)[] = [];
   private releasing = false;
   private inFlight = 0;
@@ -184,6 +203,12 @@ class SessionRun {
   private wake: (() => void) | null = null;
 
   constructor(private readonly options: ExecuteOptions) {
+    const any = options.served.length > 0;
+    this.values = any ? new Map() : NOTHING_SERVED_MAP;
+    this.callStarts = any ? new Map() : NOTHING_SERVED_MAP;
+    this.callResults = any ? new Map() : NOTHING_SERVED_MAP;
+    this.consumed = any ? new Set() : NOTHING_SERVED_SET;
+    this.pendingCalls = any ? new Map() : NOTHING_SERVED_MAP;
     for (const entry of options.served) {
       const record = entry.record;
       switch (record.kind) {
@@ -272,8 +297,10 @@ class SessionRun {
     } finally {
       this.settled = true;
       cell.run = null;
-      for (const timer of this.liveTimers.values()) clearTimeout(timer);
-      this.liveTimers.clear();
+      if (this.liveTimers !== null) {
+        for (const timer of this.liveTimers.values()) clearTimeout(timer);
+        this.liveTimers.clear();
+      }
     }
     // Isolation: a session that changed state shared with other sessions fails,
     // and its realm is retired (docs/sandbox.md, "Isolation").
@@ -293,7 +320,7 @@ class SessionRun {
       stopped: this.stopped,
       lastCheckpoint: this.lastCheckpoint,
       stalled: this.stalledFlag,
-      unconsumed: this.options.served.filter((e) => !this.consumed.has(e)),
+      unconsumed: this.options.served.length === 0 ? [] : this.options.served.filter((e) => !this.consumed.has(e)),
       reachedStop: this.reachedStop,
     };
   }
@@ -391,7 +418,8 @@ class SessionRun {
       const value = produce(live, source, args);
       const { position } = live.journal.append({ kind: 'value', source, value });
       this.track(source, value);
-      this.step('value', 'live', { position, record: { kind: 'value', session: this.options.session.id, prev: null, source, value } });
+      const observed = this.options.observer?.step ? { kind: 'value' as const, session: this.options.session.id, prev: null, source, value } : (null as never);
+      this.step('value', 'live', { position, record: observed });
       return value;
     }
     // Replay of code that asks for more than was recorded: a deterministic
@@ -607,7 +635,7 @@ class SessionRun {
           this.step('timer', 'live', { position: appended.position, record: { kind: 'value', session: this.options.session.id, prev: null, source: 'timer', value: timer.id } });
           if (timer.kind !== 'interval') {
             this.armedTimers.delete(timer.id);
-            this.liveTimers.delete(timer.id);
+            this.liveTimers?.delete(timer.id);
             this.inFlight--;
           }
           timer.fire();
@@ -617,15 +645,15 @@ class SessionRun {
       });
     };
     const handle = timer.kind === 'interval' ? setInterval(fire, timer.delayMs) : setTimeout(fire, timer.delayMs);
-    this.liveTimers.set(timer.id, handle);
+    (this.liveTimers ??= new Map()).set(timer.id, handle);
   }
 
   private clearTimer(id: number): void {
     this.armedTimers.delete(id);
-    const handle = this.liveTimers.get(id);
+    const handle = this.liveTimers?.get(id);
     if (handle) {
       clearTimeout(handle);
-      this.liveTimers.delete(id);
+      this.liveTimers!.delete(id);
       this.inFlight--;
     }
   }
@@ -754,7 +782,7 @@ class SessionRun {
       randomDraws: this.randomDraws(),
     };
     const { position } = live.journal.append(record);
-    this.step('tx', 'live', { position, record: { ...record, session: this.options.session.id, prev: null } });
+    this.step('tx', 'live', { position, record: this.observed(record) });
     return r.result;
   }
 
@@ -794,7 +822,7 @@ class SessionRun {
     }
     const record = { kind: 'read-tx' as const, readAtTx: r.readAtTx, readDigest: r.readDigest, result: r.result, error: null, write: false, randomDraws: this.randomDraws() };
     const { position } = live.journal.append(record);
-    this.step('read', 'live', { position, record: { ...record, session: this.options.session.id, prev: null } });
+    this.step('read', 'live', { position, record: this.observed(record) });
     return r.result;
   }
 
@@ -810,7 +838,7 @@ class SessionRun {
       randomDraws: this.randomDraws(),
     };
     const { position } = live.journal.append(record);
-    this.step(write ? 'tx' : 'read', 'live', { position, record: { ...record, session: this.options.session.id, prev: null } });
+    this.step(write ? 'tx' : 'read', 'live', { position, record: this.observed(record) });
   }
 
   /** Serve (resume) or re-run (replay) a journaled transaction or read whose function threw. */
@@ -878,7 +906,7 @@ class SessionRun {
     const record = { kind: 'checkpoint' as const, at: live.now(), label, state: copy, randomDraws: this.randomDraws() };
     const { position } = live.journal.append(record);
     this.lastCheckpoint = position;
-    this.step('checkpoint', 'live', { position, record: { ...record, session: this.options.session.id, prev: null } });
+    this.step('checkpoint', 'live', { position, record: this.observed(record) });
   }
 
   private compareCheckpoint(entry: Positioned<CheckpointRecord>, label: string, copy: unknown): void {
@@ -1024,6 +1052,15 @@ class SessionRun {
   }
 
   // ---- observation and divergence -------------------------------------------------------------
+
+  /**
+   * A live record as an observer sees it (its session, no prev), copied only
+   * when there is an observer: without one step() never reads it.
+   */
+  private observed<R extends object>(record: R): R & { session: number; prev: null } {
+    if (this.options.observer?.step === undefined) return record as R & { session: number; prev: null };
+    return { ...record, session: this.options.session.id, prev: null };
+  }
 
   private step(
     kind: ExecutionStep['kind'],

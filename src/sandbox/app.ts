@@ -32,15 +32,21 @@ export function defineApp<const D extends AppDefinition<Config>, Config = D['con
   if (typeof d.name !== 'string' || d.name.trim() === '') invalid('"name" must be a non-empty string');
 
   if (!isArray(d.migrations)) invalid('"migrations" must be an array of { name, sql } (it may be empty)');
-  const seen = new Set<string>();
-  (d.migrations as unknown[]).forEach((m, i) => {
-    const migration = m as { name?: unknown; sql?: unknown } | null;
+  // Runs once per session (the module is instantiated per session): plain
+  // loops rather than closures, skipping holes as forEach did.
+  const migrations = d.migrations as unknown[];
+  // Past a few migrations a Set, so that long lists do not cost quadratic time.
+  const seen: { includes(name: string): boolean; push(name: string): void } = migrations.length <= 16 ? [] : setOfNames();
+  for (let i = 0, n = migrations.length; i < n; i++) {
+    if (!(i in migrations)) continue;
+    const migration = migrations[i] as { name?: unknown; sql?: unknown } | null;
     if (!isObject(migration)) invalid(`migrations[${i}] must be an object { name, sql }`);
-    if (typeof migration.name !== 'string' || migration.name === '') invalid(`migrations[${i}].name must be a non-empty string`);
-    if (typeof migration.sql !== 'string' || migration.sql.trim() === '') invalid(`migrations[${i}] ("${migration.name}") needs its sql as a non-empty string`);
-    if (seen.has(migration.name)) invalid(`migrations[${i}]: the name "${migration.name}" is used twice`);
-    seen.add(migration.name);
-  });
+    const name = migration.name;
+    if (typeof name !== 'string' || name === '') invalid(`migrations[${i}].name must be a non-empty string`);
+    if (typeof migration.sql !== 'string' || migration.sql.trim() === '') invalid(`migrations[${i}] ("${name}") needs its sql as a non-empty string`);
+    if (seen.includes(name)) invalid(`migrations[${i}]: the name "${name}" is used twice`);
+    seen.push(name);
+  }
 
   if (!isObject(d.kinds) || isArray(d.kinds)) invalid('"kinds" must be an object of handlers: { kind: async (input, ctx) => response }');
   const kinds = d.kinds as Record<string, unknown>;
@@ -52,9 +58,12 @@ export function defineApp<const D extends AppDefinition<Config>, Config = D['con
 
   if (d.secretFields !== undefined) {
     if (!isArray(d.secretFields)) invalid('"secretFields" must be an array of config field paths');
-    (d.secretFields as unknown[]).forEach((f, i) => {
+    const fields = d.secretFields as unknown[];
+    for (let i = 0, n = fields.length; i < n; i++) {
+      if (!(i in fields)) continue;
+      const f = fields[i];
       if (typeof f !== 'string' || f === '') invalid(`secretFields[${i}] must be a non-empty string`);
-    });
+    }
   }
 
   if (d.routes !== undefined) {
@@ -70,6 +79,11 @@ export function defineApp<const D extends AppDefinition<Config>, Config = D['con
 
   defined.add(definition);
   return definition;
+}
+
+function setOfNames(): { includes(name: string): boolean; push(name: string): void } {
+  const set = new Set<string>();
+  return { includes: (name) => set.has(name), push: (name) => void set.add(name) };
 }
 
 /**

@@ -7,18 +7,19 @@ import { makeRow, rowsEqual, showRow, sqlValueEqual, toKey, toSqlValue } from '.
 
 // Change capture with TEMP triggers (connection-local; never in the file).
 //
-// For each user table T (index i) there is a temp shadow table
-// _windback_before_i(k INTEGER PRIMARY KEY, c0, c1, ...) with untyped columns
-// (so values keep their storage class), and three AFTER triggers:
+// One temp table, _windback_touched(tbl, k, b, c0, c1, ...), as wide as the
+// widest user table, with untyped columns (so values keep their storage
+// class) and UNIQUE (tbl, k). For each user table T (index i), three AFTER
+// triggers:
 //   INSERT: touched += (i, NEW.rowid)
-//   UPDATE: before_i += OLD row if (i, OLD.rowid) was not touched yet;
-//           touched += (i, OLD.rowid), (i, NEW.rowid)
-//   DELETE: before_i += OLD row if not touched yet; touched += (i, OLD.rowid)
-// Both inserts happen only if (i, rowid) is not in `touched` yet, so the
-// rowid order of `touched` is the first-touch order, and a shadow row exists
-// exactly when the first touch found an existing row: the before-image. At commit, the after-image
-// is read from T by rowid. recursive_triggers must be ON so that the rows
-// deleted by REPLACE conflict resolution fire the DELETE trigger.
+//   UPDATE: touched += (i, OLD.rowid, 1, OLD row), (i, NEW.rowid)
+//   DELETE: touched += (i, OLD.rowid, 1, OLD row)
+// Each insert is skipped when (i, rowid) is in `touched` already, so the
+// rowid order of `touched` is the first-touch order, and `b` is set exactly
+// when the first touch found an existing row, whose before-image the row
+// holds. At commit, the after-image is read from T by rowid.
+// recursive_triggers must be ON so that the rows deleted by REPLACE conflict
+// resolution fire the DELETE trigger.
 //
 // sqlite_sequence (AUTOINCREMENT counters) cannot carry triggers; it is
 // captured by comparing its rows before and after the transaction, and its
@@ -41,7 +42,6 @@ class CapturedTable {
   readonly liveGet: Stmt;
   /** Per touched row of this table: [order, key, hasBefore, before..., hasAfter, after...]. */
   readonly images: Stmt | null;
-  readonly shadowClear: Stmt | null;
   private del: Stmt | null = null;
   private readonly inserts = new Map<string, Stmt>();
 
@@ -49,30 +49,26 @@ class CapturedTable {
     private readonly db: Database.Database,
     readonly info: TableInfo,
     readonly index: number,
-    withShadow: boolean,
+    withTouched: boolean,
   ) {
     this.names = info.columns.map((c) => c.name);
     this.keep = info.columns.map((c) => c.keepBigInt);
     const cols = this.names.map(q).join(', ');
     this.liveGet = db.prepare(`SELECT ${cols} FROM main.${q(info.name)} WHERE ${info.rowid} = ?`).raw(true).safeIntegers(true);
-    if (withShadow) {
-      const shadow = shadowName(index);
-      const shadowCols = this.names.map((_, i) => `s.c${i}`).join(', ');
+    if (withTouched) {
+      const beforeCols = this.names.map((_, i) => `tt.c${i}`).join(', ');
       const liveCols = this.names.map((n) => `t.${q(n)}`).join(', ');
       // One statement reads both images of every row of this table that the
       // transaction touched.
       this.images = db
         .prepare(
-          `SELECT tt.rowid, tt.k, s.k IS NOT NULL, ${shadowCols}, t.${info.rowid} IS NOT NULL, ${liveCols} ` +
-            `FROM temp.${TOUCHED} AS tt LEFT JOIN temp.${shadow} AS s ON s.k = tt.k ` +
-            `LEFT JOIN main.${q(info.name)} AS t ON t.${info.rowid} = tt.k WHERE tt.tbl = ${index} ORDER BY tt.rowid`,
+          `SELECT tt.rowid, tt.k, tt.b IS NOT NULL, ${beforeCols}, t.${info.rowid} IS NOT NULL, ${liveCols} ` +
+            `FROM temp.${TOUCHED} AS tt LEFT JOIN main.${q(info.name)} AS t ON t.${info.rowid} = tt.k WHERE tt.tbl = ${index} ORDER BY tt.rowid`,
         )
         .raw(true)
         .safeIntegers(true);
-      this.shadowClear = db.prepare(`DELETE FROM temp.${shadow}`);
     } else {
       this.images = null;
-      this.shadowClear = null;
     }
   }
 
@@ -130,44 +126,43 @@ class CapturedTable {
   }
 }
 
-function shadowName(index: number): string {
-  return `_windback_before_${index}`;
+/**
+ * The images of every touched row of every table, in first-touch order, each
+ * image padded to `width` columns: one scan of `touched` in rowid order (no
+ * sort), each row joined to its own table's live row.
+ */
+function allImagesSql(tables: TableInfo[], width: number): string {
+  const joins = tables.map((info, i) => `LEFT JOIN main.${q(info.name)} AS t${i} ON tt.tbl = ${i} AND t${i}.${info.rowid} = tt.k`).join(' ');
+  const pick = (column: (info: TableInfo, i: number) => string | null): string =>
+    `CASE tt.tbl ${tables.map((info, i) => `WHEN ${i} THEN ${column(info, i) ?? 'NULL'}`).join(' ')} END`;
+  const after = [pick((info, i) => `t${i}.${info.rowid} IS NOT NULL`)];
+  for (let c = 0; c < width; c++) after.push(pick((info, i) => (c < info.columns.length ? `t${i}.${q(info.columns[c].name)}` : null)));
+  const before = Array.from({ length: width }, (_, c) => `tt.c${c}`);
+  return `SELECT tt.rowid, tt.tbl, tt.k, tt.b IS NOT NULL, ${before.join(', ')}, ${after.join(', ')} FROM temp.${TOUCHED} AS tt ${joins} ORDER BY tt.rowid`;
 }
 
-/** The images of every touched row of every table, in first-touch order, each image padded to `width` columns. */
-function allImagesSql(tables: TableInfo[], width: number): string {
-  const parts = tables.map((info, index) => {
-    const pad = new Array(width - info.columns.length).fill('NULL');
-    const shadowCols = [...info.columns.map((_, i) => `s.c${i}`), ...pad].join(', ');
-    const liveCols = [...info.columns.map((c) => `t.${q(c.name)}`), ...pad].join(', ');
-    return (
-      `SELECT tt.rowid, ${index}, tt.k, s.k IS NOT NULL, ${shadowCols}, t.${info.rowid} IS NOT NULL, ${liveCols} ` +
-      `FROM temp.${TOUCHED} AS tt LEFT JOIN temp.${shadowName(index)} AS s ON s.k = tt.k ` +
-      `LEFT JOIN main.${q(info.name)} AS t ON t.${info.rowid} = tt.k WHERE tt.tbl = ${index}`
-    );
-  });
-  return `${parts.join(' UNION ALL ')} ORDER BY 1`;
+/** The touched table, `width` image columns wide (at least one). */
+function touchedSql(width: number): string {
+  const cols = Array.from({ length: Math.max(1, width) }, (_, c) => `c${c}`);
+  return `CREATE TEMP TABLE ${TOUCHED} (tbl INTEGER NOT NULL, k INTEGER NOT NULL, b, ${cols.join(', ')}, UNIQUE (tbl, k))`;
 }
 
 function triggerSql(table: TableInfo, index: number): string[] {
   const target = `main.${q(table.name)}`;
   const rid = table.rowid;
-  const shadow = shadowName(index);
-  const shadowCols = ['k', ...table.columns.map((_, i) => `c${i}`)].join(', ');
-  const oldCols = [`OLD.${rid}`, ...table.columns.map((c) => `OLD.${q(c.name)}`)].join(', ');
-  // No statement here may ever hit a constraint: the conflict policy of the
-  // statement that fired the trigger (INSERT OR REPLACE, UPDATE OR FAIL, ...)
-  // overrides the one written in a trigger body. So every insert is guarded
-  // by NOT EXISTS instead of relying on OR IGNORE.
-  const untouched = (ref: string) => `NOT EXISTS (SELECT 1 FROM ${TOUCHED} WHERE tbl = ${index} AND k = ${ref}.${rid})`;
-  const keepBefore = `INSERT INTO ${shadow} (${shadowCols}) SELECT ${oldCols} WHERE ${untouched('OLD')};`;
-  const touch = (ref: string) => `INSERT INTO ${TOUCHED} (tbl, k) SELECT ${index}, ${ref}.${rid} WHERE ${untouched(ref)};`;
+  const beforeCols = ['tbl', 'k', 'b', ...table.columns.map((_, i) => `c${i}`)].join(', ');
+  const oldCols = [String(index), `OLD.${rid}`, '1', ...table.columns.map((c) => `OLD.${q(c.name)}`)].join(', ');
+  // The conflict policy of the statement that fired the trigger (INSERT OR
+  // REPLACE, UPDATE OR FAIL, ...) overrides the one written in a trigger body
+  // (OR IGNORE), but not an upsert clause, which applies to its own
+  // constraint whatever the policy: so a row touched before is skipped.
+  const skipTouched = `ON CONFLICT (tbl, k) DO NOTHING;`;
+  const keepBefore = `INSERT INTO ${TOUCHED} (${beforeCols}) VALUES (${oldCols}) ${skipTouched}`;
   return [
-    `CREATE TEMP TABLE ${shadow} (${['k INTEGER PRIMARY KEY', ...table.columns.map((_, i) => `c${i}`)].join(', ')})`,
-    `CREATE TEMP TRIGGER _windback_ins_${index} AFTER INSERT ON ${target} BEGIN ${touch('NEW')} END`,
-    `CREATE TEMP TRIGGER _windback_upd_${index} AFTER UPDATE ON ${target} BEGIN ${keepBefore} ${touch('OLD')} ` +
-      `INSERT INTO ${TOUCHED} (tbl, k) SELECT ${index}, NEW.${rid} WHERE NEW.${rid} IS NOT OLD.${rid} AND ${untouched('NEW')}; END`,
-    `CREATE TEMP TRIGGER _windback_del_${index} AFTER DELETE ON ${target} BEGIN ${keepBefore} ${touch('OLD')} END`,
+    `CREATE TEMP TRIGGER _windback_ins_${index} AFTER INSERT ON ${target} BEGIN INSERT INTO ${TOUCHED} (tbl, k) VALUES (${index}, NEW.${rid}) ${skipTouched} END`,
+    `CREATE TEMP TRIGGER _windback_upd_${index} AFTER UPDATE ON ${target} BEGIN ${keepBefore} ` +
+      `INSERT INTO ${TOUCHED} (tbl, k) SELECT ${index}, NEW.${rid} WHERE NEW.${rid} IS NOT OLD.${rid} ${skipTouched} END`,
+    `CREATE TEMP TRIGGER _windback_del_${index} AFTER DELETE ON ${target} BEGIN ${keepBefore} END`,
   ];
 }
 
@@ -179,18 +174,14 @@ export class ChangeCapture {
   private sequence: CapturedTable | null = null;
   private sequenceAll: Stmt | null = null;
   private installed = false;
-  private readonly touchedClear: Stmt;
-  private readonly touchedTables: Stmt;
+  private touchedClear: Stmt | null = null;
+  private touchedTables: Stmt | null = null;
   /** Every touched row of every table, in first-touch order: [order, tbl, key, hasBefore, before (width), hasAfter, after (width)]. */
   private allImages: Stmt | null = null;
   /** The widest table's column count: the width of each image in allImages' rows. */
   private width = 0;
 
-  constructor(private readonly db: Database.Database) {
-    db.exec(`CREATE TEMP TABLE IF NOT EXISTS ${TOUCHED} (tbl INTEGER NOT NULL, k INTEGER NOT NULL, UNIQUE (tbl, k))`);
-    this.touchedClear = db.prepare(`DELETE FROM temp.${TOUCHED}`);
-    this.touchedTables = db.prepare(`SELECT DISTINCT tbl FROM temp.${TOUCHED}`).pluck(true);
-  }
+  constructor(private readonly db: Database.Database) {}
 
   get isInstalled(): boolean {
     return this.installed;
@@ -201,18 +192,21 @@ export class ChangeCapture {
     return this.tables.map((t) => t.info);
   }
 
-  /** Create shadow tables and triggers for `tables` (replacing any). */
+  /** Create the touched table and the triggers for `tables` (replacing any). */
   install(tables: TableInfo[]): void {
     this.uninstall();
-    this.touchedClear.run();
+    const width = tables.length > 0 ? Math.max(...tables.map((t) => t.columns.length)) : 0;
+    this.db.exec(touchedSql(width));
+    this.touchedClear = this.db.prepare(`DELETE FROM temp.${TOUCHED}`);
+    this.touchedTables = this.db.prepare(`SELECT DISTINCT tbl FROM temp.${TOUCHED}`).pluck(true);
     for (let i = 0; i < tables.length; i++) {
       for (const sql of triggerSql(tables[i], i)) this.db.exec(sql);
     }
     this.tables = tables.map((t, i) => new CapturedTable(this.db, t, i, true));
     this.byName = new Map(this.tables.map((t) => [t.info.name, t]));
     if (tables.length > 0 && tables.length <= UNION_LIMIT) {
-      this.width = Math.max(...tables.map((t) => t.columns.length));
-      this.allImages = this.db.prepare(allImagesSql(tables, this.width)).raw(true).safeIntegers(true);
+      this.width = width;
+      this.allImages = this.db.prepare(allImagesSql(tables, width)).raw(true).safeIntegers(true);
     }
     if (hasSequenceTable(this.db)) {
       this.sequence = new CapturedTable(this.db, readTable(this.db, SEQUENCE, false), -1, false);
@@ -221,13 +215,15 @@ export class ChangeCapture {
     this.installed = true;
   }
 
-  /** Drop every capture trigger and shadow table (whatever the temp schema holds). */
+  /** Drop every capture trigger and table (whatever the temp schema holds). */
   uninstall(): void {
     const objects = this.db
-      .prepare(`SELECT type, name FROM temp.sqlite_schema WHERE name LIKE '\\_windback\\_%' ESCAPE '\\' AND name <> ?`)
-      .all(TOUCHED) as { type: string; name: string }[];
+      .prepare(`SELECT type, name FROM temp.sqlite_schema WHERE name LIKE '\\_windback\\_%' ESCAPE '\\'`)
+      .all() as { type: string; name: string }[];
     for (const o of objects) if (o.type === 'trigger') this.db.exec(`DROP TRIGGER IF EXISTS temp.${q(o.name)}`);
     for (const o of objects) if (o.type === 'table') this.db.exec(`DROP TABLE IF EXISTS temp.${q(o.name)}`);
+    this.touchedClear = null;
+    this.touchedTables = null;
     this.tables = [];
     this.byName = new Map();
     this.allImages = null;
@@ -257,6 +253,7 @@ export class ChangeCapture {
       if (sequenceBefore !== null) diffSequence(sequenceBefore, this.sequenceState(), changes);
       return changes;
     }
+    if (this.touchedTables === null) return [];
     const tbls = this.touchedTables.all() as number[];
     let changes: RowChange[] = [];
     if (tbls.length > 0) {
@@ -264,27 +261,23 @@ export class ChangeCapture {
       for (const tbl of tbls) this.tables[tbl].collectInto(found);
       if (tbls.length > 1) found.sort((x, y) => (x.order < y.order ? -1 : 1));
       changes = found.map((f) => f.change);
-      this.touchedClear.run();
-      for (const tbl of tbls) this.tables[tbl].shadowClear!.run();
+      this.touchedClear!.run();
     }
     if (sequenceBefore !== null) diffSequence(sequenceBefore, this.sequenceState(), changes);
     return changes;
   }
 
-  /** collect() with one statement for all tables (see UNION_LIMIT); clears only the shadow tables that hold rows. */
+  /** collect() with one statement for all tables (see UNION_LIMIT). */
   private collectAll(images: Stmt): RowChange[] {
     const rows = images.all() as unknown[][];
     const changes: RowChange[] = [];
     if (rows.length === 0) return changes;
     const width = this.width;
-    let shadows = 0;
     for (let r = 0; r < rows.length; r++) {
       const raw = rows[r];
-      const tbl = Number(raw[1]);
-      const table = this.tables[tbl];
+      const table = this.tables[Number(raw[1])];
       const hasBefore = raw[3] === 1n;
       const hasAfter = raw[4 + width] === 1n;
-      if (hasBefore) shadows |= 1 << tbl;
       if (!hasBefore && !hasAfter) continue;
       if (hasBefore && hasAfter && rangeEqual(raw, 4, 5 + width, table.names.length)) continue;
       changes.push({
@@ -294,17 +287,13 @@ export class ChangeCapture {
         after: hasAfter ? table.toRow(raw, 5 + width) : null,
       });
     }
-    this.touchedClear.run();
-    for (let tbl = 0; shadows !== 0; tbl++, shadows >>>= 1) if (shadows & 1) this.tables[tbl].shadowClear!.run();
+    this.touchedClear!.run();
     return changes;
   }
 
   /** Forget what the triggers recorded (after applying changes, where capture is not wanted). */
   discard(): void {
-    const tbls = this.touchedTables.all() as number[];
-    if (tbls.length === 0) return;
-    this.touchedClear.run();
-    for (const tbl of tbls) this.tables[tbl].shadowClear!.run();
+    this.touchedClear?.run();
   }
 
   /**

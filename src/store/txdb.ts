@@ -259,7 +259,12 @@ class TxStatementImpl implements TxStatement {
     const stmt = this.ready();
     const digest = this.begin(params, SHAPE.run);
     const ctx = this.ctx;
-    ctx.lastRowid ??= lastRowidStatement(ctx.db).get() as number;
+    // An UPDATE or DELETE leaves the connection's last insert rowid as it was
+    // (inserts by triggers are undone when they end): its own result tells it,
+    // which spares a statement. Not with safe integers, where the result is a
+    // bigint and the query's a number, which do not compare equal.
+    const cannotInsert = ctx.lastRowid === null && !this.safe && (this.entry.keyword === 'UPDATE' || this.entry.keyword === 'DELETE');
+    if (!cannotInsert) ctx.lastRowid ??= lastRowidStatement(ctx.db).get() as number;
     let result: Database.RunResult;
     try {
       result = stmt.run(...params);
@@ -267,7 +272,7 @@ class TxStatementImpl implements TxStatement {
       digest.failure(errorCode(error));
       throw error;
     }
-    const inserted = result.changes > 0 && result.lastInsertRowid !== ctx.lastRowid;
+    const inserted = !cannotInsert && result.changes > 0 && result.lastInsertRowid !== ctx.lastRowid;
     ctx.lastRowid = result.lastInsertRowid;
     const reported: RunResult = { changes: result.changes, lastInsertRowid: inserted ? result.lastInsertRowid : 0 };
     digest.runResult(reported.changes, reported.lastInsertRowid);
