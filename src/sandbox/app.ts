@@ -12,8 +12,21 @@ const { keys, hasOwn } = Object;
 
 const FIELDS = ['name', 'config', 'secretFields', 'migrations', 'kinds', 'routes'];
 
-/** Definitions that went through defineApp (so the host can tell an app from anything else exported). */
-const defined = new WeakSet<object>();
+/**
+ * Definitions that went through defineApp while the module instance being
+ * made ran, so that the host can tell an app from anything else exported.
+ * runFactory clears it before running the module, and the host reads it
+ * right after, synchronously. Not a WeakSet: a weak entry for every
+ * session's definition costs about 0.5 µs of garbage collection each.
+ */
+const definedByInstance: object[] = [];
+/** More calls than this while one module instance is made are not remembered (no app calls defineApp more than once or twice). */
+const MAX_DEFINED = 16;
+
+/** A module instance is about to be made (see runFactory). */
+export function beginInstance(): void {
+  definedByInstance.length = 0;
+}
 
 function invalid(message: string): never {
   throw new RealmTypeError(`defineApp: ${message}`);
@@ -77,7 +90,7 @@ export function defineApp<const D extends AppDefinition<Config>, Config = D['con
     }
   }
 
-  defined.add(definition);
+  if (definedByInstance.length < MAX_DEFINED) definedByInstance.push(definition);
   return definition;
 }
 
@@ -88,13 +101,13 @@ function setOfNames(): { includes(name: string): boolean; push(name: string): vo
 
 /**
  * The app definition a bundle exported: `export default defineApp(...)` or
- * `module.exports = defineApp(...)`. For the host, after running the factory.
+ * `module.exports = defineApp(...)`. For the host, right after runFactory.
  */
 export function appDefinitionOf(moduleExports: unknown): AppDefinition {
   if (isObject(moduleExports)) {
-    if (defined.has(moduleExports)) return moduleExports as AppDefinition;
+    if (definedByInstance.includes(moduleExports)) return moduleExports as AppDefinition;
     const fallback = (moduleExports as { default?: unknown }).default;
-    if (isObject(fallback) && defined.has(fallback)) return fallback as AppDefinition;
+    if (isObject(fallback) && definedByInstance.includes(fallback)) return fallback as AppDefinition;
   }
   throw new RealmTypeError('the app bundle must export the result of defineApp(...): `export default defineApp({ ... })`');
 }

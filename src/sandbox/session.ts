@@ -7,6 +7,7 @@
 // freezing); the shared parts (Date prototypes, Intl, Math functions, the
 // Timer and Response classes, require) are built and frozen once per context.
 
+import { beginInstance } from './app.js';
 import type { SessionBridge } from './bridge.js';
 import { createSessionConsole, type SessionConsole } from './console.js';
 import { createSessionCrypto, type SessionCrypto } from './crypto.js';
@@ -124,6 +125,7 @@ export function createSession(bridge: SessionBridge): SessionScope {
  * the app left it.
  */
 export function runFactory(factory: Function, scope: SessionScope): unknown {
+  beginInstance();
   const args: unknown[] = [];
   for (const name of SCOPE_PARAMETERS) args.push(scope[name]);
   apply(factory, scope.module.exports, args);
