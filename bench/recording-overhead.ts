@@ -17,8 +17,9 @@ import { startLoadProcess, type LoadProcess, type LoadResult } from './lib/load-
 // beforehand. Four servers run at once, each in its own process:
 //   - Windback, --durability batch  vs  baseline, synchronous=FULL (durable)
 //   - Windback, --durability none   vs  baseline, synchronous=OFF  (not durable)
-// Windback runs with the defaults of `replay record` otherwise (snapshot every
-// 1000 write transactions). The load comes from bench/lib/load-gen.ts in a
+// Windback runs with the defaults of `replay record` otherwise (a snapshot
+// after 1000 write transactions once the journal has grown by half the
+// database). The load comes from bench/lib/load-gen.ts in a
 // process of its own (closed loop, fixed concurrency, one request in flight
 // per connection), at concurrency 1 and 32. Each cell (workload x
 // concurrency x server) runs a warm-up and then a measured window; the cells
@@ -56,7 +57,7 @@ const IN_PROCESS_SESSIONS = options.quick ? 1000 : 5000;
 /** --dist=<dir>: the in-process part runs another build of the sources (default dist/), e.g. a copy from before a change. */
 const DIST_DIR = process.argv.find((a) => a.startsWith('--dist='))?.slice('--dist='.length);
 const SESSION_GOAL_US = 30;
-const SNAPSHOT_LABEL = 'in-process deposit, Windback none, snapshot every 1000 tx (default), per session';
+const SNAPSHOT_LABEL = 'in-process deposit, Windback none, default snapshots (1000 tx, growth 0.5), per session';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const profileDir = path.join(root, 'bench', 'results', 'profiles');
@@ -425,7 +426,7 @@ async function main(): Promise<void> {
     runs: options.runs,
     quick: options.quick,
     loadGenerator: 'bench/lib/load-gen.ts (own process, raw keep-alive sockets, closed loop)',
-    windbackServer: 'node bin/replay.js record fixtures/apps/bank/app.ts --durability <batch|none> (snapshot every 1000 tx, the default)',
+    windbackServer: 'node bin/replay.js record fixtures/apps/bank/app.ts --durability <batch|none> (default snapshots: every 1000 tx once the journal grew by half the database)',
     baselineServer: 'bench/baseline/bank-server.ts (node:http + better-sqlite3, WAL, synchronous FULL or OFF)',
   };
   await inProcess(results, meta);
