@@ -88,6 +88,7 @@ export class LiveStore implements LiveDatabase {
     private readonly options: LiveStoreOptions,
   ) {
     this.dbBytes = fileSize(store.file);
+    removeUnfinishedSnapshots(path.join(options.journalDir, SNAPSHOT_DIR));
   }
 
   static open(options: LiveStoreOptions): LiveStore {
@@ -235,6 +236,24 @@ function rollForwardFromJournal(store: SqliteStore, options: LiveStoreOptions, j
     if (!row) throw new StoreDivergedError(`transaction ${tx} is missing from the catalog`, tx);
     return options.reader.readAt(row.position).record as WriteTxRecord;
   });
+}
+
+/** A snapshot being written is named pending-<pid>.sqlite[.partial] until it is complete. */
+const UNFINISHED_SNAPSHOT = /^pending-\d+\.sqlite(\.partial)?(-wal|-shm|-journal)?$/;
+
+/**
+ * Remove what a process that died while taking a snapshot left behind (as
+ * large as the database). The journal's lock makes this process the only
+ * recorder, so no such file is still being written.
+ */
+function removeUnfinishedSnapshots(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) if (UNFINISHED_SNAPSHOT.test(name)) fs.rmSync(path.join(dir, name), { force: true });
 }
 
 function fileSize(file: string): number {

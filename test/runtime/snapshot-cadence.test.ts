@@ -97,6 +97,18 @@ describe('snapshot cadence', () => {
   });
 });
 
+describe('snapshot files a crash left behind', () => {
+  it('are removed at start: a snapshot being written when the process died, not the finished ones', { timeout: 60_000 }, async () => {
+    const dir = tmp();
+    const snapshots = path.join(dir, 'snapshots');
+    fs.mkdirSync(snapshots, { recursive: true });
+    const unfinished = ['pending-4242.sqlite', 'pending-4242.sqlite.partial', 'pending-17.sqlite.partial-journal'];
+    for (const name of [...unfinished, 'tx-0000000007.sqlite', 'notes.txt']) fs.writeFileSync(path.join(snapshots, name), 'x'.repeat(100));
+    server = await startServer(BANK_APP, { journal: dir, port: 0, durability: 'none', snapshotEvery: 0, log: () => {} });
+    expect(fs.readdirSync(snapshots).sort()).toEqual(['notes.txt', 'tx-0000000007.sqlite']);
+  });
+});
+
 describe('replay record --snapshot-growth', () => {
   it.each(['lots', '', 'NaN'])('refuses %j with a one-line usage error and exit 2, before touching the journal', (value) => {
     const dir = path.join(tmp(), 'journal');
