@@ -5,7 +5,7 @@ import { build } from 'esbuild';
 import { CorruptJournalError, UsageError } from '../model/errors.js';
 
 // An app's code, bundled once with esbuild into one CommonJS script plus its
-// source map. The hash of the two is the code version; the journal directory
+// source map; module.exports is the app's default export. The hash of the two is the code version; the journal directory
 // keeps both, content-addressed, so a replay can run exactly what was recorded.
 
 export interface AppBundle {
@@ -28,7 +28,13 @@ export async function bundleApp(entry: string): Promise<AppBundle> {
   let result;
   try {
     result = await build({
-      entryPoints: [absolute],
+      // Through a small entry that hands the app's default export to
+      // module.exports: bundling the app module itself as the entry would
+      // expose its exports through getters (esbuild's live bindings), fresh
+      // closures for every session's module instance that V8 keeps in the old
+      // generation, which keeps each finished session alive until a full
+      // collection (docs/sandbox.md, "Isolation between sessions").
+      stdin: { contents: entryModule(absolute), resolveDir: path.dirname(absolute), sourcefile: ENTRY_NAME, loader: 'js' },
       bundle: true,
       write: false,
       format: 'cjs',
@@ -46,6 +52,9 @@ export async function bundleApp(entry: string): Promise<AppBundle> {
     });
   } catch (error) {
     const first = (error as { errors?: { text: string; location?: { file: string; line: number; column: number } }[] }).errors?.[0];
+    if (first?.location?.file === ENTRY_NAME && /for import "default"/.test(first.text)) {
+      throw new UsageError(`cannot bundle ${absolute}: it has no default export; an app module ends with \`export default defineApp({ ... })\``, 'E_BUNDLE');
+    }
     const where = first?.location ? ` at ${first.location.file}:${first.location.line}:${first.location.column}` : '';
     throw new UsageError(`cannot bundle ${absolute}: ${first?.text ?? (error as Error).message}${where}`, 'E_BUNDLE');
   }
@@ -55,6 +64,13 @@ export async function bundleApp(entry: string): Promise<AppBundle> {
   const rawMap = JSON.parse(result.outputFiles.find((f) => f.path.endsWith('.map'))!.text) as Record<string, unknown>;
   const map = JSON.stringify({ ...rawMap, sourceRoot: path.dirname(absolute) });
   return { codeVersion: versionOf(code), code, map, entry: absolute };
+}
+
+/** The name esbuild gives the generated entry (in the source map's sources). */
+const ENTRY_NAME = '<windback entry>';
+
+function entryModule(app: string): string {
+  return `import app from ${JSON.stringify(app)};\nmodule.exports = app;\n`;
 }
 
 /** The code version: SHA-256 of the bundled code (not of its map, which names local paths). */

@@ -1,0 +1,51 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bundleApp } from '../../src/executor/bundle.js';
+import { UsageError } from '../../src/model/errors.js';
+import { replay, ROOT, tempDirs } from '../helpers/cli.js';
+
+// How an app is bundled: module.exports is its default export, handed over by
+// a generated entry, with none of esbuild's export getters (which, made afresh
+// by every session's module instance, keep finished sessions alive in the
+// old generation; docs/sandbox.md, "Garbage collection").
+
+const tmp = tempDirs('windback-bundle');
+const BANK_APP = path.join(ROOT, 'fixtures', 'apps', 'bank', 'app.ts');
+
+describe('bundleApp', () => {
+  it('hands the default export to module.exports directly: no export getters, the same code version every time', async () => {
+    const a = await bundleApp(BANK_APP);
+    expect(a.code).toMatch(/\nmodule\.exports = app_default;\n/);
+    expect(a.code).not.toContain('__export(');
+    expect(a.code).not.toContain('__toCommonJS');
+    expect((await bundleApp(BANK_APP)).codeVersion).toBe(a.codeVersion);
+    // The source map still leads back to the app's own lines.
+    expect(JSON.parse(a.map).sources).toContain('app.ts');
+  });
+
+  it('still bundles an app written as CommonJS (module.exports = defineApp(...))', async () => {
+    const dir = tmp();
+    const file = path.join(dir, 'app.cjs');
+    fs.writeFileSync(file, "const { defineApp } = require('windback');\nmodule.exports = defineApp({ name: 'c', migrations: [], kinds: { a: async () => 1 } });\n");
+    const bundle = await bundleApp(file);
+    expect(bundle.code).toContain('module.exports = ');
+  });
+
+  it('refuses an app without a default export with E_BUNDLE, saying what is missing', async () => {
+    const dir = tmp();
+    const file = path.join(dir, 'app.ts');
+    fs.writeFileSync(file, "import { defineApp } from 'windback';\nexport const app = defineApp({ name: 'x', migrations: [], kinds: { a: async () => 1 } });\n");
+    const error = await bundleApp(file).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as UsageError).code).toBe('E_BUNDLE');
+    expect((error as Error).message).toBe(`cannot bundle ${file}: it has no default export; an app module ends with \`export default defineApp({ ... })\``);
+    // And through the CLI: that one line, exit 2.
+    const r = replay(['record', file, '--port', '0', '--journal', path.join(dir, 'journal')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`replay: ${(error as Error).message}`);
+  });
+});
