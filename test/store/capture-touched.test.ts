@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { RowChange } from '../../src/model/records.js';
-import { logicalDifference, type SqliteStore } from '../../src/store/index.js';
-import { storeWith } from './helpers.js';
+import { logicalDifference } from '../../src/store/index.js';
+import { expectReplicates, runTx, storeWith } from './helpers.js';
 
 // Change capture keeps before-images in the one touched table (as wide as the
 // widest user table), skips rows touched before with an upsert clause, and
@@ -9,22 +8,6 @@ import { storeWith } from './helpers.js';
 // These cases pin what that design must keep: every conflict policy, a
 // statement that fails half way under OR FAIL, tables of different widths,
 // widths that change with migrations, and the path for many tables.
-
-function run(store: SqliteStore, ...sql: string[]): RowChange[] {
-  return store.write(store.nextTxId, (db) => {
-    for (const s of sql) db.prepare(s).run();
-  }).changes;
-}
-
-function replicates(sql: string, ...txs: string[][]): void {
-  const a = storeWith(sql);
-  const b = storeWith(sql);
-  for (const tx of txs) {
-    const id = a.nextTxId;
-    b.applyChanges(id, run(a, ...tx));
-    expect(logicalDifference(a, b)).toBeNull();
-  }
-}
 
 const NARROW_WIDE = `
   CREATE TABLE narrow (id INTEGER PRIMARY KEY, v);
@@ -36,19 +19,19 @@ const NARROW_WIDE = `
 describe('change capture: the touched table', () => {
   it('keeps before-images of tables narrower and wider than each other, storage classes exact', () => {
     const s = storeWith(NARROW_WIDE);
-    const changes = run(s, `UPDATE wide SET g = 70 WHERE id = 1`, `UPDATE narrow SET v = 'N1' WHERE id = 1`, `DELETE FROM narrow WHERE id = 2`, `DELETE FROM wide`);
+    const changes = runTx(s, `UPDATE wide SET g = 70 WHERE id = 1`, `UPDATE narrow SET v = 'N1' WHERE id = 1`, `DELETE FROM narrow WHERE id = 2`, `DELETE FROM wide`);
     expect(changes.map((c) => [c.table, c.key, c.before, c.after])).toEqual([
       // Untyped columns: an INTEGER comes back as a bigint, a BLOB as bytes.
       ['wide', 1, { id: 1, a: 1n, b: 2.5, c: 'x', d: Buffer.from([0, 255]), e: null, f: 6n, g: 7n }, null],
       ['narrow', 1, { id: 1, v: 'n1' }, { id: 1, v: 'N1' }],
       ['narrow', 2, { id: 2, v: 'n2' }, null],
     ]);
-    replicates(NARROW_WIDE, [`UPDATE wide SET a = 2.0, b = 3 WHERE id = 1`, `INSERT INTO narrow VALUES (3, X'01')`], [`DELETE FROM wide`, `UPDATE narrow SET id = 9 WHERE id = 1`]);
+    expectReplicates(NARROW_WIDE, [`UPDATE wide SET a = 2.0, b = 3 WHERE id = 1`, `INSERT INTO narrow VALUES (3, X'01')`], [`DELETE FROM wide`, `UPDATE narrow SET id = 9 WHERE id = 1`]);
   });
 
   it('keeps the first touch under every conflict policy, touched again in the same statement or later', () => {
     const s = storeWith(NARROW_WIDE + `CREATE UNIQUE INDEX narrow_v ON narrow(v);`);
-    const changes = run(
+    const changes = runTx(
       s,
       `UPDATE OR FAIL narrow SET v = 'a' WHERE id = 1`,
       `UPDATE OR IGNORE narrow SET v = 'b' WHERE id = 1`,
@@ -90,7 +73,7 @@ describe('change capture: the touched table', () => {
     const s = storeWith(`CREATE TABLE t (id INTEGER PRIMARY KEY, v); INSERT INTO t VALUES (1, 'a');`);
     s.applyMigration(s.nextTxId, 'wider', `CREATE TABLE u (id INTEGER PRIMARY KEY, a, b, c, d, e, f, g, h, i); INSERT INTO u (id, i) VALUES (1, 'last');`);
     s.applyMigration(s.nextTxId, 'more columns', `ALTER TABLE t ADD COLUMN w; ALTER TABLE t ADD COLUMN x;`);
-    const changes = run(s, `UPDATE u SET i = 'LAST', a = 1`, `UPDATE t SET x = 2`);
+    const changes = runTx(s, `UPDATE u SET i = 'LAST', a = 1`, `UPDATE t SET x = 2`);
     expect(changes.map((c) => [c.table, c.before, c.after])).toEqual([
       ['u', { id: 1, a: null, b: null, c: null, d: null, e: null, f: null, g: null, h: null, i: 'last' }, { id: 1, a: 1n, b: null, c: null, d: null, e: null, f: null, g: null, h: null, i: 'LAST' }],
       ['t', { id: 1, v: 'a', w: null, x: null }, { id: 1, v: 'a', w: null, x: 2n }],
@@ -101,7 +84,7 @@ describe('change capture: the touched table', () => {
     const tables = Array.from({ length: 20 }, (_, i) => `CREATE TABLE t${i} (id INTEGER PRIMARY KEY, v${i === 7 ? ', extra' : ''}); INSERT INTO t${i} (id, v) VALUES (1, ${i});`);
     const sql = tables.join('\n');
     const s = storeWith(sql);
-    const changes = run(s, `UPDATE t19 SET v = 'a'`, `INSERT INTO t3 (v) VALUES ('b')`, `DELETE FROM t7`, `UPDATE t19 SET v = 'c'`, `UPDATE t0 SET id = 5`);
+    const changes = runTx(s, `UPDATE t19 SET v = 'a'`, `INSERT INTO t3 (v) VALUES ('b')`, `DELETE FROM t7`, `UPDATE t19 SET v = 'c'`, `UPDATE t0 SET id = 5`);
     expect(changes.map((c) => [c.table, c.key, c.before, c.after])).toEqual([
       ['t19', 1, { id: 1, v: 19n }, { id: 1, v: 'c' }],
       ['t3', 2, null, { id: 2, v: 'b' }],
@@ -109,6 +92,6 @@ describe('change capture: the touched table', () => {
       ['t0', 1, { id: 1, v: 0n }, null],
       ['t0', 5, null, { id: 5, v: 0n }],
     ]);
-    replicates(sql, [`UPDATE t12 SET v = 1.5`, `DELETE FROM t1`, `INSERT INTO t18 VALUES (3, X'ab')`], [`UPDATE t12 SET v = 1.5`]);
+    expectReplicates(sql, [`UPDATE t12 SET v = 1.5`, `DELETE FROM t1`, `INSERT INTO t18 VALUES (3, X'ab')`], [`UPDATE t12 SET v = 1.5`]);
   });
 });

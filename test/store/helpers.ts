@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterEach } from 'vitest';
-import { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from '../../src/store/index.js';
+import { afterEach, expect } from 'vitest';
+import type { RowChange } from '../../src/model/records.js';
+import { logicalDifference, openSqliteStore, type SqliteStore, type SqliteStoreOptions } from '../../src/store/index.js';
 
 // Shared by the store tests: stores that close themselves, and temp dirs.
 
@@ -40,4 +41,22 @@ export function storeWith(sql: string, options?: SqliteStoreOptions): SqliteStor
 export function cell(store: SqliteStore, sql: string, params: unknown[] = []): [string, unknown] {
   const { rows } = store.queryReadOnly(`SELECT typeof(v), v FROM (${sql})`, params);
   return rows[0] as [string, unknown];
+}
+
+/** Run statements as one write transaction; its captured changes. */
+export function runTx(store: SqliteStore, ...sql: string[]): RowChange[] {
+  return store.write(store.nextTxId, (db) => {
+    for (const s of sql) db.prepare(s).run();
+  }).changes;
+}
+
+/** Apply A's changes to a fresh copy of A's migration history, transaction by transaction, and compare. */
+export function expectReplicates(sql: string, ...txs: string[][]): void {
+  const a = storeWith(sql);
+  const b = storeWith(sql);
+  for (const tx of txs) {
+    const id = a.nextTxId;
+    b.applyChanges(id, runTx(a, ...tx));
+    expect(logicalDifference(a, b)).toBeNull();
+  }
 }
