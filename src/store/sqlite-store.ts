@@ -492,8 +492,9 @@ export class SqliteStore implements Store {
     const target = path.resolve(toFile);
     const partial = `${target}.partial`;
     removeDatabaseFiles(partial);
-    const copied = this.ownsFile() ? await this.copyFileAfterCheckpoint(partial) : await this.backupTo(partial);
     try {
+      // One file copy at a time: another one's checkpoint would write into the file being copied.
+      const copied = this.ownsFile() && this.fileCopies.size === 0 ? await this.copyFileAfterCheckpoint(partial) : await this.backupTo(partial);
       const tx = convertCopy(partial);
       if (copied !== null && tx !== copied) {
         throw new Error(`the snapshot copy of ${this.file} holds transaction ${tx}, not ${copied}`);
@@ -546,10 +547,7 @@ export class SqliteStore implements Store {
       this.fileCopies.delete(copy);
       if (!this.closed) this.db.pragma(`wal_autocheckpoint = ${autocheckpoint}`);
     }
-    if (copy.torn) {
-      removeDatabaseFiles(partial);
-      throw storeUsageError(STORE_ERROR.closed, `the store ${this.file} was closed while a snapshot copied it`);
-    }
+    if (copy.torn) throw storeUsageError(STORE_ERROR.closed, `the store ${this.file} was closed while a snapshot copied it`);
     return tx;
   }
 

@@ -512,6 +512,29 @@ describe.each(SNAPSHOT_MODES)('snapshots: $mode', ({ options }) => {
 describe('snapshots by file copy', () => {
   const LIVE = { lockingMode: 'EXCLUSIVE', synchronous: 'OFF', commitEvery: 64 } as const;
 
+  it('takes two snapshots asked for at once, each a sound copy of its own transaction', async () => {
+    const dir = tempDir();
+    const live = track(openSqliteStore(path.join(dir, 'live.db'), LIVE));
+    live.applyMigration(1, 'init', `CREATE TABLE blob (b BLOB)`);
+    live.write(2, (db) => {
+      for (let j = 0; j < 3000; j++) db.prepare('INSERT INTO blob VALUES (?)').run(Buffer.alloc(1000, j % 256));
+    });
+    const first = live.snapshot(path.join(dir, 'a.db'));
+    for (let i = 0; i < 30; i++) {
+      live.write(live.nextTxId, (db) => {
+        for (let j = 0; j < 50; j++) db.prepare('INSERT INTO blob VALUES (?)').run(Buffer.alloc(2000, i));
+      });
+    }
+    const second = live.snapshot(path.join(dir, 'b.db'));
+    const [a, b] = await Promise.all([first, second]);
+    expect([a.tx, b.tx]).toEqual([2, 32]);
+    for (const [snap, rows] of [[a, 3000], [b, 4500]] as const) {
+      const copy = track(openSnapshotCopy(snap.file, path.join(dir, `copy-${snap.tx}.db`), { sha256: snap.sha256 }));
+      expect(copy.lastAppliedTx).toBe(snap.tx);
+      expect(copy.tableCounts().blob).toBe(rows);
+    }
+  });
+
   it('fails, leaving no partial file, when the store is closed while the file is being copied', async () => {
     const dir = tempDir();
     const live = openSqliteStore(path.join(dir, 'live.db'), LIVE);
