@@ -109,6 +109,27 @@ describe('snapshot files a crash left behind', () => {
   });
 });
 
+describe('a snapshot that fails', () => {
+  it('is logged and counted, and the server goes on answering', { timeout: 60_000 }, async () => {
+    const dir = tmp();
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'snapshots'), 'not a directory'); // every snapshot fails
+    const lines: string[] = [];
+    server = await startServer(BANK_APP, { journal: dir, port: 0, durability: 'none', snapshotEvery: 1, snapshotGrowth: 0, log: (line) => lines.push(line) });
+    const { id } = await post(`${server.url}/open`, { owner: 'ann', initial: 100 });
+    for (let i = 0; i < 5; i++) await post(`${server.url}/deposit`, { account: id, amount: 1 });
+    const metrics = await (await fetch(`${server.url}/_windback/metrics`)).text();
+    const failed = Number(/^windback_snapshots_total\{result="failed"\} (\d+)$/m.exec(metrics)?.[1]);
+    expect(failed).toBeGreaterThanOrEqual(1);
+    expect(metrics).toMatch(/^windback_snapshots_total\{result="ok"\} 0$/m);
+    const warnings = lines.filter((l) => l.startsWith('warning: snapshot failed: '));
+    expect(warnings.length).toBeGreaterThanOrEqual(failed - 1); // the last may still be in flight
+    expect(warnings[0]).toMatch(/snapshots.*; rebuilds start from an earlier snapshot until one succeeds$/);
+    await server.close();
+    server = null;
+  });
+});
+
 describe('replay record --snapshot-growth', () => {
   it.each(['lots', '', 'NaN'])('refuses %j with a one-line usage error and exit 2, before touching the journal', (value) => {
     const dir = path.join(tmp(), 'journal');
