@@ -46,15 +46,6 @@ export interface SessionListing {
   close(): void;
 }
 
-export function sessions(options: SessionsOptions): SessionsResult {
-  const listing = listSessions(options);
-  try {
-    return [...listing.rows()];
-  } finally {
-    listing.close();
-  }
-}
-
 export function listSessions(options: SessionsOptions): SessionListing {
   const status = options.status;
   if (status !== undefined && !(SESSION_STATUSES as readonly string[]).includes(status)) {
