@@ -1,11 +1,8 @@
-import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Catalog } from '../catalog/index.js';
 import type { JournalReader } from '../journal/index.js';
 import { OutOfRangeError } from '../model/errors.js';
 import type { TxId, WriteTxRecord } from '../model/records.js';
-import { rollForward, SqliteStore } from '../store/index.js';
+import { latestIntactSnapshot, rollForward, SqliteStore } from '../store/index.js';
 
 // The database as of a transaction: the nearest known state at or before it
 // (an in-memory image this process made earlier, or a snapshot the runtime
@@ -132,25 +129,12 @@ export class StateCache {
     return record;
   }
 
-  /**
-   * The latest intact snapshot at or before `tx`. A snapshot that was removed,
-   * or whose bytes no longer match the hash its record holds, is passed over:
-   * the journal alone can rebuild any state, a snapshot only makes it cheaper.
-   */
+  /** The latest intact snapshot at or before `tx` (store/intact-snapshot.ts), or an empty database. */
   private fromSnapshot(tx: TxId): SqliteStore {
-    const candidates = this.access.catalog
-      .snapshots()
-      .filter((s) => s.tx <= tx)
-      .sort((a, b) => b.tx - a.tx);
-    for (const snapshot of candidates) {
-      const file = path.join(this.access.journalDir, snapshot.file);
-      if (!fs.existsSync(file)) continue;
-      const bytes = fs.readFileSync(file);
-      if (createHash('sha256').update(bytes).digest('hex') !== snapshot.sha256.toLowerCase()) continue;
-      this.lastSnapshot = snapshot.tx;
-      return SqliteStore.fromImage(bytes, { synchronous: 'OFF' });
-    }
-    return SqliteStore.open(':memory:', { synchronous: 'OFF' });
+    const { intact } = latestIntactSnapshot(this.access.journalDir, this.access.catalog.snapshots(), tx, { read: true });
+    if (intact === null) return SqliteStore.open(':memory:', { synchronous: 'OFF' });
+    this.lastSnapshot = intact.snapshot.tx;
+    return SqliteStore.fromImage(intact.bytes!, { synchronous: 'OFF' });
   }
 
   private remember(tx: TxId, image: Buffer): void {

@@ -5,7 +5,7 @@ import type { Catalog } from '../catalog/index.js';
 import type { JournalReader, JournalWriter } from '../journal/index.js';
 import type { TxId, WriteTxRecord } from '../model/records.js';
 import type { AppDb, LiveDatabase } from '../executor/types.js';
-import { appDb, openSnapshotCopy, rollForward, SqliteStore, StoreDivergedError } from '../store/index.js';
+import { appDb, latestIntactSnapshot, openSnapshotCopy, rollForward, SqliteStore, StoreDivergedError } from '../store/index.js';
 
 // The live database: a cache of the journal. It may run without syncs; on
 // every start it is rolled forward from the journal, or rebuilt from the
@@ -60,6 +60,8 @@ export interface StoreRecovery {
   applied: number;
   fromSnapshot: TxId | null;
   reason: string | null;
+  /** Snapshots a rebuild passed over (missing or damaged), latest first, one line each. */
+  passedOver: string[];
 }
 
 /**
@@ -114,15 +116,18 @@ export class LiveStore implements LiveDatabase {
       const before = store.lastAppliedTx;
       try {
         const applied = rollForwardFromJournal(store, options, journalLast);
-        return new LiveStore(store, { action: applied > 0 ? 'rolled-forward' : 'up-to-date', applied, fromSnapshot: null, reason: null }, options);
+        return new LiveStore(store, { action: applied > 0 ? 'rolled-forward' : 'up-to-date', applied, fromSnapshot: null, reason: null, passedOver: [] }, options);
       } catch (error) {
         if (!(error instanceof StoreDivergedError)) throw error;
         reason = `the database does not match the journal after transaction ${before}: ${error.message}`;
         store.close();
       }
     }
+    if (store === null && reason === null && journalLast > 0) reason = 'its file was missing';
     const rebuilt = rebuild(file, options, journalLast);
-    return new LiveStore(rebuilt.store, { action: 'rebuilt', applied: rebuilt.applied, fromSnapshot: rebuilt.fromSnapshot, reason }, options);
+    // A new journal's first database is created empty: there was nothing to rebuild.
+    const action = reason === null && rebuilt.applied === 0 && rebuilt.passedOver.length === 0 ? 'up-to-date' : 'rebuilt';
+    return new LiveStore(rebuilt.store, { action, applied: rebuilt.applied, fromSnapshot: rebuilt.fromSnapshot, reason, passedOver: rebuilt.passedOver }, options);
   }
 
   /** The writer new transactions are journaled through (for snapshot records). */
@@ -264,17 +269,16 @@ function fileSize(file: string): number {
   }
 }
 
-function rebuild(file: string, options: LiveStoreOptions, journalLast: TxId): { store: SqliteStore; applied: number; fromSnapshot: TxId | null } {
+function rebuild(file: string, options: LiveStoreOptions, journalLast: TxId): { store: SqliteStore; applied: number; fromSnapshot: TxId | null; passedOver: string[] } {
   for (const suffix of ['', '-wal', '-shm']) fs.rmSync(file + suffix, { force: true });
-  const snapshot = options.catalog.snapshotAtOrBefore(journalLast);
-  let store: SqliteStore;
-  let fromSnapshot: TxId | null = null;
-  if (snapshot && fs.existsSync(path.join(options.journalDir, snapshot.file))) {
-    store = openSnapshotCopy(path.join(options.journalDir, snapshot.file), file, { sha256: snapshot.sha256, ...LIVE_OPTIONS });
-    fromSnapshot = snapshot.tx;
-  } else {
-    store = SqliteStore.open(file, LIVE_OPTIONS);
-  }
+  const { intact, passedOver } = latestIntactSnapshot(options.journalDir, options.catalog.snapshots(), journalLast);
+  // Checked just now, so the copy is not hashed again.
+  const store = intact !== null ? openSnapshotCopy(intact.path, file, LIVE_OPTIONS) : SqliteStore.open(file, LIVE_OPTIONS);
   const applied = rollForwardFromJournal(store, options, journalLast);
-  return { store, applied, fromSnapshot };
+  return {
+    store,
+    applied,
+    fromSnapshot: intact?.snapshot.tx ?? null,
+    passedOver: passedOver.map((p) => `snapshot ${p.snapshot.file} (transaction ${p.snapshot.tx}) passed over: ${p.why}`),
+  };
 }

@@ -117,7 +117,8 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
     }).durable.catch(() => {}); // awaited by the flush() below
     store = LiveStore.open({ journalDir, catalog, reader, snapshotEvery: options.snapshotEvery ?? 1000, snapshotGrowth: options.snapshotGrowth, now: Date.now, log });
     store.attach(writer);
-    if (store.recovery.action !== 'up-to-date') log(`database ${store.recovery.action}: ${store.recovery.applied} transactions from the journal${store.recovery.reason ? ` (${store.recovery.reason})` : ''}`);
+    for (const line of store.recovery.passedOver) log(`warning: ${line}`);
+    if (store.recovery.action !== 'up-to-date') log(recoveryLine(store.recovery));
     const appliedMigrations = new Set(
       (catalog.db.prepare('SELECT migration FROM write_txs WHERE migration IS NOT NULL').all() as { migration: string }[]).map((r) => r.migration),
     );
@@ -620,6 +621,12 @@ class RecordingServer {
  * input, canonically, so that a request journaled before a restart compares
  * equal to the same request sent again (whatever its transport or spacing).
  */
+/** The startup line that says how the live database was brought to the journal's last transaction. */
+function recoveryLine(recovery: StoreRecovery): string {
+  const from = recovery.action === 'rebuilt' ? (recovery.fromSnapshot !== null ? ` after the snapshot at transaction ${recovery.fromSnapshot}` : ', from an empty database') : '';
+  return `database ${recovery.action}: ${recovery.applied} transactions from the journal${from}${recovery.reason ? ` (${recovery.reason})` : ''}`;
+}
+
 function requestHash(route: string, kind: string, input: unknown): string {
   return createHash('sha256').update(route).update('\0').update(kind).update('\0').update(stableJson(input ?? null)).digest('hex');
 }

@@ -22,3 +22,4 @@ export { STORE_ERROR, TxOrderError, StoreDivergedError, CorruptSnapshotError } f
 export { splitStatements } from './sql-text.js';
 export { appDb, type AppDb } from './app-db.js';
 export { rollForward } from './roll-forward.js';
+export { latestIntactSnapshot, type IntactSnapshot, type PassedOverSnapshot, type RecordedSnapshot, type SnapshotChoice } from './intact-snapshot.js';

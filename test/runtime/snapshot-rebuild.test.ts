@@ -1,0 +1,120 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
+import type { SnapshotRecord } from '../../src/model/records.js';
+import { logicalDifference, SqliteStore } from '../../src/store/index.js';
+import { replay, tempDirs } from '../helpers/cli.js';
+import { readJournal, rebuildFromJournal } from './journal-view.js';
+
+// The live database is lost (or ahead of the journal) and must be rebuilt
+// from a snapshot plus the journal, but the latest snapshots are damaged or
+// gone. A snapshot is never trusted past its recorded hash and never needed:
+// `replay record` passes over the bad ones with a warning each, starts from
+// the latest intact one (or an empty database), and serves the journal's
+// state. `replay state` takes the same snapshot.
+
+const BANK_APP = path.join(ROOT, 'fixtures', 'apps', 'bank', 'app.ts');
+const tmp = tempDirs('windback-snapshot-rebuild');
+let recorder: RecorderProcess | null = null;
+
+afterEach(async () => {
+  await recorder?.kill('SIGKILL');
+  recorder = null;
+});
+
+interface Recorded {
+  journal: string;
+  snapshots: SnapshotRecord[];
+  lastTx: number;
+  account: string;
+  balance: number;
+}
+
+/** Deposits under `replay record` with a snapshot every 15 transactions; then a clean stop. */
+async function record(): Promise<Recorded> {
+  const journal = tmp();
+  recorder = await spawnRecorder(BANK_APP, { journal, args: ['--durability', 'none', '--snapshot-every', '15', '--snapshot-growth', '0'] });
+  const client = new LoadClient(recorder.url);
+  const opened = await client.json('/open', { owner: 'ann', initial: 100 });
+  const account = (opened.value as { id: string }).id;
+  let balance = 100;
+  for (let i = 1; i <= 60; i++) {
+    const r = await client.json('/deposit', { account, amount: i });
+    expect(r.status).toBe(200);
+    balance += i;
+  }
+  client.close();
+  expect((await recorder.stop()).code).toBe(0);
+  recorder = null;
+  const view = readJournal(journal);
+  const snapshots = view.records.flatMap((e) => (e.record.kind === 'snapshot' ? [e.record] : []));
+  expect(snapshots.length, 'snapshots taken').toBeGreaterThanOrEqual(3);
+  return { journal, snapshots, lastTx: view.writeTxs.length, account, balance };
+}
+
+function flipByte(file: string, at: number): void {
+  const bytes = fs.readFileSync(file);
+  bytes[at] ^= 0x40;
+  fs.writeFileSync(file, bytes);
+}
+
+/** Start on the damaged directory; the live state must be the journal's, with the balance the deposits made. */
+async function restartAndCheck(rec: Recorded): Promise<string> {
+  recorder = await spawnRecorder(BANK_APP, { journal: rec.journal, args: ['--durability', 'none', '--snapshot-every', '0'] });
+  const stderr = recorder.stderr();
+  const client = new LoadClient(recorder.url);
+  const r = await client.json('/balance', { account: rec.account });
+  client.close();
+  expect(r.status).toBe(200);
+  expect((r.value as { balance: number }).balance).toBe(rec.balance);
+  expect((await recorder.stop()).code).toBe(0);
+  recorder = null;
+  const view = readJournal(rec.journal);
+  const rebuilt = rebuildFromJournal(view, path.join(tmp('rebuilt'), 'db.sqlite'));
+  const live = SqliteStore.open(path.join(rec.journal, 'live.sqlite'));
+  try {
+    expect(live.lastAppliedTx).toBe(view.writeTxs.length);
+    expect(logicalDifference(live, rebuilt)).toBeNull();
+  } finally {
+    live.close();
+    rebuilt.close();
+  }
+  return stderr;
+}
+
+describe('rebuilding the live database past damaged snapshots', () => {
+  it('passes over a snapshot whose bytes no longer match its hash, and one whose file is gone, and starts from the next intact one', { timeout: 90_000 }, async () => {
+    const rec = await record();
+    const [older, previous, latest] = rec.snapshots.slice(-3);
+    flipByte(path.join(rec.journal, latest.file), 5000);
+    fs.rmSync(path.join(rec.journal, previous.file));
+    fs.rmSync(path.join(rec.journal, 'live.sqlite'));
+
+    const stderr = await restartAndCheck(rec);
+    expect(stderr).toMatch(new RegExp(`warning: snapshot ${latest.file} \\(transaction ${latest.tx}\\) passed over: its bytes have SHA-256 [0-9a-f]{64}, but ${latest.sha256} was recorded`));
+    expect(stderr).toContain(`warning: snapshot ${previous.file} (transaction ${previous.tx}) passed over: its file is missing`);
+    expect(stderr).toContain(`database rebuilt: ${rec.lastTx - older.tx} transactions from the journal after the snapshot at transaction ${older.tx} (its file was missing)`);
+    expect(stderr).not.toContain('Error:');
+
+    // Replay chooses the same snapshot for a state as of the last transaction.
+    const restored = replay(['restore', '--tx', String(rec.lastTx), '--out', path.join(tmp('restored'), 'db.sqlite'), '--json', '--journal', rec.journal]);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(JSON.parse(restored.stdout)).toMatchObject({ tx: rec.lastTx, fromSnapshot: older.tx });
+  });
+
+  it('rebuilds from an empty database and the whole journal when no snapshot is intact', { timeout: 90_000 }, async () => {
+    const rec = await record();
+    for (const s of rec.snapshots) flipByte(path.join(rec.journal, s.file), 100);
+    // A database ahead of the journal is not trusted either: here, one with a transaction the journal never had.
+    const live = SqliteStore.open(path.join(rec.journal, 'live.sqlite'));
+    live.applyChanges(rec.lastTx + 1, []);
+    live.close();
+
+    const stderr = await restartAndCheck(rec);
+    for (const s of rec.snapshots) expect(stderr).toContain(`warning: snapshot ${s.file} (transaction ${s.tx}) passed over: its bytes have SHA-256`);
+    expect(stderr).toContain(
+      `database rebuilt: ${rec.lastTx} transactions from the journal, from an empty database (the database had applied transaction ${rec.lastTx + 1}, but the journal ends at ${rec.lastTx})`,
+    );
+  });
+});
