@@ -17,6 +17,12 @@ import { JournalWriter, preallocationStep } from './writer.js';
 
 /** Zeros kept ahead of the write position, in steps of this size (chosen with bench/journal-append.ts). */
 export const DEFAULT_PREALLOCATE_BYTES = 1024 * 1024;
+/**
+ * Syncs on the event loop cost two thread hand-offs less, but stop the server
+ * for as long as they take: worth it only while they take well under a
+ * millisecond (a cached or battery-backed disk, not a network volume).
+ */
+export const DEFAULT_INLINE_SYNC_LIMIT_MICROS = 1000;
 
 export interface OpenWriterOptions {
   durability?: Durability;
@@ -38,6 +44,12 @@ export interface OpenWriterOptions {
    * thread pool, so that the event loop never waits for the disk.
    */
   inlineSync?: boolean;
+  /**
+   * With inlineSync, the event loop syncs only while the recent fdatasyncs
+   * averaged at most this many microseconds (default 1000); above it, syncs
+   * go to the thread pool until they average under half of it.
+   */
+  inlineSyncLimitMicros?: number;
   layer?: FileLayer;
   now?: () => number;
 }
@@ -77,6 +89,7 @@ export async function openJournalWriter(dir: string, options: OpenWriterOptions 
       preallocateBytes: options.preallocateBytes ?? DEFAULT_PREALLOCATE_BYTES,
       preallocateAhead: options.preallocateAhead ?? (options.preallocateBytes ?? DEFAULT_PREALLOCATE_BYTES) / 2,
       inlineSync: options.inlineSync ?? true,
+      inlineSyncLimitMicros: options.inlineSyncLimitMicros ?? DEFAULT_INLINE_SYNC_LIMIT_MICROS,
       now,
       onClose: release,
     };

@@ -26,7 +26,8 @@ import { encodeSegmentHeader } from './segment-header.js';
 // section 9): an fdatasync after overwriting allocated blocks flushes only
 // data, while one after growing the file must also commit the new size.
 // Under `batch` a group commit's fdatasync runs on the event loop when no
-// other sync is in flight (inlineSync), on the thread pool otherwise.
+// other sync is in flight (inlineSync) and recent syncs were fast, on the
+// thread pool otherwise: a slow disk must not stall the whole server.
 
 export interface Appended {
   /** The record's position, known at once. */
@@ -43,6 +44,8 @@ export interface WriterStats {
   /** Total and worst fdatasync latency, in nanoseconds. */
   syncNanos: number;
   maxSyncNanos: number;
+  /** Of `syncs`, those run on the thread pool rather than the event loop. */
+  threadPoolSyncs: number;
   /** Zeros written and synced ahead of the write position (preallocated space). */
   preallocatedBytes: number;
 }
@@ -67,6 +70,8 @@ export interface WriterStart {
   preallocateAhead: number;
   /** Under `batch`, run a group commit's fdatasync on the event loop when no other sync is in flight. */
   inlineSync: boolean;
+  /** ...but only while the recent fdatasyncs averaged at most this many microseconds. */
+  inlineSyncLimitMicros: number;
   nextPosition: number;
   nextSeq: number;
   chainHead: Buffer;
@@ -139,7 +144,7 @@ export function preallocationStep(durability: Durability, preallocateBytes: numb
 export class JournalWriter {
   readonly durability: Durability;
   readonly dir: string;
-  readonly stats: WriterStats = { records: 0, batches: 0, bytes: 0, syncs: 0, syncNanos: 0, maxSyncNanos: 0, preallocatedBytes: 0 };
+  readonly stats: WriterStats = { records: 0, batches: 0, bytes: 0, syncs: 0, syncNanos: 0, maxSyncNanos: 0, threadPoolSyncs: 0, preallocatedBytes: 0 };
 
   private readonly layer: FileLayer;
   private readonly segmentBytes: number;
@@ -185,6 +190,11 @@ export class JournalWriter {
   private fill: ZeroFill | null = null;
   // Every fdatasync on the thread pool, chained (serialSync); inline ones only when none is in flight.
   private readonly inlineSync: boolean;
+  private readonly inlineSyncLimitNanos: number;
+  /** A moving average of the last few fdatasyncs (weight 1/8 each), in nanoseconds. */
+  private recentSyncNanos = 0;
+  /** Syncs went to the thread pool because recent ones were slow (until they average under half the limit). */
+  private slowDisk = false;
   private lastSync: Promise<void> = Promise.resolve();
   private syncsInFlight = 0;
   // Rotation under `batch` and `always` waits for I/O: the old segment is cut
@@ -211,6 +221,7 @@ export class JournalWriter {
     this.preallocateBytes = preallocationStep(start.durability, start.preallocateBytes, start.segmentBytes);
     this.preallocateAhead = start.preallocateAhead;
     this.inlineSync = start.inlineSync;
+    this.inlineSyncLimitNanos = start.inlineSyncLimitMicros * 1000;
     this.nextPosition = start.nextPosition;
     this.nextSeq = start.nextSeq;
     this.head = start.chainHead;
@@ -561,7 +572,7 @@ export class JournalWriter {
 
   /** One fdatasync for every batch written so far (batch mode). */
   private startSync(): void {
-    if (this.inlineSync && this.syncsInFlight === 0 && this.fill === null && this.rotating === null) {
+    if (this.inlineSync && !this.slowDisk && this.syncsInFlight === 0 && this.fill === null && this.rotating === null) {
       this.syncNow();
       return;
     }
@@ -592,6 +603,8 @@ export class JournalWriter {
    * flight: it saves the two thread hand-offs of an fdatasync on the thread
    * pool (measured in bench/journal-append.ts: faster at 1 and at 32
    * appenders). Appends wait meanwhile, and form the next group commit.
+   * Only while syncs are fast: on a disk whose syncs take milliseconds the
+   * event loop would stop serving for each one (see countSync).
    */
   private syncNow(): void {
     const tickets = this.awaitingSync;
@@ -689,7 +702,7 @@ export class JournalWriter {
       if (this.failure) throw this.failure;
       const started = process.hrtime.bigint();
       await file.datasync();
-      if (count) this.countSync(started);
+      if (count) this.countSync(started, true);
     })();
     this.syncsInFlight++;
     this.lastSync = run.then(
@@ -699,11 +712,18 @@ export class JournalWriter {
     return run;
   }
 
-  private countSync(started: bigint): void {
+  private countSync(started: bigint, threadPool = false): void {
     const nanos = Number(process.hrtime.bigint() - started);
     this.stats.syncs++;
     this.stats.syncNanos += nanos;
     if (nanos > this.stats.maxSyncNanos) this.stats.maxSyncNanos = nanos;
+    if (threadPool) this.stats.threadPoolSyncs++;
+    // Off the event loop once recent syncs average over the limit; back once
+    // they average under half of it (a thread-pool sync's figure includes its
+    // two hand-offs, so the margin keeps it from flapping).
+    this.recentSyncNanos += (nanos - this.recentSyncNanos) / 8;
+    if (this.recentSyncNanos > this.inlineSyncLimitNanos) this.slowDisk = true;
+    else if (this.recentSyncNanos < this.inlineSyncLimitNanos / 2) this.slowDisk = false;
   }
 
   /** Fail-stop: remember the first error, refuse everything from now on. */

@@ -139,3 +139,42 @@ export function withoutSyncs(inner: FileLayer): FileLayer {
     syncDir: () => {},
   };
 }
+
+/**
+ * A disk whose fdatasyncs take `delayMs()` (0: at once), modelled without
+ * the real disk's: what is written reaches the page cache and is read back,
+ * but nothing is made durable. The event-loop variant blocks for the delay,
+ * the thread-pool variant waits for a timer (or one turn). Records which
+ * variant each sync used.
+ */
+export function withSlowSyncs(inner: FileLayer, delayMs: () => number, calls: ('datasync' | 'datasyncSync')[]): FileLayer {
+  const blocker = new Int32Array(new SharedArrayBuffer(4));
+  return {
+    open(file, mode) {
+      const real = inner.open(file, mode);
+      return {
+        path: real.path,
+        write: (data, position) => real.write(data, position),
+        read: (into, offset, length, position) => real.read(into, offset, length, position),
+        async datasync() {
+          calls.push('datasync');
+          const delay = delayMs();
+          await new Promise<void>((resolve) => (delay > 0 ? setTimeout(resolve, delay) : setImmediate(resolve)));
+        },
+        datasyncSync() {
+          calls.push('datasyncSync');
+          const delay = delayMs();
+          if (delay > 0) Atomics.wait(blocker, 0, 0, delay);
+        },
+        size: () => real.size(),
+        truncate: (length) => real.truncate(length),
+        close: () => real.close(),
+      };
+    },
+    list: (dir) => inner.list(dir),
+    exists: (file) => inner.exists(file),
+    mkdir: (dir) => inner.mkdir(dir),
+    remove: (file) => inner.remove(file),
+    syncDir: () => {},
+  };
+}
