@@ -5,6 +5,7 @@ import type { Catalog } from '../catalog/index.js';
 import type { JournalReader, JournalWriter } from '../journal/index.js';
 import type { TxId, WriteTxRecord } from '../model/records.js';
 import type { AppDb, LiveDatabase } from '../executor/types.js';
+import { clearOpenMarker, distrustAfterOpen, writeOpenMarker } from './open-marker.js';
 import { appDb, latestIntactSnapshot, openSnapshotCopy, rollForward, SqliteStore, StoreDivergedError } from '../store/index.js';
 
 // The live database: a cache of the journal. It may run without syncs; on
@@ -91,6 +92,9 @@ export class LiveStore implements LiveDatabase {
   ) {
     this.dbBytes = fileSize(store.file);
     removeUnfinishedSnapshots(path.join(options.journalDir, SNAPSHOT_DIR));
+    // Before any transaction runs on the file: from here until a clean close,
+    // an OS crash may leave it with lost writes (open-marker.ts).
+    writeOpenMarker(options.journalDir);
   }
 
   static open(options: LiveStoreOptions): LiveStore {
@@ -98,7 +102,8 @@ export class LiveStore implements LiveDatabase {
     const journalLast = options.catalog.lastTx;
     let store: SqliteStore | null = null;
     let reason: string | null = null;
-    if (fs.existsSync(file)) {
+    if (fs.existsSync(file)) reason = distrustAfterOpen(options.journalDir);
+    if (fs.existsSync(file) && reason === null) {
       try {
         store = SqliteStore.open(file, LIVE_OPTIONS);
         if (store.lastAppliedTx > journalLast) {
@@ -229,8 +234,10 @@ export class LiveStore implements LiveDatabase {
     this.snapshot().catch(() => {});
   }
 
+  /** Close the file, sync it and say it was closed cleanly (a failed close leaves the marker: it is then distrusted after a reboot). */
   close(): void {
     this.store.close();
+    clearOpenMarker(this.options.journalDir, this.store.file);
   }
 }
 
