@@ -6,6 +6,7 @@ import { openBaselineBank, render, type Synchronous } from './baseline/bank-serv
 import { type BenchResult, benchOptions, collectGarbage, emit, log, makeTempDir, median, nowMs, removeDir, wanted } from './lib/common.js';
 import { startInProcessRuntime } from './lib/inprocess-runner.js';
 import { startLoadProcess, type LoadProcess, type LoadResult } from './lib/load-gen.js';
+import { slowSyncEnv } from './lib/slow-sync.js';
 
 // What recording costs: the bank app (fixtures/apps/bank) served by
 // `replay record` against the same handlers on a plain node:http +
@@ -45,11 +46,17 @@ import { startLoadProcess, type LoadProcess, type LoadResult } from './lib/load-
 //
 // WINDBACK_BENCH_SERVER_PROF=1 starts the Windback servers under
 // `node --cpu-prof` and leaves the profiles in bench/results/profiles/.
+//
+// `--slow-sync-us=N` runs every server on a modelled slow disk: each fsync and
+// fdatasync sleeps N µs first (bench/lib/slow-sync.c, preloaded; needs a C
+// compiler). The labels say so, and the in-process part is skipped.
 
 const options = benchOptions();
 const WARMUP_MS = options.quick ? 300 : 1000;
 const DURATION_MS = options.quick ? 700 : 3000;
 const ACCOUNTS = 100;
+/** --slow-sync-us=N: fsync/fdatasync N µs slower in every server process. */
+const SLOW_SYNC_US = Number(process.argv.find((a) => a.startsWith('--slow-sync-us='))?.slice('--slow-sync-us='.length) ?? 0);
 const CONCURRENCIES = [1, 32];
 const WORKLOADS = ['deposit', 'balance'] as const;
 type Workload = (typeof WORKLOADS)[number];
@@ -77,6 +84,8 @@ const SERVERS: ServerSpec[] = [
   { key: 'wb-none', label: 'Windback none', windback: true, durability: 'none' },
   { key: 'base-off', label: 'baseline OFF', windback: false, synchronous: 'OFF' },
 ];
+
+if (SLOW_SYNC_US > 0) for (const s of SERVERS) s.label += `, disk +${SLOW_SYNC_US} µs/sync`;
 
 const PAIRS = [
   { windback: 'wb-batch', baseline: 'base-full', goal: 1.0, text: 'durable: Windback batch >= 1.0x baseline synchronous=FULL' },
@@ -120,7 +129,7 @@ async function startServerFor(spec: ServerSpec, tmp: string): Promise<Running> {
   const argv = spec.windback
     ? [...nodeFlags, BIN, ...recordArgs(BANK_APP, { journal: path.join(dir, 'journal'), args: ['--durability', spec.durability!] })]
     : [...nodeFlags, '--import', 'tsx', path.join(root, 'bench', 'baseline', 'bank-server.ts'), '--db', path.join(dir, 'bank.sqlite'), '--synchronous', spec.synchronous!];
-  const server = await spawnServer(argv, { startTimeoutMs: 60_000 });
+  const server = await spawnServer(argv, { startTimeoutMs: 60_000, env: SLOW_SYNC_US > 0 ? slowSyncEnv(tmp, SLOW_SYNC_US) : {} });
   const client = new LoadClient(server.url, { maxSockets: 8 });
   const accounts: string[] = [];
   try {
@@ -429,7 +438,8 @@ async function main(): Promise<void> {
     windbackServer: 'node bin/replay.js record fixtures/apps/bank/app.ts --durability <batch|none> (default snapshots: every 1000 tx once the journal grew by half the database)',
     baselineServer: 'bench/baseline/bank-server.ts (node:http + better-sqlite3, WAL, synchronous FULL or OFF)',
   };
-  await inProcess(results, meta);
+  if (SLOW_SYNC_US > 0) meta.slowSyncUs = SLOW_SYNC_US;
+  else await inProcess(results, meta);
   await overHttp(results, meta);
   emit({ name: 'recording-overhead', results, meta });
 }
