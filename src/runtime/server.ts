@@ -444,8 +444,14 @@ class RecordingServer {
       throw error;
     }
     if (key !== null) {
-      this.idempotency.get(key)!.session = outcome.session;
+      const entry = this.idempotency.get(key)!;
+      entry.session = outcome.session;
       resolveResult(outcome.response);
+      // Duplicates waiting now have the response. Later ones read it back
+      // from the journal, as for a key from before this process: a server
+      // whose clients key every request must not keep every response body.
+      entry.result = null;
+      entry.lastPosition = outcome.endPosition;
     }
     this.send(res, outcome.response);
   }

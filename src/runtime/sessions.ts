@@ -31,6 +31,8 @@ export interface SessionResult {
   session: SessionId;
   status: SessionStatus;
   response: RenderedResponse;
+  /** Where the session's end record is: its records (the response among them) can be read back from there. */
+  endPosition: Position;
 }
 
 export interface SessionHooks {
@@ -178,7 +180,7 @@ export class SessionRunner {
     response.headers['windback-session'] = String(id);
     const written = journal.append({ kind: 'response', at: Date.now(), status: response.status, headers: response.headers, body: response.body });
     const status: SessionStatus = ok ? 'ok' : 'error';
-    journal.append({ kind: 'session-end', at: Date.now(), status, error: ok ? null : (outcome.error as ErrorInfo), randomDraws: outcome.randomDraws });
+    const end = journal.append({ kind: 'session-end', at: Date.now(), status, error: ok ? null : (outcome.error as ErrorInfo), randomDraws: outcome.randomDraws });
     // Only a retry reads the effects back. What a session leaves behind tends
     // to survive young-generation GCs until the next full GC (its module
     // instance keeps its scope, bridge and executor, and through them this
@@ -188,7 +190,7 @@ export class SessionRunner {
     // The response leaves only once it is durable in the chosen mode.
     await written.durable;
     this.hooks.ended?.(id, status);
-    return { session: id, status, response };
+    return { session: id, status, response, endPosition: end.position };
   }
 
   private identity(id: SessionId, request: SessionRequest, attempt: number): SessionIdentity {
