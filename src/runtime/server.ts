@@ -9,6 +9,7 @@ import type { Durability, ResponseRecord, SessionId, SessionStartRecord, Session
 import { sessionHistory, type Positioned } from '../executor/history.js';
 import { fault, json, parseMethodCall, RPC_ID_META, rpcIdOf, stableJson, xml, XmlRpcParseError, type RenderedResponse } from '../executor/transports.js';
 import { loadApp, loadRecordedApp, redactConfig, type LoadedApp } from './app-host.js';
+import { IdempotencyKeys, type IdempotencyEntry } from './idempotency-keys.js';
 import { LiveStore, type StoreRecovery } from './live-store.js';
 import { SessionRunner, type SessionRequest, type SessionResult } from './sessions.js';
 import { performCall } from './calls.js';
@@ -77,15 +78,6 @@ export interface RunningServer {
 const DEFAULT_BODY_LIMIT = 1 << 20;
 const DEFAULT_MAX_RESUMES = 5;
 
-interface IdempotencyEntry {
-  session: SessionId;
-  /** Hash of the request body that first used the key (computed lazily for old sessions). */
-  bodyHash: string | null;
-  route: string;
-  result: Promise<RenderedResponse> | null;
-  lastPosition: number | null;
-}
-
 export async function startServer(appEntry: string, options: ServerOptions): Promise<RunningServer> {
   const journalDir = path.resolve(options.journal);
   const durability = options.durability ?? 'batch';
@@ -127,18 +119,11 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
 
     const lastSessionId = (catalog.db.prepare('SELECT coalesce(max(id), 0) AS id FROM sessions').get() as { id: number }).id;
     const keyPrefix = reader.layout.segments[0].header.journalId.toString('hex').slice(0, 8);
-    const idempotency = new Map<string, IdempotencyEntry>();
-    for (const row of catalog.db.prepare('SELECT id, idempotencyKey, route, lastPosition FROM sessions WHERE idempotencyKey IS NOT NULL').all() as {
-      id: number;
-      idempotencyKey: string;
-      route: string;
-      lastPosition: number;
-    }[]) {
-      idempotency.set(row.idempotencyKey, { session: row.id, bodyHash: null, route: row.route, result: null, lastPosition: row.lastPosition });
-    }
     const open = catalog.sessions({ status: 'open' });
-    catalog.close();
-    catalog = null;
+    // From here the catalog answers one question: which earlier session used
+    // an Idempotency-Key (it is indexed up to this process's first record).
+    const keysCatalog = catalog;
+    const idempotency = new IdempotencyKeys((key) => keysCatalog.sessionByIdempotencyKey(key));
 
     // Calls still running when the server has closed its journal are aborted,
     // so that a callee that never answers cannot keep the process alive; their
@@ -162,7 +147,10 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_BODY_LIMIT,
       journalSecrets: options.journalSecrets ?? false,
       drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
-      afterClose: () => calls.abort(new Error('the server closed its journal while this call was running')),
+      afterClose: () => {
+        calls.abort(new Error('the server closed its journal while this call was running'));
+        keysCatalog.close();
+      },
       maxResumes: options.maxResumes ?? DEFAULT_MAX_RESUMES,
       onFatal: options.onFatal,
       log,
@@ -224,7 +212,7 @@ class RecordingServer {
     private readonly store: LiveStore,
     private readonly runner: SessionRunner,
     private readonly reader: JournalReader,
-    private readonly idempotency: Map<string, IdempotencyEntry>,
+    private readonly idempotency: IdempotencyKeys,
     private readonly counts: Map<SessionStatus | 'resumed' | 'stray', number>,
     private readonly settings: ServerSettings,
   ) {
@@ -320,6 +308,14 @@ class RecordingServer {
         if (entry) {
           entry.result = resuming.then((r) => r.response);
           entry.result.catch(() => {});
+          // Once it is over, a duplicate reads the response back from the journal.
+          resuming.then(
+            (r) => {
+              entry.result = null;
+              entry.lastPosition = r.endPosition;
+            },
+            () => {},
+          );
         }
         const work = resuming.catch((error) => {
           this.settings.log(`session ${row.id} could not resume: ${(error as Error).message}`);
