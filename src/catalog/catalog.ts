@@ -249,15 +249,6 @@ export class Catalog {
     return row ?? null;
   }
 
-  /** The latest session started with this Idempotency-Key, or null. */
-  sessionByIdempotencyKey(key: string): { id: SessionId; route: string; lastPosition: Position } | null {
-    const row = this.stmt(
-      'sessionByKey',
-      'SELECT id, route, lastPosition FROM sessions WHERE idempotencyKey = ? AND idempotencyKey IS NOT NULL ORDER BY id DESC LIMIT 1',
-    ).get(key) as { id: SessionId; route: string; lastPosition: Position } | undefined;
-    return row ?? null;
-  }
-
   sessionCount(): number {
     return (this.stmt('sessionCount', 'SELECT count(*) AS n FROM sessions').get() as { n: number }).n;
   }

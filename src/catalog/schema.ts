@@ -1,7 +1,7 @@
 // The catalog's SQLite schema. Bump CATALOG_SCHEMA_VERSION on any change:
 // an existing catalog with another version is rebuilt from the journal.
 
-export const CATALOG_SCHEMA_VERSION = 2;
+export const CATALOG_SCHEMA_VERSION = 1;
 export const CATALOG_FILE = 'catalog.sqlite';
 
 /**
@@ -108,7 +108,6 @@ export const INDEXES = `
 CREATE INDEX sessions_span ON sessions (spanLevel, spanBucket, startedAfterTx, endedAtTx);
 CREATE INDEX sessions_started_at ON sessions (startedAt);
 CREATE INDEX sessions_open ON sessions (id) WHERE status = 'open';
-CREATE INDEX sessions_idempotency_key ON sessions (idempotencyKey, id) WHERE idempotencyKey IS NOT NULL;
 CREATE INDEX checkpoints_session ON checkpoints (session, position);
 CREATE INDEX write_txs_session ON write_txs (session, tx) WHERE session IS NOT NULL;
 CREATE INDEX write_txs_committed_at ON write_txs (committedAt);

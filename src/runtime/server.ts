@@ -9,7 +9,7 @@ import type { Durability, ResponseRecord, SessionId, SessionStartRecord, Session
 import { sessionHistory, type Positioned } from '../executor/history.js';
 import { fault, json, parseMethodCall, RPC_ID_META, rpcIdOf, stableJson, xml, XmlRpcParseError, type RenderedResponse } from '../executor/transports.js';
 import { loadApp, loadRecordedApp, redactConfig, type LoadedApp } from './app-host.js';
-import { IdempotencyKeys, type IdempotencyEntry } from './idempotency-keys.js';
+import { IdempotencyKeys, type EarlierKeyedSession, type IdempotencyEntry } from './idempotency-keys.js';
 import { LiveStore, type StoreRecovery } from './live-store.js';
 import { SessionRunner, type SessionRequest, type SessionResult } from './sessions.js';
 import { performCall } from './calls.js';
@@ -119,11 +119,12 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
 
     const lastSessionId = (catalog.db.prepare('SELECT coalesce(max(id), 0) AS id FROM sessions').get() as { id: number }).id;
     const keyPrefix = reader.layout.segments[0].header.journalId.toString('hex').slice(0, 8);
+    const idempotency = new IdempotencyKeys(
+      catalog.db.prepare('SELECT id, idempotencyKey, route, lastPosition FROM sessions WHERE idempotencyKey IS NOT NULL ORDER BY id').iterate() as Iterable<EarlierKeyedSession>,
+    );
     const open = catalog.sessions({ status: 'open' });
-    // From here the catalog answers one question: which earlier session used
-    // an Idempotency-Key (it is indexed up to this process's first record).
-    const keysCatalog = catalog;
-    const idempotency = new IdempotencyKeys((key) => keysCatalog.sessionByIdempotencyKey(key));
+    catalog.close();
+    catalog = null;
 
     // Calls still running when the server has closed its journal are aborted,
     // so that a callee that never answers cannot keep the process alive; their
@@ -147,10 +148,7 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_BODY_LIMIT,
       journalSecrets: options.journalSecrets ?? false,
       drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
-      afterClose: () => {
-        calls.abort(new Error('the server closed its journal while this call was running'));
-        keysCatalog.close();
-      },
+      afterClose: () => calls.abort(new Error('the server closed its journal while this call was running')),
       maxResumes: options.maxResumes ?? DEFAULT_MAX_RESUMES,
       onFatal: options.onFatal,
       log,
