@@ -348,14 +348,7 @@ export class Catalog {
 
   // --- other records --------------------------------------------------------
 
-  /** The latest snapshot taken at or before tx `tx`, or null. */
-  snapshotAtOrBefore(tx: TxId): SnapshotRow | null {
-    const row = this.stmt('snapshotAt', 'SELECT * FROM snapshots WHERE tx <= ? ORDER BY tx DESC, position DESC LIMIT 1').get(tx) as
-      | SnapshotRow
-      | undefined;
-    return row ?? null;
-  }
-
+  /** Every snapshot record, in journal order. */
   snapshots(): SnapshotRow[] {
     return this.stmt('snapshots', 'SELECT * FROM snapshots ORDER BY position').all() as SnapshotRow[];
   }
