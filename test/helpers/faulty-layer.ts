@@ -112,12 +112,8 @@ export class FaultyLayer implements FileLayer {
   }
 }
 
-/**
- * A layer whose syncs do nothing: fdatasync and directory syncs return at
- * once without making anything durable. A writer on it behaves like a writer
- * that skips its syncs; the power-loss check must catch the loss.
- */
-export function withoutSyncs(inner: FileLayer): FileLayer {
+/** `inner` with its fdatasyncs (both variants) and directory syncs replaced; everything else passes through. */
+function withSyncs(inner: FileLayer, syncs: { datasync: () => Promise<void>; datasyncSync: () => void; syncDir: () => void }): FileLayer {
   return {
     open(file, mode) {
       const real = inner.open(file, mode);
@@ -125,8 +121,8 @@ export function withoutSyncs(inner: FileLayer): FileLayer {
         path: real.path,
         write: (data, position) => real.write(data, position),
         read: (into, offset, length, position) => real.read(into, offset, length, position),
-        datasync: () => new Promise<void>((resolve) => setImmediate(resolve)),
-        datasyncSync: () => {},
+        datasync: syncs.datasync,
+        datasyncSync: syncs.datasyncSync,
         size: () => real.size(),
         truncate: (length) => real.truncate(length),
         close: () => real.close(),
@@ -136,8 +132,21 @@ export function withoutSyncs(inner: FileLayer): FileLayer {
     exists: (file) => inner.exists(file),
     mkdir: (dir) => inner.mkdir(dir),
     remove: (file) => inner.remove(file),
-    syncDir: () => {},
+    syncDir: syncs.syncDir,
   };
+}
+
+/**
+ * A layer whose syncs do nothing: fdatasync and directory syncs return at
+ * once without making anything durable. A writer on it behaves like a writer
+ * that skips its syncs; the power-loss check must catch the loss.
+ */
+export function withoutSyncs(inner: FileLayer): FileLayer {
+  return withSyncs(inner, {
+    datasync: () => new Promise<void>((resolve) => setImmediate(resolve)),
+    datasyncSync: () => {},
+    syncDir: () => {},
+  });
 }
 
 /**
@@ -149,32 +158,17 @@ export function withoutSyncs(inner: FileLayer): FileLayer {
  */
 export function withSlowSyncs(inner: FileLayer, delayMs: () => number, calls: ('datasync' | 'datasyncSync')[]): FileLayer {
   const blocker = new Int32Array(new SharedArrayBuffer(4));
-  return {
-    open(file, mode) {
-      const real = inner.open(file, mode);
-      return {
-        path: real.path,
-        write: (data, position) => real.write(data, position),
-        read: (into, offset, length, position) => real.read(into, offset, length, position),
-        async datasync() {
-          calls.push('datasync');
-          const delay = delayMs();
-          await new Promise<void>((resolve) => (delay > 0 ? setTimeout(resolve, delay) : setImmediate(resolve)));
-        },
-        datasyncSync() {
-          calls.push('datasyncSync');
-          const delay = delayMs();
-          if (delay > 0) Atomics.wait(blocker, 0, 0, delay);
-        },
-        size: () => real.size(),
-        truncate: (length) => real.truncate(length),
-        close: () => real.close(),
-      };
+  return withSyncs(inner, {
+    async datasync() {
+      calls.push('datasync');
+      const delay = delayMs();
+      await new Promise<void>((resolve) => (delay > 0 ? setTimeout(resolve, delay) : setImmediate(resolve)));
     },
-    list: (dir) => inner.list(dir),
-    exists: (file) => inner.exists(file),
-    mkdir: (dir) => inner.mkdir(dir),
-    remove: (file) => inner.remove(file),
+    datasyncSync() {
+      calls.push('datasyncSync');
+      const delay = delayMs();
+      if (delay > 0) Atomics.wait(blocker, 0, 0, delay);
+    },
     syncDir: () => {},
-  };
+  });
 }

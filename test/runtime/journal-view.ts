@@ -10,7 +10,7 @@ import type {
   SessionStartRecord,
   WriteTxRecord,
 } from '../../src/model/records.js';
-import { SqliteStore } from '../../src/store/index.js';
+import { logicalDifference, SqliteStore } from '../../src/store/index.js';
 import type { HttpResult } from '../../scripts/load.js';
 
 // A journal on disk, read back for the runtime tests: sessions with their
@@ -87,6 +87,21 @@ export function rebuildFromJournal(view: JournalView, file: string): SqliteStore
     else store.applyChanges(tx.tx, tx.changes);
   }
   return store;
+}
+
+/** The journal directory's live.sqlite holds exactly the state its journal's write transactions build (rebuilt under `scratchDir`). */
+export function expectLiveIsJournal(journalDir: string, scratchDir: string): JournalView {
+  const view = readJournal(journalDir);
+  const rebuilt = rebuildFromJournal(view, path.join(scratchDir, 'rebuilt.sqlite'));
+  const live = SqliteStore.open(path.join(journalDir, 'live.sqlite'));
+  try {
+    expect(live.lastAppliedTx).toBe(view.writeTxs.length);
+    expect(logicalDifference(live, rebuilt)).toBeNull();
+  } finally {
+    live.close();
+    rebuilt.close();
+  }
+  return view;
 }
 
 /** The bank's tables, every row, in key order (numbers as numbers). */
