@@ -71,6 +71,11 @@ export class StatementCache {
   }
 }
 
+/** Rowids compare by value: a statement with safe integers reports a bigint, one without a number. */
+function sameRowid(a: number | bigint, b: number | bigint): boolean {
+  return a === b || (typeof a !== typeof b && BigInt(a) === BigInt(b));
+}
+
 const lastRowidStatements = new WeakMap<Database.Database, Database.Statement>();
 
 function lastRowidStatement(db: Database.Database): Database.Statement {
@@ -86,11 +91,12 @@ export class TxContext {
   private openIterators: Set<IterableIterator<unknown>> | null = null;
   readonly handle: TxDb;
   /**
-   * The connection's last insert rowid as this transaction last saw it. SQLite
+   * The connection's last insert rowid as this transaction last saw it (null:
+   * unknown, read it before the next statement that may insert). SQLite
    * keeps that value per connection across transactions, so a statement that
    * inserts nothing reports whatever an earlier transaction left there; run()
    * reports 0 instead, so that neither the app nor the read digest depends on
-   * another session's work.
+   * another session's work. The store passes in what the previous write left.
    */
   lastRowid: number | bigint | null = null;
 
@@ -242,6 +248,11 @@ class TxStatementImpl implements TxStatement {
     return slot.stmt;
   }
 
+  /** A statement that returns rows may still insert (INSERT ... RETURNING): the connection's last rowid is then unknown. */
+  private forgetRowidIfWrites(): void {
+    if (!this.entry.readonly) this.ctx.lastRowid = null;
+  }
+
   private begin(params: BindArgs, shape: number): ReadDigest {
     const code = shape | (this.safe ? SHAPE.safeIntegers : 0);
     let header = this.entry.headers.get(code);
@@ -272,7 +283,7 @@ class TxStatementImpl implements TxStatement {
       digest.failure(errorCode(error));
       throw error;
     }
-    const inserted = !cannotInsert && result.changes > 0 && result.lastInsertRowid !== ctx.lastRowid;
+    const inserted = !cannotInsert && result.changes > 0 && !sameRowid(result.lastInsertRowid, ctx.lastRowid!);
     ctx.lastRowid = result.lastInsertRowid;
     const reported: RunResult = { changes: result.changes, lastInsertRowid: inserted ? result.lastInsertRowid : 0 };
     digest.runResult(reported.changes, reported.lastInsertRowid);
@@ -281,6 +292,7 @@ class TxStatementImpl implements TxStatement {
 
   get<R = Record<string, unknown>>(...params: BindArgs): R | undefined {
     const stmt = this.ready();
+    this.forgetRowidIfWrites();
     const digest = this.begin(params, this.shape);
     let row: unknown;
     try {
@@ -296,6 +308,7 @@ class TxStatementImpl implements TxStatement {
 
   all<R = Record<string, unknown>>(...params: BindArgs): R[] {
     const stmt = this.ready();
+    this.forgetRowidIfWrites();
     const digest = this.begin(params, this.shape);
     let rows: unknown[];
     try {
@@ -311,6 +324,7 @@ class TxStatementImpl implements TxStatement {
 
   iterate<R = Record<string, unknown>>(...params: BindArgs): IterableIterator<R> {
     const stmt = this.ready();
+    this.forgetRowidIfWrites();
     const shape = this.shape;
     const digest = this.begin(params, shape);
     let inner: IterableIterator<unknown>;

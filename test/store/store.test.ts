@@ -229,6 +229,64 @@ describe('write transactions', () => {
   });
 });
 
+describe('lastInsertRowid of run()', () => {
+  // SQLite keeps the last insert rowid per connection, across transactions:
+  // a statement that inserts nothing reports whatever was last inserted, by
+  // any transaction. run() reports 0 then, so that what a session sees never
+  // depends on another session's work, however the store learns the value.
+  const ignored = (db: TxDb) => db.prepare(`INSERT OR IGNORE INTO acct VALUES (1, 'ann', 0)`).run();
+  // Changes a row and inserts none: only the rowid the connection holds tells.
+  const updated = (db: TxDb) => db.prepare(`INSERT INTO acct VALUES (2, 'bob', 5) ON CONFLICT (id) DO UPDATE SET bal = bal + 1`).run();
+
+  it('is the new rowid after an insert, and 0 when a statement inserted nothing, whatever the transaction before did', () => {
+    const s = storeWith(BANK);
+    expect(s.write(2, (db) => db.prepare(`INSERT INTO acct VALUES (7, 'cy', 0)`).run()).result).toEqual({ changes: 1, lastInsertRowid: 7 });
+    expect(s.write(3, ignored).result).toEqual({ changes: 0, lastInsertRowid: 0 });
+    expect(s.write(4, (db) => db.prepare('UPDATE acct SET bal = 1 WHERE id = 1').run()).result).toEqual({ changes: 1, lastInsertRowid: 0 });
+    // An upsert that updated changed a row and inserted none.
+    const upsert = s.write(5, (db) => db.prepare(`INSERT INTO acct VALUES (2, 'bob', 5) ON CONFLICT (id) DO UPDATE SET bal = 5`).run()).result;
+    expect(upsert).toEqual({ changes: 1, lastInsertRowid: 0 });
+  });
+
+  it('is 0 for a statement that inserted nothing after changes were applied, a migration ran, or a write failed', () => {
+    const s = storeWith(BANK);
+    s.write(2, (db) => db.prepare(`INSERT INTO acct VALUES (7, 'cy', 0)`).run());
+    // Applied changes insert their after-images with their rowids (here 40).
+    s.applyChanges(3, [{ table: 'acct', key: 40, before: null, after: { id: 40, name: 'dee', bal: 0 } }]);
+    expect(s.write(4, updated).result).toEqual({ changes: 1, lastInsertRowid: 0 });
+    s.applyMigration(5, 'seed', `INSERT INTO acct VALUES (50, 'eve', 0)`);
+    expect(s.write(6, updated).result).toEqual({ changes: 1, lastInsertRowid: 0 });
+    expect(() =>
+      s.write(7, (db) => {
+        db.prepare(`INSERT INTO acct VALUES (60, 'fay', 0)`).run();
+        throw new Error('after an insert');
+      }),
+    ).toThrow('after an insert');
+    expect(s.write(7, updated).result).toEqual({ changes: 1, lastInsertRowid: 0 });
+    expect(s.write(8, ignored).result).toEqual({ changes: 0, lastInsertRowid: 0 });
+  });
+
+  it('is 0 for a statement that inserted nothing after an INSERT ... RETURNING read through get()', () => {
+    const s = storeWith(BANK);
+    const { result } = s.write(2, (db) => {
+      const before = ignored(db); // the transaction learns the connection's rowid
+      const returned = db.prepare(`INSERT INTO acct VALUES (8, 'gus', 0) RETURNING id`).pluck().get();
+      return { before, returned, after: updated(db) };
+    });
+    expect(result).toEqual({ before: { changes: 0, lastInsertRowid: 0 }, returned: 8, after: { changes: 1, lastInsertRowid: 0 } });
+  });
+
+  it('compares by value with safe integers: an UPDATE reports 0, an insert its rowid as a bigint', () => {
+    const s = storeWith(BANK);
+    s.write(2, (db) => db.prepare(`INSERT INTO acct VALUES (7, 'cy', 0)`).run());
+    const { result } = s.write(3, (db) => ({
+      update: db.prepare('UPDATE acct SET bal = 2 WHERE id = 1').safeIntegers().run(),
+      insert: db.prepare(`INSERT INTO acct VALUES (9, 'hal', 0)`).safeIntegers().run(),
+    }));
+    expect(result).toEqual({ update: { changes: 1, lastInsertRowid: 0 }, insert: { changes: 1, lastInsertRowid: 9n } });
+  });
+});
+
 describe('read digest', () => {
   const read = (s: SqliteStore, fn: (db: TxDb) => unknown) => Buffer.from(s.read(fn).readDigest).toString('hex');
   const balances = (db: TxDb) => db.prepare('SELECT * FROM acct ORDER BY id').all();
