@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -586,6 +587,7 @@ class RecordingServer {
       '# HELP windback_journal_bytes Logical size of the journal.',
       '# TYPE windback_journal_bytes gauge',
       `windback_journal_bytes ${this.writer.position}`,
+      ...diskFreeLines(this.writer.dir),
       '# HELP windback_journal_records_total Records appended by this process.',
       '# TYPE windback_journal_records_total counter',
       `windback_journal_records_total ${stats.records}`,
@@ -624,6 +626,22 @@ class RecordingServer {
  * input, canonically, so that a request journaled before a restart compares
  * equal to the same request sent again (whatever its transport or spacing).
  */
+/** Free space on the journal's file system, for the metrics (none when the file system cannot tell). */
+function diskFreeLines(dir: string): string[] {
+  let free: number;
+  try {
+    const stats = fs.statfsSync(dir);
+    free = stats.bavail * stats.bsize;
+  } catch {
+    return [];
+  }
+  return [
+    "# HELP windback_journal_disk_free_bytes Free bytes on the journal's file system (for unprivileged users); at 0 the server fail-stops.",
+    '# TYPE windback_journal_disk_free_bytes gauge',
+    `windback_journal_disk_free_bytes ${free}`,
+  ];
+}
+
 /** The startup line that says how the live database was brought to the journal's last transaction. */
 function recoveryLine(recovery: StoreRecovery): string {
   const from = recovery.action === 'rebuilt' ? (recovery.fromSnapshot !== null ? ` after the snapshot at transaction ${recovery.fromSnapshot}` : ', from an empty database') : '';

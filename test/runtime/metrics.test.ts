@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
@@ -5,7 +6,8 @@ import { tempDirs } from '../helpers/cli.js';
 
 // GET /_windback/metrics of the real binary under `batch`: well-formed
 // Prometheus text (every sample under a family declared once with HELP and
-// TYPE), and figures that agree with what was sent and with /_windback/health.
+// TYPE), and figures that agree with what was sent, with /_windback/health
+// and with the file system.
 
 const BANK_APP = path.join(ROOT, 'fixtures', 'apps', 'bank', 'app.ts');
 const tmp = tempDirs('windback-metrics');
@@ -64,7 +66,8 @@ function value(families: Map<string, Family>, name: string, labels: Record<strin
 
 describe('GET /_windback/metrics', () => {
   it('is well-formed and counts sessions, transactions, journal bytes, fsyncs and the chain head', { timeout: 60_000 }, async () => {
-    recorder = await spawnRecorder(BANK_APP, { journal: tmp(), args: ['--durability', 'batch'] });
+    const journal = tmp();
+    recorder = await spawnRecorder(BANK_APP, { journal, args: ['--durability', 'batch'] });
     client = new LoadClient(recorder.url);
     const opened = await client.json('/open', { owner: 'ann', initial: 100 });
     expect(opened.status).toBe(200);
@@ -94,6 +97,11 @@ describe('GET /_windback/metrics', () => {
     expect(value(families, 'windback_fsync_seconds_sum')).toBeGreaterThan(0);
     expect(value(families, 'windback_fsync_seconds_max')).toBeLessThanOrEqual(value(families, 'windback_fsync_seconds_sum'));
     expect(value(families, 'windback_fsync_thread_pool_total')).toBeLessThanOrEqual(syncs);
+    // The journal's file system, as statfs says (other work on the machine moves it a little).
+    const fsStats = fs.statfsSync(journal);
+    const free = value(families, 'windback_journal_disk_free_bytes');
+    expect(Number.isInteger(free) && free > 0).toBe(true);
+    expect(Math.abs(free - fsStats.bavail * fsStats.bsize)).toBeLessThan(0.05 * fsStats.blocks * fsStats.bsize);
     const head = families.get('windback_chain_head')!.samples;
     expect(head).toHaveLength(1);
     expect(head[0].labels.head).toBe(health.chainHead);
