@@ -6,10 +6,11 @@ import { appLocation, type SourceLocation } from './source-maps.js';
 // reported instead (docs/sandbox.md, "Unhandled rejections"). A rejection that
 // cannot be traced to app code keeps Node's default: it is Windback's bug.
 //
-// It cannot be charged to a session: sessions share their code version's
-// context, and the rejection surfaces after the microtask queue drains, when
-// no session is on the stack. It is not journaled for the same reason; a
-// replay of the session rejects the same promise again.
+// It cannot be charged to one session for certain: sessions share their
+// code version's context, and the rejection surfaces after the microtask
+// queue drains, when no session is on the stack. The report names the
+// sessions that were running then instead. It is not journaled for the same
+// reason; a replay of the session rejects the same promise again.
 
 export interface StrayRejection {
   /** The rejection reason's `name: message`, or the reason itself as a string. */
@@ -69,13 +70,29 @@ function strayRejection(reason: unknown, promise: Promise<unknown>): StrayReject
   return { reason: text, location, count };
 }
 
-/** One line per distinct rejection, then again at its 10th, 100th, 1,000th... occurrence. */
-export function formatStrayRejection(stray: StrayRejection): string | null {
+/** Sessions named in a report at most; the rest are counted. */
+const MAX_NAMED_SESSIONS = 5;
+
+/**
+ * One line per distinct rejection, then again at its 10th, 100th, 1,000th...
+ * occurrence. `running`: the sessions that were running when it surfaced
+ * (the one that rejected it is among them unless it had already ended);
+ * they are named, so that the rejection can be reproduced with `replay run`.
+ */
+export function formatStrayRejection(stray: StrayRejection, running: readonly number[] = []): string | null {
   const { count } = stray;
   if (count > 1 && !/^10*$/.test(String(count))) return null;
   const where = stray.location ? `${stray.location.file}:${stray.location.line}:${stray.location.column}: ` : '';
   const times = count > 1 ? ` (${count} times so far)` : '';
-  return `${where}unhandled rejection in app code: ${stray.reason}${times}; reported, not fatal (handle the promise, or await it)`;
+  return `${where}unhandled rejection in app code: ${stray.reason}${times}${whileRunning(running)}; reported, not fatal (handle the promise, or await it)`;
+}
+
+function whileRunning(running: readonly number[]): string {
+  if (running.length === 0) return '';
+  if (running.length === 1) return `, surfaced while session ${running[0]} ran`;
+  const named = running.slice(0, MAX_NAMED_SESSIONS).join(', ');
+  const more = running.length > MAX_NAMED_SESSIONS ? ` and ${running.length - MAX_NAMED_SESSIONS} more` : '';
+  return `, surfaced while sessions ${named}${more} ran`;
 }
 
 function logToStderr(stray: StrayRejection): void {

@@ -157,7 +157,7 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
     // App promises rejected and left unhandled are logged and counted, never fatal.
     const previousReporter = reportStrayRejections((stray) => {
       bump('stray');
-      const line = formatStrayRejection(stray);
+      const line = formatStrayRejection(stray, runner.runningSessions());
       if (line !== null) log(`warning: ${line}`);
     });
     const resumedCount = { resumed: 0, aborted: 0 };

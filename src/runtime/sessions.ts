@@ -94,6 +94,8 @@ function isEffectKind(kind: JournalRecord['kind']): boolean {
 export class SessionRunner {
   private nextId: SessionId;
   private readonly handled: HandledDurability = { last: null };
+  /** Sessions being run or resumed now (for what the server says of a stray rejection). */
+  private readonly running = new Set<SessionId>();
 
   constructor(
     private readonly app: LoadedApp,
@@ -103,6 +105,11 @@ export class SessionRunner {
     private readonly settings: { lastSessionId: SessionId; keyPrefix: string; timeZone: string; locale: string },
   ) {
     this.nextId = settings.lastSessionId + 1;
+  }
+
+  /** The sessions running now, oldest first. */
+  runningSessions(): SessionId[] {
+    return [...this.running];
   }
 
   /** Run a new session to its end. Resolves once its response is durable. */
@@ -158,39 +165,44 @@ export class SessionRunner {
     firstAttempt: number,
     served: Positioned<EffectRecord>[],
   ): Promise<SessionResult> {
-    let attempt = firstAttempt;
-    let outcome: AttemptOutcome;
-    for (;;) {
-      outcome = await executeSession({
-        realm: realmOf(app),
-        session: this.identity(id, request, attempt),
-        served,
-        live: this.live(journal, id),
-      });
-      if (outcome.status !== 'retry' || attempt >= firstAttempt + MAX_ATTEMPTS - 1) break;
-      // Wind back to the last checkpoint: what came before it is served, the rest runs again.
-      // No checkpoint of the app's own yet (none is journaled for it): from the start, served nothing.
-      attempt++;
-      const from = outcome.lastCheckpoint;
-      served = from === null ? [] : journal.effects.filter((e) => e.position <= from);
-      journal.append({ kind: 'session-attempt', at: Date.now(), attempt, reason: 'retry', fromCheckpoint: from, codeVersion: app.bundle.codeVersion });
+    this.running.add(id);
+    try {
+      let attempt = firstAttempt;
+      let outcome: AttemptOutcome;
+      for (;;) {
+        outcome = await executeSession({
+          realm: realmOf(app),
+          session: this.identity(id, request, attempt),
+          served,
+          live: this.live(journal, id),
+        });
+        if (outcome.status !== 'retry' || attempt >= firstAttempt + MAX_ATTEMPTS - 1) break;
+        // Wind back to the last checkpoint: what came before it is served, the rest runs again.
+        // No checkpoint of the app's own yet (none is journaled for it): from the start, served nothing.
+        attempt++;
+        const from = outcome.lastCheckpoint;
+        served = from === null ? [] : journal.effects.filter((e) => e.position <= from);
+        journal.append({ kind: 'session-attempt', at: Date.now(), attempt, reason: 'retry', fromCheckpoint: from, codeVersion: app.bundle.codeVersion });
+      }
+      const ok = outcome.status === 'ok';
+      const response = renderResponse(request.transport, { ok, output: outcome.output, error: outcome.thrown, rpcId: request.rpcId });
+      response.headers['windback-session'] = String(id);
+      const written = journal.append({ kind: 'response', at: Date.now(), status: response.status, headers: response.headers, body: response.body });
+      const status: SessionStatus = ok ? 'ok' : 'error';
+      const end = journal.append({ kind: 'session-end', at: Date.now(), status, error: ok ? null : (outcome.error as ErrorInfo), randomDraws: outcome.randomDraws });
+      // Only a retry reads the effects back. What a session leaves behind tends
+      // to survive young-generation GCs until the next full GC (its module
+      // instance keeps its scope, bridge and executor, and through them this
+      // journal: about 8 KB a deposit was promoted, docs/benchmarks.md), so let
+      // go of the records now rather than have them copied and promoted.
+      journal.effects.length = 0;
+      // The response leaves only once it is durable in the chosen mode.
+      await written.durable;
+      this.hooks.ended?.(id, status);
+      return { session: id, status, response, endPosition: end.position };
+    } finally {
+      this.running.delete(id);
     }
-    const ok = outcome.status === 'ok';
-    const response = renderResponse(request.transport, { ok, output: outcome.output, error: outcome.thrown, rpcId: request.rpcId });
-    response.headers['windback-session'] = String(id);
-    const written = journal.append({ kind: 'response', at: Date.now(), status: response.status, headers: response.headers, body: response.body });
-    const status: SessionStatus = ok ? 'ok' : 'error';
-    const end = journal.append({ kind: 'session-end', at: Date.now(), status, error: ok ? null : (outcome.error as ErrorInfo), randomDraws: outcome.randomDraws });
-    // Only a retry reads the effects back. What a session leaves behind tends
-    // to survive young-generation GCs until the next full GC (its module
-    // instance keeps its scope, bridge and executor, and through them this
-    // journal: about 8 KB a deposit was promoted, docs/benchmarks.md), so let
-    // go of the records now rather than have them copied and promoted.
-    journal.effects.length = 0;
-    // The response leaves only once it is durable in the chosen mode.
-    await written.durable;
-    this.hooks.ended?.(id, status);
-    return { session: id, status, response, endPosition: end.position };
   }
 
   private identity(id: SessionId, request: SessionRequest, attempt: number): SessionIdentity {

@@ -39,9 +39,11 @@ async function metric(name: string): Promise<number> {
 describe('an unhandled rejection in app code', () => {
   it('is logged with its source line and counted, and the server keeps serving every session', async () => {
     const kinds = ['orphan', 'microtask', 'forgotten', 'orphan', 'orphan'];
+    const sessionOf: Record<string, number> = {};
     for (const kind of kinds) {
       const r = await client.json(`/${kind}`, {});
       expect(r.status, `${kind}: ${r.body.toString()}`).toBe(200);
+      sessionOf[kind] ??= r.session!;
     }
     const count = await client.json('/count', {});
     expect(count.value).toBe(3);
@@ -54,6 +56,9 @@ describe('an unhandled rejection in app code', () => {
     expect(warnings).toHaveLength(3);
     const appFile = path.join('fixtures', 'apps', 'stray', 'app.ts');
     expect(warnings.find((l) => l.includes('nobody handles this one'))).toMatch(new RegExp(`${appFile.replace(/[/.]/g, '\\$&')}:13:\\d+: unhandled rejection in app code: Error: nobody handles this one`));
+    // Sent one at a time: the session that rejected it is the one named, for `replay run`.
+    expect(warnings.find((l) => l.includes('nobody handles this one'))).toContain(`nobody handles this one, surfaced while session ${sessionOf.orphan} ran;`);
+    expect(warnings.find((l) => l.includes('microtask'))).toContain(`, surfaced while session ${sessionOf.microtask} ran;`);
     expect(warnings.find((l) => l.includes('microtask'))).toMatch(/app\.ts:20:\d+: unhandled rejection in app code: TypeError: thrown in a microtask/);
     expect(warnings.find((l) => l.includes('nobody waited'))).toMatch(/app\.ts:27:\d+: unhandled rejection in app code: RangeError: a transaction nobody waited for/);
     const health = await client.request('GET', '/_windback/health');
