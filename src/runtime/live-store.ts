@@ -92,9 +92,6 @@ export class LiveStore implements LiveDatabase {
   ) {
     this.dbBytes = fileSize(store.file);
     removeUnfinishedSnapshots(path.join(options.journalDir, SNAPSHOT_DIR));
-    // Before any transaction runs on the file: from here until a clean close,
-    // an OS crash may leave it with lost writes (open-marker.ts).
-    writeOpenMarker(options.journalDir);
   }
 
   static open(options: LiveStoreOptions): LiveStore {
@@ -104,6 +101,9 @@ export class LiveStore implements LiveDatabase {
     let reason: string | null = null;
     const exists = fs.existsSync(file);
     if (exists) reason = distrustAfterOpen(options.journalDir);
+    // Before anything writes to the file (a roll-forward, a rebuild): from
+    // here until a clean close, an OS crash may leave it with lost writes.
+    writeOpenMarker(options.journalDir);
     if (exists && reason === null) {
       try {
         store = SqliteStore.open(file, LIVE_OPTIONS);
