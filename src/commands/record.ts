@@ -12,7 +12,7 @@ interface RecordResult {
 export default class RecordCommand extends ReplayCommand<RecordResult> {
   static override summary = 'Serve an app over HTTP and record every session in the journal.';
   static override description =
-    'Bundles the app (a TypeScript module that default-exports defineApp({...})), rolls its database forward from the journal, resumes sessions a crash interrupted, and serves JSON routes (POST /<kind>), JSON-RPC 2.0 at POST /rpc and XML-RPC at POST /RPC2. Every response is journaled, and durable under --durability, before it is sent. SIGTERM or SIGINT drains in-flight sessions and closes the journal.';
+    'Bundles the app (a TypeScript module that default-exports defineApp({...})), rolls its database forward from the journal (or rebuilds it from the latest intact snapshot when it is damaged, missing, or was open when the machine went down), resumes sessions a crash interrupted, and serves JSON routes (POST /<kind>), JSON-RPC 2.0 at POST /rpc and XML-RPC at POST /RPC2. Every response is journaled, and durable under --durability, before it is sent. SIGTERM or SIGINT drains in-flight sessions and closes the journal. Health and Prometheus metrics are at GET /_windback/health and /_windback/metrics (docs/server.md).';
   static override examples = [
     '<%= config.bin %> record fixtures/apps/bank/app.ts --port 8080',
     '<%= config.bin %> record app.ts --durability always --snapshot-every 500 --config \'{"fraudUrl":"http://127.0.0.1:7412"}\'',
