@@ -1,5 +1,5 @@
 import chalk from 'chalk';
-import type { InfoResult } from '../services/info.js';
+import type { InfoResult, SnapshotsInfo } from '../services/info.js';
 import type { RepairResult } from '../services/repair.js';
 import type { SessionListing } from '../services/sessions.js';
 import type { WindResult } from '../services/wind.js';
@@ -28,7 +28,17 @@ export function formatInfo(r: InfoResult): string {
   ];
   if (r.damage && r.integrity !== 'ok') lines.push(`              ${chalk.dim(r.damage)}`);
   lines.push(`chain head    ${r.chainHead}`);
+  lines.push(`snapshots     ${formatSnapshots(r.snapshots)}`);
+  for (const p of r.snapshots.passedOver) lines.push(`              ${chalk.yellow(`passed over: ${p.file} (tx ${p.tx}): ${p.why}`)}`);
   return lines.join('\n');
+}
+
+function formatSnapshots(s: SnapshotsInfo): string {
+  if (s.count === 0) return 'none';
+  const start = s.intact
+    ? `a rebuild starts from tx ${s.intact.tx} (${s.intact.file}, ${formatBytes(s.intact.bytes)})`
+    : chalk.yellow('none intact: a rebuild starts from an empty database');
+  return `${s.count.toLocaleString('en-US')}; ${start}`;
 }
 
 export function formatBytes(bytes: number): string {

@@ -1,9 +1,12 @@
 
-import { RECORD_TYPE, type WriteTxRecord } from '../model/records.js';
+import { RECORD_TYPE, type SnapshotRecord, type WriteTxRecord } from '../model/records.js';
 import { FORMAT_VERSION, JournalReader, decodeFrame } from '../journal/index.js';
+import { latestIntactSnapshot } from '../store/index.js';
 
 // `replay info`: what a journal holds and whether it is intact. It verifies
 // every checksum and the hash chain itself; nothing is taken from a cache.
+// Of the database snapshots it checks the one a rebuild would start from
+// (and any later ones it would pass over), by the hashes their records hold.
 
 export type Integrity = 'ok' | 'torn-tail' | 'corrupt';
 
@@ -31,11 +34,22 @@ export interface InfoResult {
   damage: string | null;
   /** Head of the last intact batch commit, 64 lowercase hex digits. */
   chainHead: string;
+  snapshots: SnapshotsInfo;
+}
+
+export interface SnapshotsInfo {
+  /** Snapshot records in the journal. */
+  count: number;
+  /** The latest snapshot whose file is there with its recorded bytes: where a rebuild of the last state starts (null: from an empty database). */
+  intact: { tx: number; file: string; bytes: number } | null;
+  /** Later snapshots that a rebuild passes over, latest first, with why. */
+  passedOver: { tx: number; file: string; why: string }[];
 }
 
 const SESSION_START = RECORD_TYPE['session-start'];
 const SESSION_END = RECORD_TYPE['session-end'];
 const WRITE_TX = RECORD_TYPE['write-tx'];
+const SNAPSHOT = RECORD_TYPE.snapshot;
 
 export function info(options: InfoOptions): InfoResult {
   const reader = JournalReader.open(options.journal);
@@ -43,6 +57,7 @@ export function info(options: InfoOptions): InfoResult {
   let ended = 0;
   let firstTx: number | null = null;
   let lastTxPosition: number | null = null;
+  const snapshots: SnapshotRecord[] = [];
   const frames = reader.scanFrames({ verifyChain: true }).frames();
   let step = frames.next();
   for (; !step.done; step = frames.next()) {
@@ -52,7 +67,7 @@ export function info(options: InfoOptions): InfoResult {
     else if (frame.type === WRITE_TX) {
       if (firstTx === null) firstTx = (decodeFrame(frame) as WriteTxRecord).tx;
       lastTxPosition = frame.position;
-    }
+    } else if (frame.type === SNAPSHOT) snapshots.push(decodeFrame(frame) as SnapshotRecord);
   }
   const scan = step.value;
   const lastTx = lastTxPosition === null ? null : (reader.readAt(lastTxPosition).record as WriteTxRecord).tx;
@@ -73,6 +88,16 @@ export function info(options: InfoOptions): InfoResult {
     tornTailBytes: scan.tailBytes,
     damage: damage ? `${damage.reason} (${damage.path})` : null,
     chainHead: scan.chainHead.toString('hex'),
+    snapshots: snapshotsInfo(reader.dir, snapshots, lastTx ?? 0),
+  };
+}
+
+function snapshotsInfo(dir: string, snapshots: SnapshotRecord[], lastTx: number): SnapshotsInfo {
+  const { intact, passedOver } = latestIntactSnapshot(dir, snapshots, lastTx);
+  return {
+    count: snapshots.length,
+    intact: intact === null ? null : { tx: intact.snapshot.tx, file: intact.snapshot.file, bytes: intact.snapshot.bytes },
+    passedOver: passedOver.map((p) => ({ tx: p.snapshot.tx, file: p.snapshot.file, why: p.why })),
   };
 }
 

@@ -18,35 +18,35 @@ export interface RecordedSnapshot {
   sha256: string;
 }
 
-export interface PassedOverSnapshot {
-  snapshot: RecordedSnapshot;
+export interface PassedOverSnapshot<S extends RecordedSnapshot = RecordedSnapshot> {
+  snapshot: S;
   /** One line: why it was not used. */
   why: string;
 }
 
-export interface IntactSnapshot {
-  snapshot: RecordedSnapshot;
+export interface IntactSnapshot<S extends RecordedSnapshot = RecordedSnapshot> {
+  snapshot: S;
   /** Its absolute path. */
   path: string;
   /** Its bytes, when asked for (`read: true`), so that they are read once. */
   bytes: Buffer | null;
 }
 
-export interface SnapshotChoice {
+export interface SnapshotChoice<S extends RecordedSnapshot = RecordedSnapshot> {
   /** The snapshot to start from, or null: start from an empty database. */
-  intact: IntactSnapshot | null;
+  intact: IntactSnapshot<S> | null;
   /** Later snapshots that were passed over, latest first. */
-  passedOver: PassedOverSnapshot[];
+  passedOver: PassedOverSnapshot<S>[];
 }
 
-export function latestIntactSnapshot(
+export function latestIntactSnapshot<S extends RecordedSnapshot>(
   journalDir: string,
-  snapshots: readonly RecordedSnapshot[],
+  snapshots: readonly S[],
   atOrBefore: TxId,
   options: { read?: boolean } = {},
-): SnapshotChoice {
+): SnapshotChoice<S> {
   const candidates = snapshots.filter((s) => s.tx <= atOrBefore).sort((a, b) => b.tx - a.tx);
-  const passedOver: PassedOverSnapshot[] = [];
+  const passedOver: PassedOverSnapshot<S>[] = [];
   for (const snapshot of candidates) {
     const file = path.join(journalDir, snapshot.file);
     let bytes: Buffer | null = null;

@@ -82,6 +82,21 @@ describe('rebuilding the live database past damaged snapshots', () => {
     fs.rmSync(path.join(rec.journal, previous.file));
     fs.rmSync(path.join(rec.journal, 'live.sqlite'));
 
+    // `replay info` says so before anything is started.
+    const info = replay(['info', '--json', '--journal', rec.journal]);
+    expect(info.code, info.stderr).toBe(0);
+    expect(info.json.snapshots).toEqual({
+      count: rec.snapshots.length,
+      intact: { tx: older.tx, file: older.file, bytes: older.bytes },
+      passedOver: [
+        { tx: latest.tx, file: latest.file, why: expect.stringMatching(/^its bytes have SHA-256 [0-9a-f]{64}, but [0-9a-f]{64} was recorded$/) },
+        { tx: previous.tx, file: previous.file, why: 'its file is missing' },
+      ],
+    });
+    const human = replay(['info', '--journal', rec.journal]).stdout;
+    expect(human).toContain(`snapshots     ${rec.snapshots.length}; a rebuild starts from tx ${older.tx} (${older.file}, `);
+    expect(human).toContain(`passed over: ${previous.file} (tx ${previous.tx}): its file is missing`);
+
     const stderr = await restartAndCheck(rec);
     expect(stderr).toMatch(new RegExp(`warning: snapshot ${latest.file} \\(transaction ${latest.tx}\\) passed over: its bytes have SHA-256 [0-9a-f]{64}, but ${latest.sha256} was recorded`));
     expect(stderr).toContain(`warning: snapshot ${previous.file} (transaction ${previous.tx}) passed over: its file is missing`);
