@@ -29,7 +29,10 @@ export function formatInfo(r: InfoResult): string {
   if (r.damage && r.integrity !== 'ok') lines.push(`              ${chalk.dim(r.damage)}`);
   lines.push(`chain head    ${r.chainHead}`);
   lines.push(`snapshots     ${formatSnapshots(r.snapshots)}`);
-  for (const p of r.snapshots.passedOver) lines.push(`              ${chalk.yellow(`passed over: ${p.file} (tx ${p.tx}): ${p.why}`)}`);
+  // A journal whose old snapshot files were deleted by hand can have thousands: the latest few tell.
+  const passedOver = r.snapshots.passedOver;
+  for (const p of passedOver.slice(0, 5)) lines.push(`              ${chalk.yellow(`passed over: ${p.file} (tx ${p.tx}): ${p.why}`)}`);
+  if (passedOver.length > 5) lines.push(`              ${chalk.yellow(`and ${passedOver.length - 5} earlier ones passed over (--json lists them)`)}`);
   return lines.join('\n');
 }
 
