@@ -31,10 +31,10 @@ interface Recorded {
   balance: number;
 }
 
-/** Deposits under `replay record` with a snapshot every 15 transactions; then a clean stop. */
-async function record(): Promise<Recorded> {
+/** Deposits under `replay record` with a snapshot every `every` transactions; then a clean stop. */
+async function record(every = 15): Promise<Recorded> {
   const journal = tmp();
-  recorder = await spawnRecorder(BANK_APP, { journal, args: ['--durability', 'none', '--snapshot-every', '15', '--snapshot-growth', '0'] });
+  recorder = await spawnRecorder(BANK_APP, { journal, args: ['--durability', 'none', '--snapshot-every', String(every), '--snapshot-growth', '0'] });
   const client = new LoadClient(recorder.url);
   const opened = await client.json('/open', { owner: 'ann', initial: 100 });
   const account = (opened.value as { id: string }).id;
@@ -110,8 +110,14 @@ describe('rebuilding the live database past damaged snapshots', () => {
   });
 
   it('rebuilds from an empty database and the whole journal when no snapshot is intact', { timeout: 90_000 }, async () => {
-    const rec = await record();
+    const rec = await record(6);
     for (const s of rec.snapshots) flipByte(path.join(rec.journal, s.file), 100);
+    expect(rec.snapshots.length).toBeGreaterThan(5);
+    // `replay info` lists the latest five it would pass over, and counts the rest.
+    const human = replay(['info', '--journal', rec.journal]).stdout;
+    expect(human).toContain(`snapshots     ${rec.snapshots.length}; none intact: a rebuild starts from an empty database`);
+    expect(human.split('\n').filter((l) => l.includes('passed over: '))).toHaveLength(5);
+    expect(human).toContain(`and ${rec.snapshots.length - 5} earlier ones passed over (--json lists them)`);
     // A database ahead of the journal is not trusted either: here, one with a transaction the journal never had.
     const live = SqliteStore.open(path.join(rec.journal, 'live.sqlite'));
     live.applyChanges(rec.lastTx + 1, []);
