@@ -38,6 +38,13 @@ export default class RecordCommand extends ReplayCommand<RecordResult> {
       default: 10_000,
       min: 0,
     }),
+    'call-timeout': Flags.integer({
+      summary: 'Give up on an external call (fetch) after this many ms (0: no limit).',
+      description:
+        'The call fails with a TimeoutError, journaled as its result, so that a replay sees the same. Without a limit, a callee that never answers holds its session (and the duplicates waiting on its Idempotency-Key) for as long as the HTTP client waits: minutes.',
+      default: 30_000,
+      min: 0,
+    }),
     'max-resumes': Flags.integer({
       summary: 'Resume a crashed session at most N times in a row, then end it aborted.',
       description: 'A session during which the process ended N+1 times in a row (each restart resumed it, and the process died again) is ended `aborted` instead of being resumed once more, so that a session that takes the process down cannot do it at every restart.',
@@ -77,6 +84,7 @@ export default class RecordCommand extends ReplayCommand<RecordResult> {
       journalSecrets: flags['journal-secrets'],
       maxResumes: flags['max-resumes'],
       drainTimeoutMs: flags['drain-timeout'],
+      callTimeoutMs: flags['call-timeout'],
       log,
       onFatal: () => {
         fatal = true;

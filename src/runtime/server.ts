@@ -45,6 +45,8 @@ export interface ServerOptions {
   maxResumes?: number;
   /** How long shutdown waits for in-flight sessions, in ms (default 10 s). */
   drainTimeoutMs?: number;
+  /** How long an external call (fetch) may take, in ms (default 30 s; 0: no limit of Windback's own). */
+  callTimeoutMs?: number;
   timeZone?: string;
   locale?: string;
   segmentBytes?: number;
@@ -78,6 +80,7 @@ export interface RunningServer {
 
 const DEFAULT_BODY_LIMIT = 1 << 20;
 const DEFAULT_MAX_RESUMES = 5;
+const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 
 export async function startServer(appEntry: string, options: ServerOptions): Promise<RunningServer> {
   const journalDir = path.resolve(options.journal);
@@ -131,6 +134,7 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
     // so that a callee that never answers cannot keep the process alive; their
     // sessions stay open in the journal and resume at the next start.
     const calls = new AbortController();
+    const callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     const counts = new Map<SessionStatus | 'resumed' | 'stray', number>();
     const bump = (key: SessionStatus | 'resumed' | 'stray'): void => void counts.set(key, (counts.get(key) ?? 0) + 1);
     const runner = new SessionRunner(
@@ -138,7 +142,7 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
       writer,
       store,
       {
-        call: (name, request, key) => performCall(name, request, key, calls.signal),
+        call: (name, request, key) => performCall(name, request, key, calls.signal, callTimeoutMs),
         log: (session, level, text) => log(`[session ${session}] ${level}: ${text}`),
         ended: (_session, status) => bump(status),
       },
