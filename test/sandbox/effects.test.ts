@@ -198,6 +198,38 @@ describe('console', () => {
       ['log', ['detached']],
     ]);
   });
+
+  it('gives every method detached, lets the app replace one, and keeps counts per session', () => {
+    const code = `
+      const { count, timeLog, table } = console;
+      count('x'); console.count('x'); count();
+      console.countReset('x'); count('x');
+      timeLog('none');
+      table([1, 2]);
+      console.group = (...a) => console.log('grouped', ...a);
+      console.group('g');
+      module.exports = { keys: Object.keys(console) };
+    `;
+    const first = new FakeBridge();
+    const { exports } = runApp(realm, code, first);
+    expect(first.logs.map((l) => [l.level, plain(l.args)])).toEqual([
+      ['log', ['x: 1']],
+      ['log', ['x: 2']],
+      ['log', ['default: 1']],
+      ['log', ['x: 1']],
+      ['warn', ["No such label 'none' for console.timeLog()"]],
+      ['log', [[1, 2]]],
+      ['log', ['grouped', 'g']],
+    ]);
+    expect((exports as { keys: string[] }).keys).toEqual(expect.arrayContaining(['log', 'info', 'warn', 'error', 'debug', 'count', 'timeLog', 'table', 'group']));
+    // A second session starts its counts afresh, and sees no replaced method.
+    const second = new FakeBridge();
+    runApp(realm, `console.count('x'); console.group('plain');`, second);
+    expect(second.logs.map((l) => [l.level, plain(l.args)])).toEqual([
+      ['log', ['x: 1']],
+      ['log', ['plain']],
+    ]);
+  });
 });
 
 describe('timers', () => {
