@@ -719,8 +719,12 @@ export class JournalWriter {
     if (nanos > this.stats.maxSyncNanos) this.stats.maxSyncNanos = nanos;
     if (threadPool) this.stats.threadPoolSyncs++;
     // Off the event loop once recent syncs average over the limit; back once
-    // they average under half of it (a thread-pool sync's figure includes its
-    // two hand-offs, so the margin keeps it from flapping).
+    // they average under half of it. A thread-pool sync's figure also counts
+    // its two hand-offs and however long the event loop was busy before it
+    // could run the callback (milliseconds, under load), so it may bring the
+    // syncs back when it is low, but never sends them away: only syncs timed
+    // on the event loop, which time the disk alone, do.
+    if (threadPool && !this.slowDisk) return;
     this.recentSyncNanos += (nanos - this.recentSyncNanos) / 8;
     if (this.recentSyncNanos > this.inlineSyncLimitNanos) this.slowDisk = true;
     else if (this.recentSyncNanos < this.inlineSyncLimitNanos / 2) this.slowDisk = false;

@@ -153,15 +153,21 @@ export function withoutSyncs(inner: FileLayer): FileLayer {
  * A disk whose fdatasyncs take `delayMs()` (0: at once), modelled without
  * the real disk's: what is written reaches the page cache and is read back,
  * but nothing is made durable. The event-loop variant blocks for the delay,
- * the thread-pool variant waits for a timer (or one turn). Records which
- * variant each sync used.
+ * the thread-pool variant waits for a timer (or one turn), for
+ * `threadPoolDelayMs()` if given (a busy event loop makes those look slow).
+ * Records which variant each sync used.
  */
-export function withSlowSyncs(inner: FileLayer, delayMs: () => number, calls: ('datasync' | 'datasyncSync')[]): FileLayer {
+export function withSlowSyncs(
+  inner: FileLayer,
+  delayMs: () => number,
+  calls: ('datasync' | 'datasyncSync')[],
+  threadPoolDelayMs: () => number = delayMs,
+): FileLayer {
   const blocker = new Int32Array(new SharedArrayBuffer(4));
   return withSyncs(inner, {
     async datasync() {
       calls.push('datasync');
-      const delay = delayMs();
+      const delay = threadPoolDelayMs();
       await new Promise<void>((resolve) => (delay > 0 ? setTimeout(resolve, delay) : setImmediate(resolve)));
     },
     datasyncSync() {

@@ -59,6 +59,27 @@ describe('batch syncs on a slow disk', () => {
     expect(withoutCommits(readAll(dir).records)).toHaveLength(i);
   });
 
+  it('does not leave the event loop because thread-pool syncs looked slow: their time includes the event loop being busy', { timeout: 30_000 }, async () => {
+    const dir = tmp();
+    const calls: ('datasync' | 'datasyncSync')[] = [];
+    // The disk is fast; a sync on the thread pool comes back late (its callback waits for a busy loop).
+    const { writer } = await openJournalWriter(dir, { durability: 'batch', layer: withSlowSyncs(nodeFileLayer, () => 0, calls, () => 10) });
+    // Appends one turn apart: while the zeros written at open are synced, and
+    // then while a sync is in flight, their group commits go to the thread pool.
+    const durables: Promise<void>[] = [];
+    for (let i = 0; i < 30; i++) {
+      durables.push(writer.append(pool[i % pool.length]).durable);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(durables);
+    // The zeros' sync, and at least one group commit's (10 ms: alone, over the 1 ms average).
+    expect(calls.filter((c) => c === 'datasync').length, calls.join(' ')).toBeGreaterThanOrEqual(2);
+    calls.length = 0;
+    for (let i = 0; i < 20; i++) await writer.append(pool[i % pool.length]).durable;
+    await writer.close();
+    expect(calls).toEqual(new Array(20).fill('datasyncSync'));
+  });
+
   it('keeps syncs on the event loop on a fast disk', { timeout: 30_000 }, async () => {
     const dir = tmp();
     const calls: ('datasync' | 'datasyncSync')[] = [];
