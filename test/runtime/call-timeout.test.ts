@@ -1,9 +1,8 @@
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
 import { replay, tempDirs } from '../helpers/cli.js';
+import { startSilentStub, type SilentStub } from '../helpers/silent-stub.js';
 import { readJournal } from './journal-view.js';
 
 // --call-timeout: an external call whose callee never answers fails after
@@ -14,29 +13,23 @@ import { readJournal } from './journal-view.js';
 const STAMPS_APP = path.join(ROOT, 'fixtures', 'apps', 'stamps', 'app.ts');
 const tmp = tempDirs('windback-call-timeout');
 let recorder: RecorderProcess | null = null;
-let stub: http.Server | null = null;
+let stub: SilentStub | null = null;
 
 afterAll(async () => {
   await recorder?.kill('SIGKILL');
-  stub?.closeAllConnections();
-  await new Promise((resolve) => stub?.close(resolve) ?? resolve(null));
+  await stub?.close();
 });
 
 describe('--call-timeout', () => {
   it('fails a call the callee never answers with a journaled TimeoutError, and the session verifies equal', { timeout: 60_000 }, async () => {
-    let received = 0;
-    stub = http.createServer((req) => {
-      req.resume();
-      req.on('end', () => void received++); // never answered
-    });
-    await new Promise<void>((resolve) => stub!.listen(0, '127.0.0.1', resolve));
-    const hold = `http://127.0.0.1:${(stub.address() as AddressInfo).port}/hold`;
+    const silent = (stub = await startSilentStub());
+    const hold = silent.url;
     const journal = tmp();
     recorder = await spawnRecorder(STAMPS_APP, { journal, args: ['--call-timeout', '300'] });
     const client = new LoadClient(recorder.url);
     const r = await client.json('/draws', { hold });
     client.close();
-    expect(received).toBe(1);
+    expect(silent.received).toBe(1);
     expect(r.status).toBe(500);
     expect((await recorder.stop()).code).toBe(0);
     recorder = null;

@@ -1,9 +1,8 @@
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
 import { replay, tempDirs } from '../helpers/cli.js';
+import { startSilentStub, type SilentStub } from '../helpers/silent-stub.js';
 import { readJournal } from './journal-view.js';
 
 // A session during which the process ends, every time: each restart resumes
@@ -17,43 +16,31 @@ import { readJournal } from './journal-view.js';
 const STAMPS_APP = path.join(ROOT, 'fixtures', 'apps', 'stamps', 'app.ts');
 const tmp = tempDirs('windback-resume-limit');
 let recorder: RecorderProcess | null = null;
-let stub: http.Server | null = null;
+let stub: SilentStub | null = null;
 
 afterAll(async () => {
   await recorder?.kill('SIGKILL');
-  stub?.closeAllConnections();
-  await new Promise((resolve) => stub?.close(resolve) ?? resolve(null));
+  await stub?.close();
 });
 
 describe('--max-resumes', () => {
   it('aborts a session the process died in N+1 times in a row, after N resumes, and serves on', { timeout: 90_000 }, async () => {
-    const arrivals: (() => void)[] = [];
-    let received = 0;
-    const next = (): Promise<void> => new Promise((resolve) => arrivals.push(resolve));
-    stub = http.createServer((req) => {
-      req.resume();
-      req.on('end', () => {
-        received++;
-        arrivals.shift()?.();
-        // never answered
-      });
-    });
-    await new Promise<void>((resolve) => stub!.listen(0, '127.0.0.1', resolve));
-    const hold = `http://127.0.0.1:${(stub.address() as AddressInfo).port}/hold`;
+    const silent = (stub = await startSilentStub());
+    const hold = silent.url;
     const journal = tmp();
     const start = (): Promise<RecorderProcess> => spawnRecorder(STAMPS_APP, { journal, args: ['--max-resumes', '2'] });
 
     recorder = await start();
     const client = new LoadClient(recorder.url);
-    let arrived = next();
+    let arrived = silent.next();
     const cut = client.json('/draws', { hold }).catch((error: unknown) => error);
     // Attempt 1, then two resumes: each reaches the call, and the process is killed there.
     for (let death = 1; death <= 3; death++) {
       await arrived;
-      expect(received).toBe(death);
+      expect(silent.received).toBe(death);
       await recorder.kill('SIGKILL');
       if (death === 1) await cut;
-      arrived = next();
+      arrived = silent.next();
       recorder = await start();
       if (death < 3) expect(recorder.stderr()).toContain('resuming 1 session(s) a crash interrupted');
     }
@@ -70,7 +57,7 @@ describe('--max-resumes', () => {
     liveClient.close();
     expect((await recorder.stop()).code).toBe(0);
     recorder = null;
-    expect(received).toBe(3);
+    expect(silent.received).toBe(3);
 
     const session = [...readJournal(journal).sessions.values()].find((s) => s.start.sessionKind === 'draws')!;
     expect(session.attempts.map((a) => a.record.reason)).toEqual(['resume', 'resume']);
