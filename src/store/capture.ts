@@ -4,6 +4,7 @@ import { StoreDivergedError } from './errors.js';
 import { hasSequenceTable, readTable, type TableInfo } from './schema.js';
 import { quoteIdent as q } from './sql-text.js';
 import { makeRow, rowsEqual, showRow, sqlValueEqual, toKey, toSqlValue } from './values.js';
+import { ROWID_MARK } from './txdb.js';
 
 // Change capture with TEMP triggers (connection-local; never in the file).
 //
@@ -26,6 +27,8 @@ import { makeRow, rowsEqual, showRow, sqlValueEqual, toKey, toSqlValue } from '.
 // changes come after all others.
 
 const TOUCHED = '_windback_touched';
+/** One row whose insert sets the connection's last insert rowid to ROWID_MARK (see TxContext). */
+const ROWID_MARK_TABLE = '_windback_rowid_mark';
 const SEQUENCE = 'sqlite_sequence';
 /**
  * Up to this many tables, one statement (a UNION ALL over the tables) reads
@@ -175,6 +178,7 @@ export class ChangeCapture {
   private sequenceAll: Stmt | null = null;
   private installed = false;
   private touchedClear: Stmt | null = null;
+  private rowidMark: Stmt | null = null;
   private touchedTables: Stmt | null = null;
   /** Every touched row of every table, in first-touch order: [order, tbl, key, hasBefore, before (width), hasAfter, after (width)]. */
   private allImages: Stmt | null = null;
@@ -197,6 +201,8 @@ export class ChangeCapture {
     this.uninstall();
     const width = tables.length > 0 ? Math.max(...tables.map((t) => t.columns.length)) : 0;
     this.db.exec(touchedSql(width));
+    this.db.exec(`CREATE TEMP TABLE ${ROWID_MARK_TABLE} (x)`);
+    this.rowidMark = this.db.prepare(`INSERT OR REPLACE INTO temp.${ROWID_MARK_TABLE} (rowid) VALUES (${ROWID_MARK})`);
     this.touchedClear = this.db.prepare(`DELETE FROM temp.${TOUCHED}`);
     this.touchedTables = this.db.prepare(`SELECT DISTINCT tbl FROM temp.${TOUCHED}`).pluck(true);
     for (let i = 0; i < tables.length; i++) {
@@ -223,6 +229,7 @@ export class ChangeCapture {
     for (const o of objects) if (o.type === 'trigger') this.db.exec(`DROP TRIGGER IF EXISTS temp.${q(o.name)}`);
     for (const o of objects) if (o.type === 'table') this.db.exec(`DROP TABLE IF EXISTS temp.${q(o.name)}`);
     this.touchedClear = null;
+    this.rowidMark = null;
     this.touchedTables = null;
     this.tables = [];
     this.byName = new Map();
@@ -289,6 +296,11 @@ export class ChangeCapture {
     }
     this.touchedClear!.run();
     return changes;
+  }
+
+  /** Set the connection's last insert rowid to ROWID_MARK (a temp table's row; no trigger, no capture). */
+  markLastRowid(): void {
+    this.rowidMark!.run();
   }
 
   /** Forget what the triggers recorded (after applying changes, where capture is not wanted). */

@@ -152,6 +152,32 @@ export function leadingKeyword(sql: string): string {
   return '';
 }
 
+/**
+ * How a statement run() shows whether it inserted a row. `none`: it cannot
+ * (UPDATE, DELETE, SELECT, VALUES). `changes`: a plain INSERT or REPLACE,
+ * which inserted exactly when it changed a row (sqlite3_changes() counts only
+ * the rows the statement itself inserted; every table here has a rowid).
+ * `sentinel`: an upsert (`DO UPDATE` changes rows it does not insert) or a
+ * statement behind a WITH, which the store tells apart by setting the
+ * connection's last insert rowid to a value no insert gives before it runs.
+ */
+export function insertEvidence(sql: string): 'none' | 'changes' | 'sentinel' {
+  const keyword = leadingKeyword(sql);
+  if (keyword === 'WITH') return 'sentinel';
+  if (keyword !== 'INSERT' && keyword !== 'REPLACE') return 'none';
+  let previousDo = false;
+  for (const token of tokens(sql)) {
+    if (token.kind !== 'word') {
+      if (token.kind !== 'ws') previousDo = false;
+      continue;
+    }
+    const word = sql.slice(token.start, token.end).toUpperCase();
+    if (previousDo && word === 'UPDATE') return 'sentinel';
+    previousDo = word === 'DO';
+  }
+  return 'changes';
+}
+
 /** Collapse whitespace and comments outside quotes into single spaces, and trim. */
 export function normalizeSql(sql: string): string {
   let out = '';

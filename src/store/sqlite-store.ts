@@ -109,13 +109,6 @@ export class SqliteStore implements Store {
   private readonly capture: ChangeCapture;
   private readonly cache: StatementCache;
   private readonly scratch = new DigestScratch();
-  /**
-   * The connection's last insert rowid as the last write() left it, carried
-   * into the next one (which then needs no query for it); null when unknown:
-   * at open, and after anything else that may insert (applied changes,
-   * migrations, a write that failed).
-   */
-  private lastRowid: number | bigint | null = null;
   private userTriggers: UserTrigger[];
   private readonly setLast: Database.Statement<[TxId], unknown>;
   private readonly writeTx: TxBody<[TxContext, TxId, (db: TxDb) => unknown], WriteResult<unknown>>;
@@ -236,7 +229,6 @@ export class SqliteStore implements Store {
     this.readBody = locking === 'EXCLUSIVE' || db.memory ? readBody : null;
 
     this.applyTx = db.transaction((txId: TxId, changes: readonly RowChange[]) => {
-      this.lastRowid = null; // the after-images are inserted with their rowids
       // User triggers already did their work when the transaction was
       // recorded; their effects are among the changes. Keep them from firing
       // twice by dropping them for the duration of this transaction.
@@ -288,17 +280,14 @@ export class SqliteStore implements Store {
         this.beginOuter.run();
         this.outer = true;
       }
-      const ctx = new TxContext(this.db, this.cache, 'write', this.options.safeIntegers ?? false, this.scratch);
-      ctx.lastRowid = this.lastRowid;
+      const ctx = new TxContext(this.db, this.cache, 'write', this.options.safeIntegers ?? false, this.scratch, this.capture);
       try {
         // Inside the outer transaction, better-sqlite3 makes this a savepoint.
         const out = this.writeTx.immediate(ctx, txId, fn as (db: TxDb) => unknown) as WriteResult<T>;
         this._lastAppliedTx = txId;
         if (this.outer) this.uncommitted.push({ txId, changes: out.changes });
-        this.lastRowid = ctx.lastRowid;
         return out;
       } catch (error) {
-        this.lastRowid = null; // a failed statement may have moved it
         this._lastAbort = aborted(ctx, 'write', txId - 1);
         this.checkOuter();
         throw error;
@@ -428,7 +417,6 @@ export class SqliteStore implements Store {
   }
 
   private runMigration(txId: TxId, name: string, statements: string[], options: MigrationOptions): MigrationResult {
-    this.lastRowid = null; // any statement may insert
     const db = this.db;
     // Net changes across the migration, merged from the segments between
     // schema changes (capture is rebuilt after each one).

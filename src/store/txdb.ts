@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { STORE_ERROR, storeUsageError } from './errors.js';
 import { DigestScratch, ReadDigest, SHAPE, statementHeader } from './digest.js';
 import { RESERVED_PREFIX } from './schema.js';
-import { leadingKeyword } from './sql-text.js';
+import { insertEvidence, leadingKeyword } from './sql-text.js';
 import type { BindArgs, RunResult, TxDb, TxStatement } from './types.js';
 
 // The TxDb handle a transaction callback gets: a thin wrapper over
@@ -25,6 +25,8 @@ interface Slot {
 export interface CachedStatement {
   sql: string;
   keyword: string;
+  /** How run() tells whether this statement inserted a row (sql-text.ts). */
+  insertEvidence: 'none' | 'changes' | 'sentinel';
   mentionsReserved: boolean;
   reader: boolean;
   readonly: boolean;
@@ -54,6 +56,7 @@ export class StatementCache {
     entry = {
       sql,
       keyword,
+      insertEvidence: insertEvidence(sql),
       mentionsReserved,
       reader: stmt.reader,
       readonly: stmt.readonly,
@@ -71,17 +74,17 @@ export class StatementCache {
   }
 }
 
-/** Rowids compare by value: a statement with safe integers reports a bigint, one without a number. */
-function sameRowid(a: number | bigint, b: number | bigint): boolean {
-  return a === b || (typeof a !== typeof b && BigInt(a) === BigInt(b));
+/** What sets the connection's last insert rowid to ROWID_MARK (the store's change capture). */
+export interface RowidMark {
+  markLastRowid(): void;
 }
 
-const lastRowidStatements = new WeakMap<Database.Database, Database.Statement>();
+/** A rowid no insert is given (the smallest 64-bit integer), as the result of run() shows it with or without safe integers. */
+export const ROWID_MARK = -9223372036854775808n;
+const ROWID_MARK_NUMBER = Number(ROWID_MARK);
 
-function lastRowidStatement(db: Database.Database): Database.Statement {
-  let stmt = lastRowidStatements.get(db);
-  if (!stmt) lastRowidStatements.set(db, (stmt = db.prepare('SELECT last_insert_rowid()').pluck()));
-  return stmt;
+function isRowidMark(rowid: number | bigint): boolean {
+  return typeof rowid === 'bigint' ? rowid === ROWID_MARK : rowid === ROWID_MARK_NUMBER;
 }
 
 export class TxContext {
@@ -90,15 +93,6 @@ export class TxContext {
   /** Iterators still open (made on the first iterate(): most transactions never iterate). */
   private openIterators: Set<IterableIterator<unknown>> | null = null;
   readonly handle: TxDb;
-  /**
-   * The connection's last insert rowid as this transaction last saw it (null:
-   * unknown, read it before the next statement that may insert). SQLite
-   * keeps that value per connection across transactions, so a statement that
-   * inserts nothing reports whatever an earlier transaction left there; run()
-   * reports 0 instead, so that neither the app nor the read digest depends on
-   * another session's work. The store passes in what the previous write left.
-   */
-  lastRowid: number | bigint | null = null;
 
   constructor(
     readonly db: Database.Database,
@@ -106,10 +100,17 @@ export class TxContext {
     readonly mode: 'read' | 'write',
     readonly defaultSafeIntegers: boolean,
     scratch?: DigestScratch,
+    private readonly rowidMark: RowidMark | null = null,
   ) {
     this.digest = new ReadDigest(scratch);
     const prepare = (sql: string): TxStatement => this.prepare(sql);
     this.handle = Object.freeze({ prepare, mode });
+  }
+
+  /** Set the connection's last insert rowid to the mark (before a statement whose insert only that shows). */
+  markLastRowid(): void {
+    if (this.rowidMark === null) throw new TypeError('this transaction cannot tell inserts apart: its store has no change capture');
+    this.rowidMark.markLastRowid();
   }
 
   check(): void {
@@ -248,11 +249,6 @@ class TxStatementImpl implements TxStatement {
     return slot.stmt;
   }
 
-  /** A statement that returns rows may still insert (INSERT ... RETURNING): the connection's last rowid is then unknown. */
-  private forgetRowidIfWrites(): void {
-    if (!this.entry.readonly) this.ctx.lastRowid = null;
-  }
-
   private begin(params: BindArgs, shape: number): ReadDigest {
     const code = shape | (this.safe ? SHAPE.safeIntegers : 0);
     let header = this.entry.headers.get(code);
@@ -269,13 +265,13 @@ class TxStatementImpl implements TxStatement {
   run(...params: BindArgs): RunResult {
     const stmt = this.ready();
     const digest = this.begin(params, SHAPE.run);
-    const ctx = this.ctx;
-    // An UPDATE or DELETE leaves the connection's last insert rowid as it was
-    // (inserts by triggers are undone when they end): its own result tells it,
-    // which spares a statement. Not with safe integers, where the result is a
-    // bigint and the query's a number, which do not compare equal.
-    const cannotInsert = ctx.lastRowid === null && !this.safe && (this.entry.keyword === 'UPDATE' || this.entry.keyword === 'DELETE');
-    if (!cannotInsert) ctx.lastRowid ??= lastRowidStatement(ctx.db).get() as number;
+    // SQLite keeps the last insert rowid per connection, across statements
+    // and transactions, so a statement that inserts nothing reports whatever
+    // was inserted last, by anyone (a rolled-back insert included). run()
+    // reports 0 then, so that neither the app nor the read digest depends on
+    // other sessions' work (insertEvidence says how each statement shows it).
+    const evidence = this.entry.insertEvidence;
+    if (evidence === 'sentinel') this.ctx.markLastRowid();
     let result: Database.RunResult;
     try {
       result = stmt.run(...params);
@@ -283,8 +279,7 @@ class TxStatementImpl implements TxStatement {
       digest.failure(errorCode(error));
       throw error;
     }
-    const inserted = !cannotInsert && result.changes > 0 && !sameRowid(result.lastInsertRowid, ctx.lastRowid!);
-    ctx.lastRowid = result.lastInsertRowid;
+    const inserted = evidence === 'changes' ? result.changes > 0 : evidence === 'sentinel' && result.changes > 0 && !isRowidMark(result.lastInsertRowid);
     const reported: RunResult = { changes: result.changes, lastInsertRowid: inserted ? result.lastInsertRowid : 0 };
     digest.runResult(reported.changes, reported.lastInsertRowid);
     return reported;
@@ -292,7 +287,6 @@ class TxStatementImpl implements TxStatement {
 
   get<R = Record<string, unknown>>(...params: BindArgs): R | undefined {
     const stmt = this.ready();
-    this.forgetRowidIfWrites();
     const digest = this.begin(params, this.shape);
     let row: unknown;
     try {
@@ -308,7 +302,6 @@ class TxStatementImpl implements TxStatement {
 
   all<R = Record<string, unknown>>(...params: BindArgs): R[] {
     const stmt = this.ready();
-    this.forgetRowidIfWrites();
     const digest = this.begin(params, this.shape);
     let rows: unknown[];
     try {
@@ -324,7 +317,6 @@ class TxStatementImpl implements TxStatement {
 
   iterate<R = Record<string, unknown>>(...params: BindArgs): IterableIterator<R> {
     const stmt = this.ready();
-    this.forgetRowidIfWrites();
     const shape = this.shape;
     const digest = this.begin(params, shape);
     let inner: IterableIterator<unknown>;

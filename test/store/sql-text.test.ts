@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { leadingKeyword, normalizeSql, splitStatements } from '../../src/store/sql-text.js';
+import { insertEvidence, leadingKeyword, normalizeSql, splitStatements } from '../../src/store/sql-text.js';
 
 describe('splitting migration SQL into statements', () => {
   it('splits on semicolons outside strings, identifiers and comments', () => {
@@ -40,5 +40,25 @@ describe('small SQL helpers', () => {
 
   it('normalizes whitespace and comments outside quotes only', () => {
     expect(normalizeSql(`CREATE  TABLE\n\tt ( a TEXT DEFAULT 'x   y' ) -- c`)).toBe(`CREATE TABLE t ( a TEXT DEFAULT 'x   y' )`);
+  });
+});
+
+describe('insertEvidence: how run() tells whether a statement inserted', () => {
+  it('is none for statements that cannot insert, changes for plain inserts, sentinel for upserts and WITH', () => {
+    expect(insertEvidence('UPDATE t SET v = 1')).toBe('none');
+    expect(insertEvidence('  delete from t')).toBe('none');
+    expect(insertEvidence('SELECT 1')).toBe('none');
+    expect(insertEvidence('INSERT INTO t VALUES (1)')).toBe('changes');
+    expect(insertEvidence('insert or replace into t values (1)')).toBe('changes');
+    expect(insertEvidence('REPLACE INTO t VALUES (1)')).toBe('changes');
+    expect(insertEvidence('INSERT INTO t VALUES (1) ON CONFLICT DO NOTHING')).toBe('changes');
+    expect(insertEvidence('INSERT INTO t VALUES (1) ON CONFLICT (k) DO UPDATE SET v = 2')).toBe('sentinel');
+    expect(insertEvidence('insert into t values (1) on conflict do /* a comment */ update set v = 2')).toBe('sentinel');
+    expect(insertEvidence('WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x')).toBe('sentinel');
+  });
+
+  it('is not fooled by the words inside strings or quoted names', () => {
+    expect(insertEvidence(`INSERT INTO t (memo) VALUES ('do update')`)).toBe('changes');
+    expect(insertEvidence(`INSERT INTO "do" ("update") VALUES (1)`)).toBe('changes');
   });
 });

@@ -266,6 +266,27 @@ describe('lastInsertRowid of run()', () => {
     expect(s.write(8, ignored).result).toEqual({ changes: 0, lastInsertRowid: 0 });
   });
 
+  it('is the new rowid when a rolled-back insert had been given the same one', () => {
+    const s = storeWith(BANK);
+    expect(() =>
+      s.write(2, (db) => {
+        db.prepare(`INSERT INTO acct (name, bal) VALUES ('cy', 0)`).run();
+        throw new Error('rolled back');
+      }),
+    ).toThrow('rolled back');
+    // SQLite still holds rowid 3 as the connection's last insert; the next insert is given 3 again.
+    expect(s.write(2, (db) => db.prepare(`INSERT INTO acct (name, bal) VALUES ('dee', 0)`).run()).result).toEqual({ changes: 1, lastInsertRowid: 3 });
+    // The same through an upsert that inserts, after another rolled-back insert.
+    expect(() =>
+      s.write(3, (db) => {
+        db.prepare(`INSERT INTO acct (name, bal) VALUES ('eve', 0)`).run();
+        throw new Error('rolled back');
+      }),
+    ).toThrow('rolled back');
+    const upsert = s.write(3, (db) => db.prepare(`INSERT INTO acct (name, bal) VALUES ('fay', 0) ON CONFLICT (name) DO UPDATE SET bal = 1`).run()).result;
+    expect(upsert).toEqual({ changes: 1, lastInsertRowid: 4 });
+  });
+
   it('is 0 for a statement that inserted nothing after an INSERT ... RETURNING read through get()', () => {
     const s = storeWith(BANK);
     const { result } = s.write(2, (db) => {
