@@ -157,13 +157,13 @@ export function leadingKeyword(sql: string): string {
  * (UPDATE, DELETE, SELECT, VALUES). `changes`: a plain INSERT or REPLACE,
  * which inserted exactly when it changed a row (sqlite3_changes() counts only
  * the rows the statement itself inserted; every table here has a rowid).
- * `sentinel`: an upsert (`DO UPDATE` changes rows it does not insert) or a
+ * `mark`: an upsert (`DO UPDATE` changes rows it does not insert) or a
  * statement behind a WITH, which the store tells apart by setting the
  * connection's last insert rowid to a value no insert gives before it runs.
  */
-export function insertEvidence(sql: string): 'none' | 'changes' | 'sentinel' {
+export function insertEvidence(sql: string): 'none' | 'changes' | 'mark' {
   const keyword = leadingKeyword(sql);
-  if (keyword === 'WITH') return 'sentinel';
+  if (keyword === 'WITH') return 'mark';
   if (keyword !== 'INSERT' && keyword !== 'REPLACE') return 'none';
   let previousDo = false;
   for (const token of tokens(sql)) {
@@ -172,7 +172,7 @@ export function insertEvidence(sql: string): 'none' | 'changes' | 'sentinel' {
       continue;
     }
     const word = sql.slice(token.start, token.end).toUpperCase();
-    if (previousDo && word === 'UPDATE') return 'sentinel';
+    if (previousDo && word === 'UPDATE') return 'mark';
     previousDo = word === 'DO';
   }
   return 'changes';

@@ -26,7 +26,7 @@ export interface CachedStatement {
   sql: string;
   keyword: string;
   /** How run() tells whether this statement inserted a row (sql-text.ts). */
-  insertEvidence: 'none' | 'changes' | 'sentinel';
+  insertEvidence: 'none' | 'changes' | 'mark';
   mentionsReserved: boolean;
   reader: boolean;
   readonly: boolean;
@@ -271,7 +271,7 @@ class TxStatementImpl implements TxStatement {
     // reports 0 then, so that neither the app nor the read digest depends on
     // other sessions' work (insertEvidence says how each statement shows it).
     const evidence = this.entry.insertEvidence;
-    if (evidence === 'sentinel') this.ctx.markLastRowid();
+    if (evidence === 'mark') this.ctx.markLastRowid();
     let result: Database.RunResult;
     try {
       result = stmt.run(...params);
@@ -279,7 +279,7 @@ class TxStatementImpl implements TxStatement {
       digest.failure(errorCode(error));
       throw error;
     }
-    const inserted = evidence === 'changes' ? result.changes > 0 : evidence === 'sentinel' && result.changes > 0 && !isRowidMark(result.lastInsertRowid);
+    const inserted = evidence === 'changes' ? result.changes > 0 : evidence === 'mark' && result.changes > 0 && !isRowidMark(result.lastInsertRowid);
     const reported: RunResult = { changes: result.changes, lastInsertRowid: inserted ? result.lastInsertRowid : 0 };
     digest.runResult(reported.changes, reported.lastInsertRowid);
     return reported;

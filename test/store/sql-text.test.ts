@@ -44,7 +44,7 @@ describe('small SQL helpers', () => {
 });
 
 describe('insertEvidence: how run() tells whether a statement inserted', () => {
-  it('is none for statements that cannot insert, changes for plain inserts, sentinel for upserts and WITH', () => {
+  it('is none for statements that cannot insert, changes for plain inserts, mark for upserts and WITH', () => {
     expect(insertEvidence('UPDATE t SET v = 1')).toBe('none');
     expect(insertEvidence('  delete from t')).toBe('none');
     expect(insertEvidence('SELECT 1')).toBe('none');
@@ -52,9 +52,9 @@ describe('insertEvidence: how run() tells whether a statement inserted', () => {
     expect(insertEvidence('insert or replace into t values (1)')).toBe('changes');
     expect(insertEvidence('REPLACE INTO t VALUES (1)')).toBe('changes');
     expect(insertEvidence('INSERT INTO t VALUES (1) ON CONFLICT DO NOTHING')).toBe('changes');
-    expect(insertEvidence('INSERT INTO t VALUES (1) ON CONFLICT (k) DO UPDATE SET v = 2')).toBe('sentinel');
-    expect(insertEvidence('insert into t values (1) on conflict do /* a comment */ update set v = 2')).toBe('sentinel');
-    expect(insertEvidence('WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x')).toBe('sentinel');
+    expect(insertEvidence('INSERT INTO t VALUES (1) ON CONFLICT (k) DO UPDATE SET v = 2')).toBe('mark');
+    expect(insertEvidence('insert into t values (1) on conflict do /* a comment */ update set v = 2')).toBe('mark');
+    expect(insertEvidence('WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x')).toBe('mark');
   });
 
   it('is not fooled by the words inside strings or quoted names', () => {
