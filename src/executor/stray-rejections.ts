@@ -28,7 +28,7 @@ const realmPrototypes = new WeakSet<object>();
 /** Script file names of the app bundles: a reason whose stack passes through one came from app code. */
 const bundleFiles = new Set<string>();
 const seen = new Map<string, number>();
-let reporter: StrayRejectionReporter = logToStderr;
+let reporter: StrayRejectionReporter = strayToStderr(() => []);
 let installed = false;
 
 /** Called for each app realm: from then on, this process survives its stray rejections. */
@@ -95,9 +95,12 @@ function whileRunning(running: readonly number[]): string {
   return `, surfaced while sessions ${named}${more} ran`;
 }
 
-function logToStderr(stray: StrayRejection): void {
-  const line = formatStrayRejection(stray);
-  if (line !== null) process.stderr.write(`warning: ${line}\n`);
+/** A reporter that writes the warning line on stderr, naming the sessions `running()` returns (the default names none). */
+export function strayToStderr(running: () => readonly number[]): StrayRejectionReporter {
+  return (stray) => {
+    const line = formatStrayRejection(stray, running());
+    if (line !== null) process.stderr.write(`warning: ${line}\n`);
+  };
 }
 
 function fromRealm(value: unknown): boolean {

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Catalog } from '../catalog/index.js';
 import { UsageError, WindbackError, type ExitCode } from '../model/errors.js';
+import { reportStrayRejections, strayToStderr } from '../executor/stray-rejections.js';
 import { RealmCache, replaySession } from '../replay/engine.js';
 import { openKeptOpenReader, type KeptOpenReader } from '../replay/reader.js';
 import { openJournal } from './journal-access.js';
@@ -119,15 +120,24 @@ export async function verifyHere(options: Pick<VerifyOptions, 'journal' | 'code'
   const realms = new RealmCache();
   let files: KeptOpenReader | null = null;
   const verdicts: SessionVerdict[] = [];
+  // A stray rejection names the session being replayed when it surfaced.
+  let replaying: number[] = [];
+  const previousReporter = reportStrayRejections(strayToStderr(() => replaying));
   try {
     files = openKeptOpenReader(journal.journalDir);
     const access = { journalDir: journal.journalDir, catalog: journal.catalog, reader: files.reader };
     for (const { id, kind } of ids) {
+      replaying = [id];
       const started = performance.now();
       const r = await replaySession(access, id, { code: options.code, strict: options.strict }, realms);
       verdicts.push({ session: id, kind, equal: r.equal, steps: r.steps, divergence: r.divergence ? publicDivergence(r.divergence) : null, millis: performance.now() - started });
+      // Node reports a rejection nobody handled once the task that made it
+      // ends; a replay can run to its end within one, so give it a turn
+      // while this session is still the one named.
+      await new Promise((resolve) => setImmediate(resolve));
     }
   } finally {
+    reportStrayRejections(previousReporter);
     realms.close();
     files?.close();
     journal.close();

@@ -13,6 +13,8 @@ import { readJournal } from './journal-view.js';
 
 const STRAY_APP = path.join(ROOT, 'fixtures', 'apps', 'stray', 'app.ts');
 const tmp = tempDirs('windback-stray');
+/** The first session of each kind the first test ran. */
+const sessionOf: Record<string, number> = {};
 let server: RecorderProcess;
 let client: LoadClient;
 let journal: string;
@@ -39,7 +41,6 @@ async function metric(name: string): Promise<number> {
 describe('an unhandled rejection in app code', () => {
   it('is logged with its source line and counted, and the server keeps serving every session', async () => {
     const kinds = ['orphan', 'microtask', 'forgotten', 'orphan', 'orphan'];
-    const sessionOf: Record<string, number> = {};
     for (const kind of kinds) {
       const r = await client.json(`/${kind}`, {});
       expect(r.status, `${kind}: ${r.body.toString()}`).toBe(200);
@@ -83,6 +84,8 @@ describe('an unhandled rejection in app code', () => {
     expect(verify.code, verify.stderr).toBe(0);
     expect(verify.json).toMatchObject({ sessions: 8, passed: 8, diverged: 0 });
     expect(verify.stderr).toMatch(/warning: .*app\.ts:13:\d+: unhandled rejection in app code: Error: nobody handles this one/);
+    // Replayed one after the other: the session being replayed is named, for `replay run`.
+    expect(verify.stderr).toContain(`Error: nobody handles this one, surfaced while session ${sessionOf.orphan} ran;`);
   });
 });
 
