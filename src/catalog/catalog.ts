@@ -348,9 +348,14 @@ export class Catalog {
 
   // --- other records --------------------------------------------------------
 
-  /** Every snapshot record, in journal order. */
+  /** Every snapshot record whose file has not been removed since, in journal order. */
   snapshots(): SnapshotRow[] {
-    return this.stmt('snapshots', 'SELECT * FROM snapshots ORDER BY position').all() as SnapshotRow[];
+    return this.stmt('snapshots', 'SELECT position, tx, at, file, bytes, sha256 FROM snapshots WHERE removedBy IS NULL ORDER BY position').all() as SnapshotRow[];
+  }
+
+  /** Snapshots whose removal is journaled (snapshot-removed records), in journal order. */
+  removedSnapshots(): SnapshotRow[] {
+    return this.stmt('removedSnapshots', 'SELECT position, tx, at, file, bytes, sha256 FROM snapshots WHERE removedBy IS NOT NULL ORDER BY position').all() as SnapshotRow[];
   }
 
   processStarts(): ProcessStartRow[] {

@@ -117,6 +117,7 @@ export class Indexer {
   private readonly insertTx: BulkInsert;
   private readonly insertCheckpoint: BulkInsert;
   private readonly insertSnapshot: Statement;
+  private readonly removeSnapshot: Statement;
   private readonly insertProcessStart: Statement;
   private readonly insertDuplicate: Statement;
   private readonly insertCodeVersion: Statement;
@@ -154,6 +155,7 @@ export class Indexer {
     this.insertSnapshot = db.prepare(
       'INSERT OR REPLACE INTO snapshots (position, tx, at, file, bytes, sha256) VALUES (?, ?, ?, ?, ?, ?)',
     );
+    this.removeSnapshot = db.prepare('UPDATE snapshots SET removedBy = ? WHERE file = ? AND tx = ? AND removedBy IS NULL');
     this.insertProcessStart = db.prepare(
       'INSERT OR REPLACE INTO process_starts (position, at, codeVersion, pid, durability, node) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -332,6 +334,8 @@ export class Indexer {
           this.insertDuplicate.run(position, at, originalSession, idempotencyKey, route);
           return;
         }
+        case T['snapshot-removed']:
+          break; // rare: the slow path
         default:
           if (type < FIRST_CRITICAL_TYPE) return; // unknown, forward-compatible: skip
           break;
@@ -374,6 +378,9 @@ export class Indexer {
         return this.onCheckpoint(position, num(record.session), String(record.label));
       case 'snapshot':
         this.insertSnapshot.run(position, num(record.tx), num(record.at), String(record.file), num(record.bytes), String(record.sha256));
+        return;
+      case 'snapshot-removed':
+        this.removeSnapshot.run(position, String(record.file), num(record.tx));
         return;
       case 'process-start':
         this.insertProcessStart.run(position, num(record.at), String(record.codeVersion), num(record.pid), String(record.durability), String(record.node));

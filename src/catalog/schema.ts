@@ -1,7 +1,7 @@
 // The catalog's SQLite schema. Bump CATALOG_SCHEMA_VERSION on any change:
 // an existing catalog with another version is rebuilt from the journal.
 
-export const CATALOG_SCHEMA_VERSION = 1;
+export const CATALOG_SCHEMA_VERSION = 2;
 export const CATALOG_FILE = 'catalog.sqlite';
 
 /**
@@ -83,7 +83,9 @@ CREATE TABLE snapshots (
   at       NUMERIC NOT NULL,
   file     TEXT NOT NULL,
   bytes    INTEGER NOT NULL,
-  sha256   TEXT NOT NULL
+  sha256   TEXT NOT NULL,
+  -- The position of the snapshot-removed record for its file (NULL: not removed).
+  removedBy INTEGER
 );
 
 CREATE TABLE process_starts (
@@ -111,7 +113,6 @@ CREATE INDEX sessions_open ON sessions (id) WHERE status = 'open';
 CREATE INDEX checkpoints_session ON checkpoints (session, position);
 CREATE INDEX write_txs_session ON write_txs (session, tx) WHERE session IS NOT NULL;
 CREATE INDEX write_txs_committed_at ON write_txs (committedAt);
-CREATE INDEX snapshots_tx ON snapshots (tx);
 `;
 
 /** Keys of the meta table. */

@@ -37,11 +37,12 @@ export function formatInfo(r: InfoResult): string {
 }
 
 function formatSnapshots(s: SnapshotsInfo): string {
-  if (s.count === 0) return 'none';
+  const removed = s.removed > 0 ? `; ${s.removed.toLocaleString('en-US')} older ones removed by retention` : '';
+  if (s.count === 0) return `none${removed}`;
   const start = s.intact
     ? `a rebuild starts from tx ${s.intact.tx} (${s.intact.file}, ${formatBytes(s.intact.bytes)})`
     : chalk.yellow('none intact: a rebuild starts from an empty database');
-  return `${s.count.toLocaleString('en-US')}; ${start}`;
+  return `${s.count.toLocaleString('en-US')}; ${start}${removed}`;
 }
 
 export function formatBytes(bytes: number): string {

@@ -29,6 +29,13 @@ export default class RecordCommand extends ReplayCommand<RecordResult> {
         'A snapshot copies the whole database. Waiting for the journal to grow by this fraction of its size since the last snapshot keeps snapshots cheap as the database grows, and bounds a rebuild to that much journal after a snapshot.',
       default: '0.5',
     }),
+    'snapshot-keep': Flags.integer({
+      summary: 'Keep at most N snapshots, thinning out older ones (0: keep all).',
+      description:
+        'Each snapshot is a full copy of the database. Beyond N, the one whose loss lengthens rebuilds least for its age is removed (its removal journaled first): the newest stay dense, older ones ever sparser, and rebuilding the state as of an old transaction replays more of the journal, never less correctly.',
+      default: 32,
+      min: 0,
+    }),
     'max-body': Flags.integer({ summary: 'Largest request body, in bytes.', default: 1 << 20, min: 1 }),
     config: Flags.string({ summary: 'JSON object merged over the app\'s default config.' }),
     'journal-secrets': Flags.boolean({ summary: 'Also journal Authorization and Cookie headers.' }),
@@ -79,6 +86,7 @@ export default class RecordCommand extends ReplayCommand<RecordResult> {
       durability: flags.durability as Durability,
       snapshotEvery: flags['snapshot-every'],
       snapshotGrowth,
+      snapshotKeep: flags['snapshot-keep'],
       maxBodyBytes: flags['max-body'],
       config,
       journalSecrets: flags['journal-secrets'],

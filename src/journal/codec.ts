@@ -42,6 +42,7 @@ const FIELDS: { [K in PayloadKind]: FieldsOf<K> } = {
   'duplicate-request': ['at', 'originalSession', 'idempotencyKey', 'route'],
   'session-end': ['session', 'prev', 'at', 'status', 'error', 'randomDraws'],
   snapshot: ['at', 'tx', 'file', 'bytes', 'sha256'],
+  'snapshot-removed': ['at', 'tx', 'file', 'reason'],
   suspension: ['session', 'prev', 'at', 'sessionKind', 'missing'],
 };
 

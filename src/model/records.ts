@@ -204,6 +204,20 @@ export interface SnapshotRecord {
   sha256: string;
 }
 
+/**
+ * A snapshot's file was removed (by the recorder's retention, after this
+ * record was durable): rebuilds no longer start from it.
+ */
+export interface SnapshotRemovedRecord {
+  kind: 'snapshot-removed';
+  at: number;
+  /** The removed snapshot's transaction and file, as its snapshot record names them. */
+  tx: TxId;
+  file: string;
+  /** Why: 'retention'. */
+  reason: string;
+}
+
 export interface SuspensionRecord extends SessionScoped {
   kind: 'suspension';
   at: number;
@@ -245,6 +259,7 @@ export type JournalRecord =
   | DuplicateRequestRecord
   | SessionEndRecord
   | SnapshotRecord
+  | SnapshotRemovedRecord
   | SuspensionRecord
   | BatchCommitRecord
   | UnknownRecord;
@@ -274,6 +289,7 @@ export const RECORD_TYPE = {
   snapshot: 13,
   suspension: 14,
   'batch-commit': 15,
+  'snapshot-removed': 16,
 } as const satisfies Record<Exclude<RecordKind, 'unknown'>, number>;
 
 export type KnownRecordKind = keyof typeof RECORD_TYPE;

@@ -36,6 +36,8 @@ export function summarize(record: JournalRecord): string {
       return `duplicate of session ${record.originalSession} (key ${record.idempotencyKey})`;
     case 'snapshot':
       return `snapshot at tx ${record.tx}`;
+    case 'snapshot-removed':
+      return `snapshot at tx ${record.tx} removed (${record.reason})`;
     case 'process-start':
       return `process ${record.pid} started ${record.app}`;
     case 'batch-commit':

@@ -6,6 +6,7 @@ import type { JournalReader, JournalWriter } from '../journal/index.js';
 import type { TxId, WriteTxRecord } from '../model/records.js';
 import type { AppDb, LiveDatabase } from '../executor/types.js';
 import { clearOpenMarker, distrustAfterOpen, writeOpenMarker } from './open-marker.js';
+import { DEFAULT_SNAPSHOT_KEEP, isRuntimeSnapshot, snapshotsToRemove, type RetainedSnapshot } from './snapshot-retention.js';
 import { appDb, latestIntactSnapshot, openSnapshotCopy, rollForward, SqliteStore, StoreDivergedError } from '../store/index.js';
 
 // The live database: a cache of the journal. It may run without syncs; on
@@ -39,6 +40,8 @@ export interface LiveStoreOptions {
    * transactions exactly; default DEFAULT_SNAPSHOT_GROWTH).
    */
   snapshotGrowth?: number;
+  /** Keep at most this many snapshots, removing older ones (0: keep all; default DEFAULT_SNAPSHOT_KEEP). */
+  snapshotKeep?: number;
   now: () => number;
   /** Where a failed snapshot is reported (it only makes later rebuilds longer). */
   log?: (line: string) => void;
@@ -52,6 +55,8 @@ export interface SnapshotStats {
   millis: number;
   /** The transaction of the latest one taken by this process, or null. */
   lastTx: TxId | null;
+  /** Snapshots this process removed by retention. */
+  removed: number;
 }
 
 export interface StoreRecovery {
@@ -83,7 +88,9 @@ export class LiveStore implements LiveDatabase {
   private journalBytesAtSnapshot = 0;
   /** The database's size at the last snapshot (at open, before the first). */
   private dbBytes: number;
-  readonly snapshotStats: SnapshotStats = { taken: 0, failed: 0, millis: 0, lastTx: null };
+  readonly snapshotStats: SnapshotStats = { taken: 0, failed: 0, millis: 0, lastTx: null, removed: 0 };
+  /** The runtime's snapshots that are not removed, in journal order: what retention chooses from. */
+  private retained: RetainedSnapshot[];
 
   private constructor(
     readonly store: SqliteStore,
@@ -92,6 +99,8 @@ export class LiveStore implements LiveDatabase {
   ) {
     this.dbBytes = fileSize(store.file);
     removeUnfinishedSnapshots(path.join(options.journalDir, SNAPSHOT_DIR));
+    this.retained = retainedSnapshots(options.catalog);
+    removeLeftOverSnapshots(options.journalDir, options.catalog, this.retained);
   }
 
   static open(options: LiveStoreOptions): LiveStore {
@@ -139,6 +148,16 @@ export class LiveStore implements LiveDatabase {
   /** The writer new transactions are journaled through (for snapshot records). */
   attach(writer: JournalWriter): void {
     this.writer = writer;
+    // A --snapshot-keep lower than before takes effect now, not at the next snapshot.
+    if (snapshotsToRemove(this.retained, this.keep).length > 0) {
+      this.inFlight = this.removeOldSnapshots(writer).finally(() => {
+        this.inFlight = null;
+      });
+    }
+  }
+
+  private get keep(): number {
+    return this.options.snapshotKeep ?? DEFAULT_SNAPSHOT_KEEP;
   }
 
   get lastTx(): TxId {
@@ -187,13 +206,16 @@ export class LiveStore implements LiveDatabase {
     if (!this.writer) return Promise.resolve();
     if (this.inFlight === null) {
       const started = performance.now();
-      this.inFlight = this.takeSnapshot(this.writer).then(
-        (tx) => {
+      const writer = this.writer;
+      this.inFlight = this.takeSnapshot(writer).then(
+        async (tx) => {
+          if (tx !== null) {
+            this.snapshotStats.taken++;
+            this.snapshotStats.millis += performance.now() - started;
+            this.snapshotStats.lastTx = tx;
+            await this.removeOldSnapshots(writer);
+          }
           this.inFlight = null;
-          if (tx === null) return;
-          this.snapshotStats.taken++;
-          this.snapshotStats.millis += performance.now() - started;
-          this.snapshotStats.lastTx = tx;
         },
         (error: unknown) => {
           this.inFlight = null;
@@ -222,8 +244,30 @@ export class LiveStore implements LiveDatabase {
     const name = `tx-${String(info.tx).padStart(10, '0')}.sqlite`;
     fs.renameSync(info.file, path.join(dir, name));
     if (writer.failed) return null; // fail-stop: the server is going down, and says why
-    await writer.append({ kind: 'snapshot', at: this.options.now(), tx: info.tx, file: `${SNAPSHOT_DIR}/${name}`, bytes: info.bytes, sha256: info.sha256 }).durable;
+    const file = `${SNAPSHOT_DIR}/${name}`;
+    await writer.append({ kind: 'snapshot', at: this.options.now(), tx: info.tx, file, bytes: info.bytes, sha256: info.sha256 }).durable;
+    this.retained = this.retained.filter((s) => s.file !== file);
+    this.retained.push({ tx: info.tx, file });
     return info.tx;
+  }
+
+  /**
+   * Retention: journal the removal of the snapshots beyond --snapshot-keep,
+   * then delete their files (a crash in between leaves files that the next
+   * start deletes). Never throws: a failure only leaves files on disk.
+   */
+  private async removeOldSnapshots(writer: JournalWriter): Promise<void> {
+    const victims = snapshotsToRemove(this.retained, this.keep);
+    if (victims.length === 0 || writer.failed) return;
+    try {
+      const at = this.options.now();
+      await Promise.all(victims.map((v) => writer.append({ kind: 'snapshot-removed', at, tx: v.tx, file: v.file, reason: 'retention' }).durable));
+      this.retained = this.retained.filter((s) => !victims.includes(s));
+      for (const v of victims) await fs.promises.rm(path.join(this.options.journalDir, v.file), { force: true });
+      this.snapshotStats.removed += victims.length;
+    } catch (error) {
+      this.options.log?.(`warning: removing old snapshots failed: ${(error as Error).message}; they stay on disk until a later snapshot removes them`);
+    }
   }
 
   private afterCommit(): void {
@@ -272,6 +316,25 @@ function removeUnfinishedSnapshots(dir: string): void {
     return;
   }
   for (const name of names) if (UNFINISHED_SNAPSHOT.test(name)) fs.rmSync(path.join(dir, name), { force: true });
+}
+
+/** The runtime's own snapshots that the journal has not removed, one per file, in journal order. */
+function retainedSnapshots(catalog: Catalog): RetainedSnapshot[] {
+  const byFile = new Map<string, RetainedSnapshot>();
+  for (const s of catalog.snapshots()) {
+    if (!isRuntimeSnapshot(s.file)) continue;
+    byFile.delete(s.file); // a later record for the same file supersedes it
+    byFile.set(s.file, { tx: s.tx, file: s.file });
+  }
+  return [...byFile.values()];
+}
+
+/** Delete the files of snapshots whose removal is journaled, which a crash kept from being deleted. */
+function removeLeftOverSnapshots(journalDir: string, catalog: Catalog, retained: readonly RetainedSnapshot[]): void {
+  const kept = new Set(retained.map((s) => s.file));
+  for (const s of catalog.removedSnapshots()) {
+    if (isRuntimeSnapshot(s.file) && !kept.has(s.file)) fs.rmSync(path.join(journalDir, s.file), { force: true });
+  }
 }
 
 function fileSize(file: string): number {

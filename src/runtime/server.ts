@@ -31,6 +31,8 @@ export interface ServerOptions {
    * size since the last snapshot (default 0.5; 0: every snapshotEvery exactly).
    */
   snapshotGrowth?: number;
+  /** Keep at most this many snapshots, thinning out older ones (default 32; 0: keep all). */
+  snapshotKeep?: number;
   /** Largest request body accepted, in bytes (default 1 MiB). */
   maxBodyBytes?: number;
   /** Config overrides merged over the app's defaults. */
@@ -111,7 +113,7 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
       pid: process.pid,
       durability,
     }).durable.catch(() => {}); // awaited by the flush() below
-    store = LiveStore.open({ journalDir, catalog, reader, snapshotEvery: options.snapshotEvery ?? 1000, snapshotGrowth: options.snapshotGrowth, now: Date.now, log });
+    store = LiveStore.open({ journalDir, catalog, reader, snapshotEvery: options.snapshotEvery ?? 1000, snapshotGrowth: options.snapshotGrowth, snapshotKeep: options.snapshotKeep, now: Date.now, log });
     store.attach(writer);
     for (const line of store.recovery.passedOver) log(`warning: ${line}`);
     if (store.recovery.action !== 'up-to-date') log(recoveryLine(store.recovery));
@@ -616,6 +618,9 @@ class RecordingServer {
       '# HELP windback_snapshot_last_tx The transaction of the latest snapshot this process took (0: none yet).',
       '# TYPE windback_snapshot_last_tx gauge',
       `windback_snapshot_last_tx ${snapshots.lastTx ?? 0}`,
+      '# HELP windback_snapshots_removed_total Old database snapshots this process removed (--snapshot-keep).',
+      '# TYPE windback_snapshots_removed_total counter',
+      `windback_snapshots_removed_total ${snapshots.removed}`,
       '# HELP windback_chain_head The journal hash chain head, as a label.',
       '# TYPE windback_chain_head gauge',
       `windback_chain_head{head="${this.writer.chainHead}",seq="${this.writer.lastSeq}"} 1`,

@@ -1,5 +1,5 @@
 
-import { RECORD_TYPE, type SnapshotRecord, type WriteTxRecord } from '../model/records.js';
+import { RECORD_TYPE, type SnapshotRecord, type SnapshotRemovedRecord, type WriteTxRecord } from '../model/records.js';
 import { FORMAT_VERSION, JournalReader, decodeFrame } from '../journal/index.js';
 import { latestIntactSnapshot } from '../store/index.js';
 
@@ -38,8 +38,10 @@ export interface InfoResult {
 }
 
 export interface SnapshotsInfo {
-  /** Snapshot records in the journal. */
+  /** Snapshot records in the journal whose files were not removed since. */
   count: number;
+  /** Snapshots whose removal is journaled (retention, docs/server.md "Snapshots"). */
+  removed: number;
   /** The latest snapshot whose file is there with its recorded bytes: where a rebuild of the last state starts (null: from an empty database). */
   intact: { tx: number; file: string; bytes: number } | null;
   /** Later snapshots that a rebuild passes over, latest first, with why. */
@@ -50,6 +52,7 @@ const SESSION_START = RECORD_TYPE['session-start'];
 const SESSION_END = RECORD_TYPE['session-end'];
 const WRITE_TX = RECORD_TYPE['write-tx'];
 const SNAPSHOT = RECORD_TYPE.snapshot;
+const SNAPSHOT_REMOVED = RECORD_TYPE['snapshot-removed'];
 
 export function info(options: InfoOptions): InfoResult {
   const reader = JournalReader.open(options.journal);
@@ -58,6 +61,7 @@ export function info(options: InfoOptions): InfoResult {
   let firstTx: number | null = null;
   let lastTxPosition: number | null = null;
   const snapshots: SnapshotRecord[] = [];
+  const removals: SnapshotRemovedRecord[] = [];
   const frames = reader.scanFrames({ verifyChain: true }).frames();
   let step = frames.next();
   for (; !step.done; step = frames.next()) {
@@ -68,6 +72,7 @@ export function info(options: InfoOptions): InfoResult {
       if (firstTx === null) firstTx = (decodeFrame(frame) as WriteTxRecord).tx;
       lastTxPosition = frame.position;
     } else if (frame.type === SNAPSHOT) snapshots.push(decodeFrame(frame) as SnapshotRecord);
+    else if (frame.type === SNAPSHOT_REMOVED) removals.push(decodeFrame(frame) as SnapshotRemovedRecord);
   }
   const scan = step.value;
   const lastTx = lastTxPosition === null ? null : (reader.readAt(lastTxPosition).record as WriteTxRecord).tx;
@@ -88,14 +93,24 @@ export function info(options: InfoOptions): InfoResult {
     tornTailBytes: scan.tailBytes,
     damage: damage ? `${damage.reason} (${damage.path})` : null,
     chainHead: scan.chainHead.toString('hex'),
-    snapshots: snapshotsInfo(reader.dir, snapshots, lastTx ?? 0),
+    snapshots: snapshotsInfo(reader.dir, snapshots, removals, lastTx ?? 0),
   };
 }
 
-function snapshotsInfo(dir: string, snapshots: SnapshotRecord[], lastTx: number): SnapshotsInfo {
-  const { intact, passedOver } = latestIntactSnapshot(dir, snapshots, lastTx);
+function snapshotsInfo(dir: string, all: SnapshotRecord[], removals: SnapshotRemovedRecord[], lastTx: number): SnapshotsInfo {
+  // A removal names the snapshot it removes, which precedes it in the journal.
+  const kept = all.slice();
+  let removed = 0;
+  for (const r of removals) {
+    const i = kept.findIndex((s) => s.file === r.file && s.tx === r.tx);
+    if (i < 0) continue;
+    kept.splice(i, 1);
+    removed++;
+  }
+  const { intact, passedOver } = latestIntactSnapshot(dir, kept, lastTx);
   return {
-    count: snapshots.length,
+    count: kept.length,
+    removed,
     intact: intact === null ? null : { tx: intact.snapshot.tx, file: intact.snapshot.file, bytes: intact.snapshot.bytes },
     passedOver: passedOver.map((p) => ({ tx: p.snapshot.tx, file: p.snapshot.file, why: p.why })),
   };

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { Catalog } from '../../src/catalog/index.js';
+import { Catalog, CATALOG_SCHEMA_VERSION } from '../../src/catalog/index.js';
 import { BIN, replay, replayAsync, tempDirs } from '../helpers/cli.js';
 import { JournalScript } from '../helpers/script-journal.js';
 
@@ -177,7 +177,7 @@ describe('the catalog', () => {
     db.prepare("UPDATE meta SET value = 999 WHERE key = 'schemaVersion'").run();
     db.close();
     expect(ids(replay(['sessions', '--json', '--journal', dir]).json)).toEqual([1]);
-    expect(dump(file).meta).toContainEqual({ key: 'schemaVersion', value: 1 });
+    expect(dump(file).meta).toContainEqual({ key: 'schemaVersion', value: CATALOG_SCHEMA_VERSION });
 
     const memory = Catalog.open(dir, { storage: 'memory' });
     try {

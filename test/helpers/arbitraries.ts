@@ -222,6 +222,13 @@ export const recordArbitraries: { [K in AppendableKind]: fc.Arbitrary<RecordOf<K
     bytes: pos,
     sha256: fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex')),
   }),
+  'snapshot-removed': fc.record({
+    kind: fc.constant('snapshot-removed'),
+    at: timestamp,
+    tx: int,
+    file: text(),
+    reason: fc.oneof(fc.constant('retention'), text(8)),
+  }),
   suspension: fc.record({
     kind: fc.constant('suspension'),
     session: sessionId,

@@ -31,6 +31,7 @@ const SPEC_FIELDS: Record<AppendableRecord['kind'], [type: number, fields: strin
   'session-end': [12, ['session', 'prev', 'at', 'status', 'error', 'randomDraws']],
   snapshot: [13, ['at', 'tx', 'file', 'bytes', 'sha256']],
   suspension: [14, ['session', 'prev', 'at', 'sessionKind', 'missing']],
+  'snapshot-removed': [16, ['at', 'tx', 'file', 'reason']],
 };
 
 /** Fields appended within version 1 (spec, read-tx and write-tx rows): older records may lack them. */
@@ -175,7 +176,7 @@ describe('payload codec', () => {
 
   it('unknown record types below 128 come back as unknown records with their raw payload', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 16, max: 127 }), fc.uint8Array({ maxLength: 64 }), (type, payload) => {
+      fc.property(fc.integer({ min: Math.max(...Object.values(RECORD_TYPE)) + 1, max: 127 }), fc.uint8Array({ maxLength: 64 }), (type, payload) => {
         const record = decodePayload(type, payload);
         expect(record.kind).toBe('unknown');
         expect(plain(record)).toEqual({ kind: 'unknown', type, payload: new Uint8Array(payload) });

@@ -95,6 +95,7 @@ describe('rebuilding the live database past damaged snapshots', () => {
     expect(info.code, info.stderr).toBe(0);
     expect(info.json.snapshots).toEqual({
       count: rec.snapshots.length,
+      removed: 0,
       intact: { tx: older.tx, file: older.file, bytes: older.bytes },
       passedOver: [
         { tx: latest.tx, file: latest.file, why: expect.stringMatching(/^its bytes have SHA-256 [0-9a-f]{64}, but [0-9a-f]{64} was recorded$/) },
