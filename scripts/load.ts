@@ -52,8 +52,8 @@ export interface RecorderOptions {
   env?: Record<string, string | undefined>;
   /** How long to wait for "listening on" (default 30 s). */
   startTimeoutMs?: number;
-  /** Receives each line the server prints on stderr. */
-  onLine?: (line: string) => void;
+  /** Receives each line the server prints on stderr (and the process, to signal it while it starts). */
+  onLine?: (line: string, child: ChildProcess) => void;
 }
 
 export interface RecorderProcess {
@@ -126,7 +126,7 @@ export function spawnServer(argv: string[], options: Pick<RecorderOptions, 'env'
       const lines = (partial + chunk).split('\n');
       partial = lines.pop()!;
       for (const line of lines) {
-        options.onLine?.(line);
+        options.onLine?.(line, child);
         const match = /listening on (http:\/\/\S+)/.exec(line);
         if (match && !done) {
           done = true;

@@ -78,6 +78,17 @@ export default class RecordCommand extends ReplayCommand<RecordResult> {
     const { record } = await import('../services/record.js');
     const log = (line: string): void => void process.stderr.write(`${line}\n`);
     let fatal = false;
+    // Taken before anything starts: a SIGTERM that came between "listening on" and a
+    // handler would kill the process without closing the journal. One during start-up
+    // stops the server as soon as it has started.
+    let stopRequested = false;
+    let stopNow: (() => void) | null = null;
+    const onSignal = (): void => {
+      stopRequested = true;
+      stopNow?.();
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
     const server = await record({
       app: args.app,
       journal: this.journalDir(flags),
@@ -107,12 +118,11 @@ export default class RecordCommand extends ReplayCommand<RecordResult> {
     const result = { url: server.url, journal: startup.journal, codeVersion: startup.codeVersion };
     if (this.jsonEnabled()) this.logJson(result);
     await new Promise<void>((resolve) => {
-      const stop = (): void => {
+      stopNow = (): void => {
         log('shutting down: draining in-flight sessions');
         void server.close().then(resolve, resolve);
       };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
+      if (stopRequested) stopNow();
     });
     if (fatal) this.exit(74);
     return result;

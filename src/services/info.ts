@@ -98,15 +98,10 @@ export function info(options: InfoOptions): InfoResult {
 }
 
 function snapshotsInfo(dir: string, all: SnapshotRecord[], removals: SnapshotRemovedRecord[], lastTx: number): SnapshotsInfo {
-  // A removal names the snapshot it removes, which precedes it in the journal.
-  const kept = all.slice();
-  let removed = 0;
-  for (const r of removals) {
-    const i = kept.findIndex((s) => s.file === r.file && s.tx === r.tx);
-    if (i < 0) continue;
-    kept.splice(i, 1);
-    removed++;
-  }
+  // A removal names the snapshot it removes (its file and transaction), which precedes it in the journal.
+  const removedKeys = new Set(removals.map((r) => `${r.tx} ${r.file}`));
+  const kept = all.filter((s) => !removedKeys.has(`${s.tx} ${s.file}`));
+  const removed = all.length - kept.length;
   const { intact, passedOver } = latestIntactSnapshot(dir, kept, lastTx);
   return {
     count: kept.length,

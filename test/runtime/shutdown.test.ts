@@ -1,8 +1,9 @@
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
+import { BANK_APP, LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
 import { tempDirs } from '../helpers/cli.js';
 import { readJournal } from './journal-view.js';
 
@@ -87,5 +88,32 @@ describe('shutdown on SIGTERM', () => {
     expect(restarted.stderr()).toContain('resuming 1 session(s) a crash interrupted');
     // The resumed session makes its in-doubt call again.
     expect(await again).toBe('/hold');
+  });
+
+  it('a SIGTERM during start-up stops the server once it has started, closing the journal and the database cleanly', { timeout: 30_000 }, async () => {
+    const journal = tmp();
+    const first = await spawnRecorder(BANK_APP, { journal, args: ['--durability', 'none'] });
+    recorders.push(first);
+    const client = new LoadClient(first.url);
+    for (let i = 0; i < 5; i++) expect((await client.json('/open', { owner: `o${i}`, initial: 1 })).status).toBe(200);
+    client.close();
+    expect((await first.stop()).code).toBe(0);
+    // Without its live database, the next start rebuilds it, and says so before it listens: that is when the signal comes.
+    fs.rmSync(path.join(journal, 'live.sqlite'));
+    let signalled = false;
+    const second = await spawnRecorder(BANK_APP, {
+      journal,
+      args: ['--durability', 'none'],
+      onLine: (line, child) => {
+        if (line.startsWith('database rebuilt') && !signalled) signalled = child.kill('SIGTERM');
+      },
+    });
+    recorders.push(second);
+    expect(signalled).toBe(true);
+    const exit = await second.exited;
+    expect(exit, second.stderr()).toEqual({ code: 0, signal: null });
+    expect(second.stderr()).toContain('shutting down: draining in-flight sessions');
+    // A clean close: no open marker, so the next start trusts the file it left.
+    expect(fs.existsSync(path.join(journal, 'live.sqlite.open'))).toBe(false);
   });
 });

@@ -179,7 +179,8 @@ describe('replay record --snapshot-keep', () => {
     expect(fs.existsSync(leftOver)).toBe(false);
     expect(snapshotFiles(journal)).toEqual([newest.file]);
     const last = recorder;
-    expect((await recorder.stop()).code).toBe(0);
+    const exit = await recorder.stop();
+    expect(exit.code, `${exit.signal}: ${last.stderr()}`).toBe(0);
     recorder = null;
     expect(last.stderr()).not.toContain('warning');
   });
