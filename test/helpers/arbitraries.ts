@@ -8,6 +8,7 @@ import type {
   SqlValue,
   UnknownRecord,
 } from '../../src/model/records.js';
+import { RECORD_TYPE } from '../../src/model/records.js';
 
 // fast-check arbitraries for every record kind, generated within the codec's
 // contract (docs/journal-format.md, section 7): strings are well-formed
@@ -248,7 +249,7 @@ export const anyRecord: fc.Arbitrary<AppendableRecord> = fc.oneof(
 /** A record of a type this reader does not know (16 to 127), appended raw. */
 export const unknownRecord: fc.Arbitrary<UnknownRecord> = fc.record({
   kind: fc.constant('unknown'),
-  type: fc.integer({ min: 16, max: 127 }),
+  type: fc.integer({ min: Math.max(...Object.values(RECORD_TYPE)) + 1, max: 127 }),
   payload: bytes(64),
 });
 
