@@ -15,6 +15,7 @@ import type { CallOptions, SessionContext } from '../sandbox/app-types.js';
 import type { BridgeValueArgs, BridgeValueSource, BridgeValues, LogLevel, SessionBridge, TimerRequest } from '../sandbox/bridge.js';
 import type { EffectRecord, Positioned } from './history.js';
 import type { CodeRealm } from './realm.js';
+import { MAX_PAYLOAD, packValue, RecordTooLargeError } from '../journal/index.js';
 import { appLocation, mapStack, type SourceLocation } from './source-maps.js';
 
 // Runs one attempt of one session in its code realm. Every effect is either
@@ -763,27 +764,31 @@ class SessionRun {
       this.diverge('extra-step', null, { kind: 'tx' }, 'a write transaction that is not in the journal');
       throw new DivergenceStop();
     }
-    let r: ReturnType<LiveEffects['database']['write']>;
+    let journaled: Positioned<WriteTxRecord> | null = null;
+    let result: unknown;
     try {
-      r = live.database.write(body);
+      // Journaled before it commits: a record the journal refuses rolls the transaction back.
+      result = live.database.write(body, (w) => {
+        const record = {
+          kind: 'write-tx' as const,
+          tx: w.tx,
+          committedAt: w.committedAt,
+          readAtTx: w.readAtTx,
+          changes: w.changes,
+          readDigest: w.readDigest,
+          result: w.result,
+          migration: null,
+          randomDraws: this.randomDraws(),
+        };
+        journaled = { position: live.journal.append(record).position, record: record as WriteTxRecord };
+      }).result;
     } catch (error) {
       this.journalAbort(live, error, true);
       throw error;
     }
-    const record = {
-      kind: 'write-tx' as const,
-      tx: r.tx,
-      committedAt: r.committedAt,
-      readAtTx: r.readAtTx,
-      changes: r.changes,
-      readDigest: r.readDigest,
-      result: r.result,
-      migration: null,
-      randomDraws: this.randomDraws(),
-    };
-    const { position } = live.journal.append(record);
+    const { position, record } = journaled!;
     this.step('tx', 'live', { position, record: this.observed(record) });
-    return r.result;
+    return result;
   }
 
   private read(body: (db: AppDb) => unknown): unknown {
@@ -863,7 +868,9 @@ class SessionRun {
       throw new DivergenceStop();
     }
     const actual = errorInfo(threw, false);
-    if (actual.name !== recorded.name || actual.message !== recorded.message) {
+    // A record too large for the journal is sized again on replay, where a few header bytes differ.
+    const sameMessage = actual.message === recorded.message || actual.name === RecordTooLargeError.name;
+    if (actual.name !== recorded.name || !sameMessage) {
       this.diverge(write ? 'tx' : 'read', entry, { name: actual.name, message: actual.message }, `the ${write ? 'transaction' : 'read'} threw a different error`, undefined, {
         name: recorded.name,
         message: recorded.message,
@@ -900,6 +907,9 @@ class SessionRun {
     const live = this.options.live;
     if (!live) {
       if (this.options.replay?.endsAtCrash) this.crashPoint();
+      // Not journaled because the journal refused it (the append threw at the app): throw the same.
+      const bytes = copy === null ? 0 : packValue(copy).byteLength;
+      if (bytes > MAX_PAYLOAD) throw new RecordTooLargeError('checkpoint', bytes);
       this.diverge('extra-step', null, { label }, `checkpoint "${label}" is not in the journal`);
       return;
     }

@@ -1,5 +1,6 @@
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
 import type { Transport } from '../model/records.js';
+import { MAX_PAYLOAD } from '../journal/constants.js';
 
 // How a session's outcome becomes the bytes of its response, per transport.
 // The runtime renders responses with this, and replay renders the replayed
@@ -9,6 +10,22 @@ export interface RenderedResponse {
   status: number;
   headers: Record<string, string>;
   body: Uint8Array;
+  /** Set when the outcome's own response was too large to journal, and this error response was rendered instead. */
+  replacedBy?: ResponseTooLargeError;
+}
+
+/**
+ * A response is journaled, in one record, before it is sent: its body may be
+ * at most this large, which leaves a record room for the headers.
+ */
+export const MAX_RESPONSE_BODY = MAX_PAYLOAD - 1024 * 1024;
+
+export class ResponseTooLargeError extends Error {
+  override readonly name = 'ResponseTooLargeError';
+  readonly status = 500;
+  constructor(readonly bytes: number) {
+    super(`the response body is ${bytes.toLocaleString('en-US')} bytes; a response is journaled before it is sent, and its body may be at most ${MAX_RESPONSE_BODY.toLocaleString('en-US')} bytes`);
+  }
 }
 
 export interface OutcomeToRender {
@@ -24,6 +41,14 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 const XML_TYPE = 'text/xml; charset=utf-8';
 
 export function renderResponse(transport: Transport, outcome: OutcomeToRender): RenderedResponse {
+  const response = renderOutcome(transport, outcome);
+  if (response.body.byteLength <= MAX_RESPONSE_BODY) return response;
+  // The same on record and on replay: the oversized response becomes this error's.
+  const error = new ResponseTooLargeError(response.body.byteLength);
+  return { ...renderOutcome(transport, { ok: false, error, rpcId: outcome.rpcId }), replacedBy: error };
+}
+
+function renderOutcome(transport: Transport, outcome: OutcomeToRender): RenderedResponse {
   switch (transport) {
     case 'json':
     case 'direct':

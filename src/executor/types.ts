@@ -33,8 +33,24 @@ export interface SessionJournal {
 export interface LiveDatabase {
   /** The last transaction committed. */
   readonly lastTx: TxId;
-  write<T>(body: (db: AppDb) => T): { tx: TxId; committedAt: number; readAtTx: TxId; changes: RowChange[]; readDigest: Uint8Array; result: T };
+  /**
+   * Run `body` as the next write transaction. `journal` is called with its
+   * outcome before it commits (write-ahead): if it throws (the record is too
+   * large for the journal, the journal failed), the transaction rolls back
+   * and the error propagates, so the database is never ahead of the journal.
+   */
+  write<T>(body: (db: AppDb) => T, journal: (committing: LiveWrite<T>) => void): LiveWrite<T>;
   read<T>(body: (db: AppDb) => T): { readAtTx: TxId; readDigest: Uint8Array; result: T };
+}
+
+/** A live write transaction's outcome. */
+export interface LiveWrite<T> {
+  tx: TxId;
+  committedAt: number;
+  readAtTx: TxId;
+  changes: RowChange[];
+  readDigest: Uint8Array;
+  result: T;
 }
 
 /** What a transaction body sees: the app API's ReadDb/WriteDb. */

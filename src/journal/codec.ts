@@ -8,7 +8,7 @@ import {
   type KnownRecordKind,
   type RecordOf,
 } from '../model/records.js';
-import { BATCH_COMMIT_PAYLOAD_SIZE, BATCH_COMMIT_TYPE, FIRST_CRITICAL_TYPE, HEAD_SIZE } from './constants.js';
+import { BATCH_COMMIT_PAYLOAD_SIZE, BATCH_COMMIT_TYPE, FIRST_CRITICAL_TYPE, HEAD_SIZE, MAX_PAYLOAD } from './constants.js';
 
 // Payload codec (docs/journal-format.md, section 7): each kind is a MessagePack
 // array of its fields in a fixed order; the batch commit is fixed binary.
@@ -88,6 +88,21 @@ export class UnsupportedRecordError extends Error {
 }
 
 export class MalformedPayloadError extends Error {}
+
+/**
+ * A record too large for the journal (its payload over MAX_PAYLOAD). Nothing
+ * was appended; the writer goes on. Callers that journal before they commit
+ * (a write transaction) roll back on it.
+ */
+export class RecordTooLargeError extends RangeError {
+  override readonly name = 'RecordTooLargeError';
+  constructor(
+    readonly kind: string,
+    readonly bytes: number,
+  ) {
+    super(`a ${kind} record of ${bytes.toLocaleString('en-US')} bytes is larger than a journal record may be (${MAX_PAYLOAD.toLocaleString('en-US')} bytes)`);
+  }
+}
 
 /** Encode a record's payload. Change rows are stored as arrays (section 7). */
 export function encodePayload(record: AppendableRecord | BatchCommitRecord): EncodedRecord {

@@ -1,6 +1,6 @@
 export * from './constants.js';
 export { maskedCrc, mask, unmask } from './checksum.js';
-export { encodePayload, decodePayload, packValue, unpackValue } from './codec.js';
+export { encodePayload, decodePayload, packValue, unpackValue, RecordTooLargeError } from './codec.js';
 export { nodeFileLayer, type FileLayer, type JournalFile } from './file-layer.js';
 export { readLayout, segmentIndexOf, type JournalLayout, type SegmentInfo } from './layout.js';
 export { FrameScanner, batchHead, type Frame, type Damage, type ScanResult, type ScanOptions } from './scanner.js';

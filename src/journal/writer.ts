@@ -1,9 +1,9 @@
 import { hash } from 'node:crypto';
 import * as path from 'node:path';
 import { JournalFailedError } from '../model/errors.js';
-import type { AppendableRecord, Durability } from '../model/records.js';
+import { KIND_OF_TYPE, type AppendableRecord, type Durability } from '../model/records.js';
 import { maskedCrcOf } from './checksum.js';
-import { packTransient, writeBatchCommit, writeU64 } from './codec.js';
+import { packTransient, RecordTooLargeError, writeBatchCommit, writeU64 } from './codec.js';
 import {
   BATCH_COMMIT_FRAME_SIZE,
   BATCH_COMMIT_PAYLOAD_SIZE,
@@ -270,7 +270,7 @@ export class JournalWriter {
   private frame(type: number, payload: Uint8Array, start: number, end: number): Appended {
     const length = end - start;
     if (type <= 0 || type > 255 || type === BATCH_COMMIT_TYPE) throw new RangeError(`record type ${type} cannot be appended`);
-    if (length > MAX_PAYLOAD) throw new RangeError(`record payload of ${length} bytes exceeds ${MAX_PAYLOAD}`);
+    if (length > MAX_PAYLOAD) throw new RecordTooLargeError(KIND_OF_TYPE.get(type) ?? `type ${type}`, length);
     const size = FRAME_HEADER_SIZE + length;
     this.reserve(size + BATCH_COMMIT_FRAME_SIZE);
     const at = PREFIX + this.batchLength;

@@ -6,6 +6,7 @@ import { sessionHistory, type Positioned, type SessionHistory } from '../executo
 import { CodeRealm } from '../executor/realm.js';
 import { renderResponse, rpcIdOf } from '../executor/transports.js';
 import type { Divergence, ExecutionObserver, ExecutionStep, ReplayDatabase } from '../executor/types.js';
+import { encodePayload, MAX_PAYLOAD, RecordTooLargeError } from '../journal/index.js';
 import { appDb, type SqliteStore } from '../store/index.js';
 import { StateCache, type JournalAccess } from './state.js';
 
@@ -367,13 +368,24 @@ export class ReplayState implements ReplayDatabase {
       return;
     }
     // Expected to throw and roll back; if it commits, the state is not the recording's any more.
-    store.write(recorded.readAtTx + 1, (db) => body(appDb(db)));
+    const tx = recorded.readAtTx + 1;
+    store.write(tx, (db) => body(appDb(db)), recorded.error?.name === RecordTooLargeError.name ? (r) => refuseAsTheJournalDid(tx, r) : undefined);
     this.dirty = true;
   }
 
   close(): void {
     this.giveBack();
   }
+}
+
+/**
+ * A transaction the recorder rolled back because the journal refused its
+ * record (too large): refuse the replayed one the same way, by the size of
+ * the record it would make, so that it rolls back and throws the same.
+ */
+function refuseAsTheJournalDid(tx: TxId, r: { changes: unknown; readDigest: Uint8Array; result: unknown }): void {
+  const { payload } = encodePayload({ kind: 'write-tx', session: 0, prev: null, tx, committedAt: 0, readAtTx: tx - 1, changes: r.changes as never, readDigest: r.readDigest, result: r.result, migration: null, randomDraws: 0 });
+  if (payload.byteLength > MAX_PAYLOAD) throw new RecordTooLargeError('write-tx', payload.byteLength);
 }
 
 function bigintText(_key: string, value: unknown): unknown {

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { Catalog } from '../catalog/index.js';
 import type { JournalReader, JournalWriter } from '../journal/index.js';
 import type { TxId, WriteTxRecord } from '../model/records.js';
-import type { AppDb, LiveDatabase } from '../executor/types.js';
+import type { AppDb, LiveDatabase, LiveWrite } from '../executor/types.js';
 import { clearOpenMarker, distrustAfterOpen, writeOpenMarker } from './open-marker.js';
 import { DEFAULT_SNAPSHOT_KEEP, isRuntimeSnapshot, snapshotsToRemove, type RetainedSnapshot } from './snapshot-retention.js';
 import { appDb, latestIntactSnapshot, openSnapshotCopy, rollForward, SqliteStore, StoreDivergedError } from '../store/index.js';
@@ -189,11 +189,19 @@ export class LiveStore implements LiveDatabase {
     return done;
   }
 
-  write<T>(body: (db: AppDb) => T): ReturnType<LiveDatabase['write']> & { result: T } {
+  write<T>(body: (db: AppDb) => T, journal: (committing: LiveWrite<T>) => void): LiveWrite<T> {
     const tx = this.store.lastAppliedTx + 1;
-    const r = this.store.write(tx, (db) => body(appDb(db)));
+    let out: LiveWrite<T> | null = null;
+    this.store.write(
+      tx,
+      (db) => body(appDb(db)),
+      (r) => {
+        out = { tx, committedAt: this.options.now(), readAtTx: r.readAtTx, changes: r.changes, readDigest: r.readDigest, result: r.result };
+        journal(out);
+      },
+    );
     this.afterCommit();
-    return { tx, committedAt: this.options.now(), readAtTx: r.readAtTx, changes: r.changes, readDigest: r.readDigest, result: r.result as T };
+    return out!;
   }
 
   read<T>(body: (db: AppDb) => T): { readAtTx: TxId; readDigest: Uint8Array; result: T } {

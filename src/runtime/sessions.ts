@@ -184,12 +184,13 @@ export class SessionRunner {
         served = from === null ? [] : journal.effects.filter((e) => e.position <= from);
         journal.append({ kind: 'session-attempt', at: Date.now(), attempt, reason: 'retry', fromCheckpoint: from, codeVersion: app.bundle.codeVersion });
       }
-      const ok = outcome.status === 'ok';
-      const response = renderResponse(request.transport, { ok, output: outcome.output, error: outcome.thrown, rpcId: request.rpcId });
+      const response = renderResponse(request.transport, { ok: outcome.status === 'ok', output: outcome.output, error: outcome.thrown, rpcId: request.rpcId });
+      const ok = outcome.status === 'ok' && response.replacedBy === undefined;
+      const error = ok ? null : response.replacedBy !== undefined ? errorInfo(response.replacedBy, false) : (outcome.error as ErrorInfo);
       response.headers['windback-session'] = String(id);
       const written = journal.append({ kind: 'response', at: Date.now(), status: response.status, headers: response.headers, body: response.body });
       const status: SessionStatus = ok ? 'ok' : 'error';
-      const end = journal.append({ kind: 'session-end', at: Date.now(), status, error: ok ? null : (outcome.error as ErrorInfo), randomDraws: outcome.randomDraws });
+      const end = journal.append({ kind: 'session-end', at: Date.now(), status, error, randomDraws: outcome.randomDraws });
       // Only a retry reads the effects back. What a session leaves behind tends
       // to survive young-generation GCs until the next full GC (its module
       // instance keeps its scope, bridge and executor, and through them this

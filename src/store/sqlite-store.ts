@@ -111,7 +111,7 @@ export class SqliteStore implements Store {
   private readonly scratch = new DigestScratch();
   private userTriggers: UserTrigger[];
   private readonly setLast: Database.Statement<[TxId], unknown>;
-  private readonly writeTx: TxBody<[TxContext, TxId, (db: TxDb) => unknown], WriteResult<unknown>>;
+  private readonly writeTx: TxBody<[TxContext, TxId, (db: TxDb) => unknown, ((r: WriteResult<unknown>) => void) | undefined], WriteResult<unknown>>;
   private readonly readTx: TxBody<[TxContext, (db: TxDb) => unknown], ReadResult<unknown>>;
   private readonly readBody: ((ctx: TxContext, fn: (db: TxDb) => unknown) => ReadResult<unknown>) | null;
   private readonly applyTx: TxBody<[TxId, readonly RowChange[]], void>;
@@ -200,7 +200,7 @@ export class SqliteStore implements Store {
     this.cache = new StatementCache(db);
     this.userTriggers = readUserTriggers(db);
 
-    this.writeTx = db.transaction((ctx: TxContext, txId: TxId, fn: (db: TxDb) => unknown) => {
+    this.writeTx = db.transaction((ctx: TxContext, txId: TxId, fn: (db: TxDb) => unknown, beforeCommit: ((r: WriteResult<unknown>) => void) | undefined) => {
       const sequence = this.capture.sequenceState();
       const value = fn(ctx.handle);
       refuseThenable(value, 'write()');
@@ -210,7 +210,9 @@ export class SqliteStore implements Store {
       const changes = this.capture.collect(sequence);
       // Inside an outer transaction the meta row is written once, at its commit.
       if (!this.outer) this.setLast.run(txId);
-      return { result, changes, readDigest: ctx.digest.finish(), readAtTx: txId - 1 };
+      const out = { result, changes, readDigest: ctx.digest.finish(), readAtTx: txId - 1 };
+      beforeCommit?.(out);
+      return out;
     });
 
     const readBody = (ctx: TxContext, fn: (db: TxDb) => unknown): ReadResult<unknown> => {
@@ -267,7 +269,7 @@ export class SqliteStore implements Store {
 
   // ---- transactions -------------------------------------------------------
 
-  write<T>(txId: TxId, fn: (db: TxDb) => T): WriteResult<T> {
+  write<T>(txId: TxId, fn: (db: TxDb) => T, beforeCommit?: (result: WriteResult<T>) => void): WriteResult<T> {
     this.enter('write()');
     try {
       this.checkOrder(txId, 'write()');
@@ -283,7 +285,7 @@ export class SqliteStore implements Store {
       const ctx = new TxContext(this.db, this.cache, 'write', this.options.safeIntegers ?? false, this.scratch, this.capture);
       try {
         // Inside the outer transaction, better-sqlite3 makes this a savepoint.
-        const out = this.writeTx.immediate(ctx, txId, fn as (db: TxDb) => unknown) as WriteResult<T>;
+        const out = this.writeTx.immediate(ctx, txId, fn as (db: TxDb) => unknown, beforeCommit as ((r: WriteResult<unknown>) => void) | undefined) as WriteResult<T>;
         this._lastAppliedTx = txId;
         if (this.outer) this.uncommitted.push({ txId, changes: out.changes });
         return out;

@@ -148,9 +148,11 @@ export interface Store {
    * Run `fn` synchronously inside one transaction as transaction `txId`
    * (lastAppliedTx + 1), capturing its row changes and read digest. If `fn`
    * throws, the transaction rolls back, lastAppliedTx stays, and the error
-   * propagates.
+   * propagates. `beforeCommit` sees the result while the transaction can
+   * still roll back: it journals the transaction (write-ahead), and if it
+   * throws, the transaction rolls back the same way.
    */
-  write<T>(txId: TxId, fn: (db: TxDb) => T): WriteResult<T>;
+  write<T>(txId: TxId, fn: (db: TxDb) => T, beforeCommit?: (result: WriteResult<T>) => void): WriteResult<T>;
 
   /**
    * Set when the last write() or read() ended by an exception after its
