@@ -15,6 +15,9 @@ export function openJournal(journal: string): OpenJournal {
 
 /** Parse a session id given on the command line. */
 export function parseSessionId(value: string | number): number {
-  const n = typeof value === 'number' ? value : Number(String(value).replace(/^#/, ''));
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 1 ? value : NaN;
+  // Decimal digits only (an optional '#', as the TUI and the listings show ids): not '0x10', '1e1' or '5 '.
+  const digits = /^#?([0-9]+)$/.exec(value)?.[1];
+  const n = digits === undefined ? NaN : Number(digits);
   return Number.isSafeInteger(n) && n >= 1 ? n : NaN;
 }

@@ -59,7 +59,9 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   try {
     const corrupt = journal.catalog.corruptionError('cannot verify every session');
     if (corrupt) throw corrupt;
-    ids = selectSessions(journal.catalog, options.kind, fromTx, toTx)
+    const selected = selectSessions(journal.catalog, options.kind, fromTx, toTx);
+    if (selected.length === 0) refuseEmptySelection(journal.catalog, options.kind, fromTx, toTx);
+    ids = selected
       .filter((s) => (s.id - 1) % shard.count === shard.index - 1)
       // In the order of the states they need (their first write, or their start): consecutive
       // sessions then need states a few transactions apart, which the state pool serves cheaply.
@@ -112,6 +114,25 @@ function selectSessions(
     startedAfterTx: number;
     firstTx: number | null;
   }[];
+}
+
+/**
+ * A filter that selects nothing is most often a typo (a kind misspelled, a
+ * transaction past the end), and a CI job that replays nothing must not pass
+ * for it. Without filters an empty selection is a journal without finished
+ * sessions, which passes.
+ */
+function refuseEmptySelection(catalog: Catalog, kind: string | undefined, fromTx: number | null, toTx: number | null): void {
+  if (kind !== undefined) {
+    const kinds = catalog.db.prepare('SELECT DISTINCT kind FROM sessions ORDER BY kind').pluck().all() as string[];
+    if (!kinds.includes(kind)) {
+      throw new UsageError(`--kind ${kind}: the journal has no session of that kind (its kinds: ${kinds.join(', ') || 'none'})`);
+    }
+  }
+  if (fromTx !== null && fromTx > catalog.lastTx) throw new UsageError(`--from-tx ${fromTx} is after the journal's last transaction, ${catalog.lastTx}`);
+  if (kind !== undefined || fromTx !== null || toTx !== null) {
+    throw new UsageError('no finished session matches --kind, --from-tx and --to-tx as given');
+  }
 }
 
 /** Replay a list of sessions in this thread (also what each worker runs). */

@@ -41,9 +41,10 @@ describe('bad input', () => {
     expect(debug.stderr).toMatch(/\n\s+at /);
   });
 
-  it('replay run abc (and 0, and 1.5): not a session id, exit 2 naming what was given', async () => {
-    const results = await Promise.all(['abc', '0', '1.5'].map((id) => replayAsync(['run', id, '-j', dir])));
-    results.forEach((r, i) => expectFailure(r, 2, new RegExp(`"${['abc', '0', '1\\.5'][i]}"`)));
+  it('replay run abc (and 0, 1.5, 0x1, 1e0, "1 "): not a session id, exit 2 naming what was given', async () => {
+    const given = ['abc', '0', '1.5', '0x1', '1e0', '1.0', '1 '];
+    const results = await Promise.all(given.map((id) => replayAsync(['run', id, '-j', dir])));
+    results.forEach((r, i) => expectFailure(r, 2, new RegExp(`"${given[i].replace('.', '\\.')}"`)));
     expectJsonFailure(replay(['run', 'abc', '--json', '-j', dir]), 2, 'E_USAGE', /abc/);
   });
 
@@ -111,6 +112,9 @@ describe('bad input', () => {
       // The same error from worker threads keeps its kind: exit 2, not an internal error.
       replayAsync(['verify', '--code', path.join(tmp('nocode-jobs'), 'missing.ts'), '--jobs', '2', '-j', dir]),
       replayAsync(['verify', '--code', path.join(tmp('nocode-jobs-json'), 'missing.ts'), '--jobs', '2', '--json', '-j', dir]),
+      // Filters that select nothing: a CI job that replays nothing must not pass.
+      replayAsync(['verify', '--kind', 'trasnfer', '-j', dir]),
+      replayAsync(['verify', '--from-tx', '999999', '-j', dir]),
     ]);
     expectFailure(results[0], 2, /3\/2/);
     expectFailure(results[1], 2, /half/);
@@ -123,6 +127,8 @@ describe('bad input', () => {
     expectFailure(results[5], 2, /missing\.ts/);
     expectFailure(results[6], 2, /missing\.ts/);
     expectJsonFailure(results[7], 2, 'E_NOT_FOUND', /missing\.ts/);
+    expectFailure(results[8], 2, /--kind trasnfer: the journal has no session of that kind \(its kinds: .*transfer/);
+    expectFailure(results[9], 2, /--from-tx 999999 is after the journal's last transaction, \d+/);
   });
 });
 

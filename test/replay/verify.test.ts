@@ -147,9 +147,10 @@ describe('replay verify', () => {
       expect(junitSessions(file)).toEqual(expected);
       expect(new Set(readJunit(file).cases.map((c) => c.classname))).toEqual(new Set([`windback.replay.${kind}`]));
     }
+    // A kind the journal does not have is a typo, not a pass (errors-and-show.test.ts checks the message).
     const none = replay(['verify', '--json', '--kind', 'no-such-kind', '-j', dir]);
-    expect(none.code, none.stdout + none.stderr).toBe(0);
-    expect(none.json).toMatchObject({ sessions: 0, diverged: 0 });
+    expect(none.code, none.stdout + none.stderr).toBe(2);
+    expect(none.json).toMatchObject({ error: { code: 'E_USAGE' } });
   });
 
   it('--from-tx A --to-tx B selects the sessions with A <= startedAfterTx <= B', async () => {
