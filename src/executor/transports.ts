@@ -33,7 +33,7 @@ export interface OutcomeToRender {
   output?: unknown;
   /** The thrown value: `status` (400..599) and `body` on it are honoured, like http-errors. */
   error?: unknown;
-  /** The JSON-RPC request id, echoed back. */
+  /** The JSON-RPC request id, echoed back; undefined for a notification (a 204 with no body). */
   rpcId?: unknown;
 }
 
@@ -56,6 +56,8 @@ function renderOutcome(transport: Transport, outcome: OutcomeToRender): Rendered
         ? json(200, outcome.output === undefined ? null : outcome.output)
         : json(errorStatus(outcome.error), { error: publicError(outcome.error) });
     case 'json-rpc':
+      // A notification (a request without an id) is answered with nothing.
+      if (outcome.rpcId === undefined) return { status: 204, headers: {}, body: new Uint8Array(0) };
       return outcome.ok
         ? json(200, { jsonrpc: '2.0', result: outcome.output === undefined ? null : outcome.output, id: outcome.rpcId ?? null })
         : json(200, {
@@ -145,7 +147,19 @@ export function toXmlRpc(value: unknown): Record<string, unknown> {
   return { struct: { member } };
 }
 
-export class XmlRpcParseError extends Error {}
+/**
+ * A request body that is not an XML-RPC methodCall (answered with HTTP 400),
+ * or, with `invalidParams`, a methodCall whose parameters hold an invalid
+ * value (answered with a fault, -32602, over HTTP 200 as XML-RPC clients expect).
+ */
+export class XmlRpcParseError extends Error {
+  constructor(
+    message: string,
+    readonly invalidParams = false,
+  ) {
+    super(message);
+  }
+}
 
 const parser = new XMLParser({
   ignoreAttributes: true,
@@ -168,10 +182,14 @@ export function parseMethodCall(text: string): { method: string; params: unknown
   const method = typeof call.methodName === 'string' ? call.methodName.trim() : '';
   if (!method) throw new XmlRpcParseError('methodCall has no methodName');
   const params = (call.params as { param?: { value?: unknown[] }[] } | undefined)?.param ?? [];
-  return { method, params: params.map((p) => fromXmlRpc(p.value?.[0])) };
+  return { method, params: params.map((p, i) => fromXmlRpc(p.value?.[0], `params[${i}]`)) };
 }
 
-function fromXmlRpc(value: unknown): unknown {
+function invalid(path: string, message: string): XmlRpcParseError {
+  return new XmlRpcParseError(`invalid params: ${path}: ${message}`, true);
+}
+
+function fromXmlRpc(value: unknown, path: string): unknown {
   if (value === undefined || value === null || value === '') return '';
   if (typeof value === 'string') return value; // a bare <value>text</value> is a string
   const node = value as Record<string, unknown>;
@@ -181,46 +199,74 @@ function fromXmlRpc(value: unknown): unknown {
   switch (type) {
     case 'int':
     case 'i4':
-      return integer(text);
+      return integer(text, 32, type, path);
     case 'i8':
-      return integer(text);
+      return integer(text, 64, type, path);
     case 'boolean':
-      if (text.trim() !== '0' && text.trim() !== '1') throw new XmlRpcParseError(`invalid boolean "${text}"`);
+      if (text.trim() !== '0' && text.trim() !== '1') throw invalid(path, `invalid <boolean> "${text}" (0 or 1)`);
       return text.trim() === '1';
     case 'double': {
-      const n = Number(text.trim());
-      if (text.trim() === '' || Number.isNaN(n)) throw new XmlRpcParseError(`invalid double "${text}"`);
-      return n;
+      const t = text.trim();
+      // The spec's form (Python sends repr(), which may use an exponent): no hex, no "Infinity", no "NaN".
+      if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) throw invalid(path, `invalid <double> "${text}"`);
+      const n = Number(t);
+      if (!Number.isFinite(n)) throw invalid(path, `<double> "${text}" is out of range`);
+      return n === 0 ? 0 : n; // -0 is journaled as 0, so the handler gets 0 too
     }
     case 'string':
       return text;
     case 'nil':
       return null;
-    case 'base64':
-      return Buffer.from(text.replace(/\s+/g, ''), 'base64');
-    case 'dateTime.iso8601':
-      return text.trim();
+    case 'base64': {
+      const b64 = text.replace(/[ \t\r\n]+/g, '');
+      if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(b64)) throw invalid(path, 'invalid <base64> (not padded standard base64)');
+      return Buffer.from(b64, 'base64');
+    }
+    case 'dateTime.iso8601': {
+      const t = text.trim();
+      if (!isIsoDateTime(t)) throw invalid(path, `invalid <dateTime.iso8601> "${text}" (expected e.g. 20240131T23:59:59)`);
+      return t;
+    }
     case 'array': {
       const data = (body as { data?: { value?: unknown[] } } | '')?.valueOf() as { data?: { value?: unknown[] } } | string;
       const values = typeof data === 'object' && data !== null ? (data.data?.value ?? []) : [];
-      return values.map(fromXmlRpc);
+      return values.map((v, i) => fromXmlRpc(v, `${path}[${i}]`));
     }
     case 'struct': {
       const members = typeof body === 'object' && body !== null ? ((body as { member?: { name?: unknown; value?: unknown[] }[] }).member ?? []) : [];
       const out: Record<string, unknown> = {};
-      for (const m of members) out[String(m.name ?? '')] = fromXmlRpc(m.value?.[0]);
+      for (const m of members) {
+        const name = String(m.name ?? '');
+        const v = fromXmlRpc(m.value?.[0], `${path}[${JSON.stringify(name)}]`);
+        // Never `out[name] = v`: for a member named __proto__ that sets the
+        // object's prototype. An own property, which the server then refuses.
+        if (name === '__proto__') Object.defineProperty(out, name, { value: v, enumerable: true, writable: true, configurable: true });
+        else out[name] = v;
+      }
       return out;
     }
     default:
-      throw new XmlRpcParseError(`unknown XML-RPC type <${type}>`);
+      throw invalid(path, `unknown XML-RPC type <${type}>`);
   }
 }
 
-function integer(text: string): number | bigint {
+function integer(text: string, bits: 32 | 64, type: string, path: string): number | bigint {
   const t = text.trim();
-  if (!/^[+-]?\d+$/.test(t)) throw new XmlRpcParseError(`invalid integer "${text}"`);
-  const n = Number(t);
-  return Number.isSafeInteger(n) ? n : BigInt(t);
+  if (!/^[+-]?\d+$/.test(t)) throw invalid(path, `invalid <${type}> "${text}"`);
+  const big = BigInt(t);
+  const limit = 1n << BigInt(bits - 1);
+  if (big < -limit || big >= limit) throw invalid(path, `<${type}> ${t} is out of range (${bits}-bit signed)${bits === 32 ? '; send <i8> or <double>' : ''}`);
+  const n = Number(big);
+  return Number.isSafeInteger(n) ? (n === 0 ? 0 : n) : big;
+}
+
+/** XML-RPC's 19980717T14:08:55 (also with dashes, fractional seconds, and a Z or an offset), with a real date and time. */
+function isIsoDateTime(t: string): boolean {
+  const m = /^(\d{4})-?(\d{2})-?(\d{2})T(\d{2}):?(\d{2}):?(\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/.exec(t);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  const days = new Date(Date.UTC(year, month, 0)).getUTCDate(); // days in that month
+  return month >= 1 && month <= 12 && day >= 1 && day <= days && hour <= 23 && minute <= 59 && second <= 59;
 }
 
 /** Session-start `meta` key holding a JSON-RPC request id (JSON text), so a resume or replay renders the same response. */

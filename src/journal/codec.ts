@@ -39,7 +39,7 @@ const FIELDS: { [K in PayloadKind]: FieldsOf<K> } = {
   'read-tx': ['session', 'prev', 'readAtTx', 'readDigest', 'result', 'error', 'write', 'randomDraws'],
   checkpoint: ['session', 'prev', 'at', 'label', 'state', 'randomDraws'],
   response: ['session', 'prev', 'at', 'status', 'headers', 'body'],
-  'duplicate-request': ['at', 'originalSession', 'idempotencyKey', 'route'],
+  'duplicate-request': ['at', 'originalSession', 'idempotencyKey', 'route', 'rpcId'],
   'session-end': ['session', 'prev', 'at', 'status', 'error', 'randomDraws'],
   snapshot: ['at', 'tx', 'file', 'bytes', 'sha256'],
   'snapshot-removed': ['at', 'tx', 'file', 'reason'],
@@ -55,6 +55,7 @@ const FIELDS: { [K in PayloadKind]: FieldsOf<K> } = {
 const OPTIONAL: { [K in PayloadKind]?: Partial<Record<Exclude<keyof RecordOf<K>, 'kind'>, unknown>> } = {
   'write-tx': { randomDraws: undefined },
   'read-tx': { error: null, write: false, randomDraws: undefined },
+  'duplicate-request': { rpcId: undefined },
 };
 
 /** Per kind, how many trailing fields may be left out when the record does not carry them (OPTIONAL, default undefined). */

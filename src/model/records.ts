@@ -184,6 +184,13 @@ export interface DuplicateRequestRecord {
   originalSession: SessionId;
   idempotencyKey: string;
   route: string;
+  /**
+   * JSON-RPC only, and only when the duplicate was not answered with the
+   * journaled response's bytes: the duplicate's own id as JSON text (its
+   * response was the original's with this id), or "" for a notification
+   * (answered 204, no body). Absent in records written before it existed.
+   */
+  rpcId?: string;
 }
 
 export interface SessionEndRecord extends SessionScoped {

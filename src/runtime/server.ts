@@ -8,6 +8,7 @@ import { openJournalWriter, type FileLayer, type JournalReader, type JournalWrit
 import { EnvironmentError, JournalFailedError, UsageError } from '../model/errors.js';
 import type { Durability, ResponseRecord, SessionId, SessionStartRecord, SessionStatus, Transport } from '../model/records.js';
 import { sessionHistory, type Positioned } from '../executor/history.js';
+import { InputNotJournalableError, journalableInput } from './input-check.js';
 import { fault, json, parseMethodCall, RPC_ID_META, rpcIdOf, stableJson, xml, XmlRpcParseError, type RenderedResponse } from '../executor/transports.js';
 import { loadApp, loadRecordedApp, redactConfig, type LoadedApp } from './app-host.js';
 import { IdempotencyKeys, type EarlierKeyedSession, type IdempotencyEntry } from './idempotency-keys.js';
@@ -362,6 +363,12 @@ class RecordingServer {
         return this.send(res, json(400, { error: { name: 'BadRequest', message: `malformed JSON: ${(error as Error).message}` } }));
       }
     }
+    try {
+      input = journalableInput(input, 'body');
+    } catch (error) {
+      if (!(error instanceof InputNotJournalableError)) throw error;
+      return this.send(res, json(400, { error: { name: 'BadRequest', message: `input not accepted: ${error.message}` } }));
+    }
     return this.session(req, res, { kind: route.kind, route: pathname, transport: route.transport, input }, body);
   }
 
@@ -371,36 +378,68 @@ class RecordingServer {
     if (method !== 'POST') return rpcError(405, -32600, 'JSON-RPC takes POST');
     const body = await this.body(req, res);
     if (body === null) return;
-    let call: { jsonrpc?: unknown; method?: unknown; params?: unknown; id?: unknown };
+    let call: unknown;
     try {
       call = JSON.parse(body.toString('utf8'));
     } catch (error) {
       return rpcError(400, -32700, `parse error: ${(error as Error).message}`);
     }
-    if (Array.isArray(call)) return rpcError(400, -32600, 'batch requests are not supported: send one call per request');
-    if (!call || typeof call !== 'object' || call.jsonrpc !== '2.0' || typeof call.method !== 'string') {
-      return rpcError(400, -32600, 'invalid request: expected {"jsonrpc": "2.0", "method": "...", "params": ..., "id": ...}', call?.id ?? null);
+    // A batch (even an empty one) is answered with one error object, as the spec has it for an invalid request.
+    if (Array.isArray(call)) return rpcError(400, -32600, 'invalid request: batch requests are not supported; send one call per request');
+    const shape = 'expected {"jsonrpc": "2.0", "method": "...", "params": [...] or {...}, "id": ...}';
+    if (call === null || typeof call !== 'object') return rpcError(400, -32600, `invalid request: ${shape}`);
+    const c = call as { jsonrpc?: unknown; method?: unknown; params?: unknown; id?: unknown };
+    // No `id` member: a notification, which the server must not answer (it still runs, and is journaled).
+    const notification = !Object.hasOwn(c, 'id');
+    const idValid = notification || c.id === null || typeof c.id === 'string' || typeof c.id === 'number';
+    const id = idValid && !notification ? c.id : null;
+    if (c.jsonrpc !== '2.0' || typeof c.method !== 'string') return rpcError(400, -32600, `invalid request: ${shape}`, id);
+    if (!idValid) return rpcError(400, -32600, 'invalid request: "id" must be a string, a number or null');
+    if (c.params !== undefined && (c.params === null || typeof c.params !== 'object')) {
+      return rpcError(400, -32600, `invalid request: "params" must be an array or an object, not ${c.params === null ? 'null' : typeof c.params}`, id);
     }
-    if (!this.app.kinds.includes(call.method)) return rpcError(404, -32601, `method not found: ${call.method}; methods: ${this.app.kinds.join(', ')}`, call.id ?? null);
-    return this.session(req, res, { kind: call.method, route: '/rpc', transport: 'json-rpc', input: call.params ?? null, rpcId: call.id ?? null }, body);
+    // Nothing is sent for a notification, an error neither (JSON-RPC 2.0, section 4.1): 204, no body.
+    if (!this.app.kinds.includes(c.method)) {
+      if (notification) return this.send(res, NO_CONTENT);
+      return rpcError(404, -32601, `method not found: ${c.method}; methods: ${this.app.kinds.join(', ')}`, id);
+    }
+    let input: unknown;
+    try {
+      input = journalableInput(c.params ?? null, 'params');
+    } catch (error) {
+      if (!(error instanceof InputNotJournalableError)) throw error;
+      if (notification) return this.send(res, NO_CONTENT);
+      return rpcError(400, -32602, `invalid params: ${error.message}`, id);
+    }
+    return this.session(req, res, { kind: c.method, route: '/rpc', transport: 'json-rpc', input, rpcId: notification ? undefined : id }, body);
   }
 
   private async xmlRpc(req: http.IncomingMessage, res: http.ServerResponse, method: string): Promise<void> {
     if (method !== 'POST') return this.send(res, { ...xml(fault(405, 'XML-RPC takes POST')), status: 405 });
     const body = await this.body(req, res);
     if (body === null) return;
+    // A body that is no methodCall is an HTTP 400. Anything wrong with the call
+    // itself is a fault over HTTP 200, which XML-RPC clients raise as a Fault.
     let call: { method: string; params: unknown[] };
     try {
       call = parseMethodCall(body.toString('utf8'));
     } catch (error) {
-      if (error instanceof XmlRpcParseError) return this.send(res, { ...xml(fault(400, error.message)), status: 400 });
-      throw error;
+      if (!(error instanceof XmlRpcParseError)) throw error;
+      if (error.invalidParams) return this.send(res, xml(fault(-32602, error.message)));
+      return this.send(res, { ...xml(fault(400, error.message)), status: 400 });
     }
     if (call.method === 'system.listMethods') return this.send(res, xml(xmlValue(['system.listMethods', ...this.app.kinds])));
     if (!this.app.kinds.includes(call.method)) {
-      return this.send(res, { ...xml(fault(404, `method not found: ${call.method}`)), status: 404 });
+      return this.send(res, xml(fault(-32601, `method not found: ${call.method}; methods: ${['system.listMethods', ...this.app.kinds].join(', ')}`)));
     }
-    const input = call.params.length === 1 && call.params[0] && typeof call.params[0] === 'object' && !Array.isArray(call.params[0]) ? call.params[0] : call.params;
+    let params: unknown[];
+    try {
+      params = journalableInput(call.params, 'params') as unknown[];
+    } catch (error) {
+      if (!(error instanceof InputNotJournalableError)) throw error;
+      return this.send(res, xml(fault(-32602, `invalid params: ${error.message}`)));
+    }
+    const input = params.length === 1 && params[0] && typeof params[0] === 'object' && !Array.isArray(params[0]) ? params[0] : params;
     return this.session(req, res, { kind: call.method, route: '/RPC2', transport: 'xml-rpc', input }, body);
   }
 
@@ -415,9 +454,12 @@ class RecordingServer {
     const bodyHash = key === null ? '' : requestHash(partial.route, partial.kind, partial.input);
     if (key !== null) {
       const existing = this.idempotency.get(key);
-      if (existing) return this.duplicate(res, key, existing, bodyHash, partial.route);
+      if (existing) return this.duplicate(res, key, existing, bodyHash, partial);
     }
     const meta = this.meta(req);
+    // The id a JSON-RPC response carries, for a resume or a replay to render
+    // the same; none for a notification (whatever a client's header says).
+    if (partial.transport === 'json-rpc') delete meta[RPC_ID_META];
     if (partial.rpcId !== undefined) meta[RPC_ID_META] = JSON.stringify(partial.rpcId);
     const request: SessionRequest = { ...partial, idempotencyKey: key, meta };
     let resolveResult!: (r: RenderedResponse) => void;
@@ -432,7 +474,10 @@ class RecordingServer {
     }
     let outcome: SessionResult;
     try {
-      outcome = await this.runner.run(request);
+      // The session's id is known as it starts: a conflicting reuse of the key meanwhile names it.
+      outcome = await this.runner.run(request, (session) => {
+        if (key !== null) this.idempotency.get(key)!.session = session;
+      });
     } catch (error) {
       if (key !== null) {
         this.idempotency.delete(key);
@@ -457,7 +502,14 @@ class RecordingServer {
     this.send(res, outcome.response);
   }
 
-  private async duplicate(res: http.ServerResponse, key: string, entry: IdempotencyEntry, bodyHash: string, route: string): Promise<void> {
+  private async duplicate(
+    res: http.ServerResponse,
+    key: string,
+    entry: IdempotencyEntry,
+    bodyHash: string,
+    request: { route: string; transport: Transport; rpcId?: unknown },
+  ): Promise<void> {
+    const { route } = request;
     if (entry.bodyHash === null) entry.bodyHash = this.originalBodyHash(entry);
     if (entry.bodyHash !== bodyHash) {
       return this.send(res, json(422, { error: { name: 'IdempotencyKeyReused', message: `Idempotency-Key ${key} was used for a different request (session ${entry.session})` } }));
@@ -468,8 +520,20 @@ class RecordingServer {
     } catch {
       return this.send(res, json(503, { error: { name: 'Unavailable', message: `the original request with Idempotency-Key ${key} failed; retry` } }));
     }
+    // JSON-RPC: a client matches a response to its request by id, so a retry
+    // under a new id gets the original's response with its own id (the
+    // duplicate-request record holds that id); a notification gets nothing.
+    let rpcId: string | undefined;
+    if (request.transport === 'json-rpc') {
+      const answer = duplicateRpcResponse(response, request.rpcId);
+      if (answer === null) {
+        return this.send(res, json(422, { error: { name: 'IdempotencyKeyReused', message: `Idempotency-Key ${key} was used for a notification (session ${entry.session}), which has no response to send; use a new key` } }));
+      }
+      response = answer.response;
+      rpcId = answer.rpcId;
+    }
     try {
-      const appended = this.writer.append({ kind: 'duplicate-request', at: Date.now(), originalSession: entry.session, idempotencyKey: key, route });
+      const appended = this.writer.append({ kind: 'duplicate-request', at: Date.now(), originalSession: entry.session, idempotencyKey: key, route, ...(rpcId !== undefined ? { rpcId } : {}) });
       await appended.durable;
     } catch (error) {
       if (!(error instanceof JournalFailedError)) throw error;
@@ -532,7 +596,9 @@ class RecordingServer {
 
   private send(res: http.ServerResponse, response: RenderedResponse, close = false): void {
     if (res.headersSent) return;
-    const headers: Record<string, string | number> = { ...response.headers, 'content-length': response.body.byteLength };
+    const headers: Record<string, string | number> = { ...response.headers };
+    // A 204 (a JSON-RPC notification) has no body, and no Content-Length (RFC 9110, 8.6).
+    if (response.status !== 204) headers['content-length'] = response.body.byteLength;
     if (close) headers.connection = 'close';
     res.writeHead(response.status, headers);
     res.end(response.body);
@@ -655,6 +721,29 @@ function diskFreeLines(dir: string): string[] {
 function recoveryLine(recovery: StoreRecovery): string {
   const from = recovery.action === 'rebuilt' ? (recovery.fromSnapshot !== null ? ` after the snapshot at transaction ${recovery.fromSnapshot}` : ', from an empty database') : '';
   return `database ${recovery.action}: ${recovery.applied} transactions from the journal${from}${recovery.reason ? ` (${recovery.reason})` : ''}`;
+}
+
+const NO_CONTENT: RenderedResponse = { status: 204, headers: {}, body: new Uint8Array(0) };
+
+/**
+ * What a JSON-RPC duplicate is answered with: the original's response with
+ * the duplicate's id, and that id as JSON text when it differs from the
+ * original's (undefined when the response goes out as journaled); 204 and
+ * an empty id for a notification. Null when the original was a notification and the duplicate
+ * expects a response: there is none to give.
+ */
+function duplicateRpcResponse(original: RenderedResponse, rpcId: unknown): { response: RenderedResponse; rpcId?: string } | null {
+  if (rpcId === undefined) {
+    if (original.status === 204) return { response: original };
+    const session = original.headers['windback-session'];
+    return { response: { ...NO_CONTENT, headers: session === undefined ? {} : { 'windback-session': session } }, rpcId: '' };
+  }
+  if (original.status === 204) return null;
+  const body = JSON.parse(Buffer.from(original.body).toString('utf8')) as { id?: unknown };
+  const id = stableJson(rpcId);
+  if (stableJson(body.id ?? null) === id) return { response: original };
+  body.id = rpcId;
+  return { response: { ...json(original.status, body), headers: { ...original.headers } }, rpcId: id };
 }
 
 function requestHash(route: string, kind: string, input: unknown): string {

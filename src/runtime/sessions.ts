@@ -112,9 +112,10 @@ export class SessionRunner {
     return [...this.running];
   }
 
-  /** Run a new session to its end. Resolves once its response is durable. */
-  async run(request: SessionRequest): Promise<SessionResult> {
+  /** Run a new session to its end. Resolves once its response is durable. `started` learns its id at once. */
+  async run(request: SessionRequest, started?: (session: SessionId) => void): Promise<SessionResult> {
     const id = this.nextId++;
+    started?.(id);
     const journal = new LiveSessionJournal(this.writer, id, null, this.handled);
     journal.append({
       kind: 'session-start',

@@ -199,13 +199,17 @@ export const recordArbitraries: { [K in AppendableKind]: fc.Arbitrary<RecordOf<K
     headers: stringMap,
     body: bytes(200),
   }),
-  'duplicate-request': fc.record({
-    kind: fc.constant('duplicate-request'),
-    at: timestamp,
-    originalSession: sessionId,
-    idempotencyKey: text(),
-    route: text(),
-  }),
+  'duplicate-request': fc.record(
+    {
+      kind: fc.constant('duplicate-request'),
+      at: timestamp,
+      originalSession: sessionId,
+      idempotencyKey: text(),
+      route: text(),
+      rpcId: text(),
+    },
+    { requiredKeys: ['kind', 'at', 'originalSession', 'idempotencyKey', 'route'] },
+  ),
   'session-end': fc.record({
     kind: fc.constant('session-end'),
     session: sessionId,

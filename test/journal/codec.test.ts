@@ -27,20 +27,24 @@ const SPEC_FIELDS: Record<AppendableRecord['kind'], [type: number, fields: strin
   'read-tx': [8, ['session', 'prev', 'readAtTx', 'readDigest', 'result', 'error', 'write', 'randomDraws']],
   checkpoint: [9, ['session', 'prev', 'at', 'label', 'state', 'randomDraws']],
   response: [10, ['session', 'prev', 'at', 'status', 'headers', 'body']],
-  'duplicate-request': [11, ['at', 'originalSession', 'idempotencyKey', 'route']],
+  'duplicate-request': [11, ['at', 'originalSession', 'idempotencyKey', 'route', 'rpcId']],
   'session-end': [12, ['session', 'prev', 'at', 'status', 'error', 'randomDraws']],
   snapshot: [13, ['at', 'tx', 'file', 'bytes', 'sha256']],
   suspension: [14, ['session', 'prev', 'at', 'sessionKind', 'missing']],
   'snapshot-removed': [16, ['at', 'tx', 'file', 'reason']],
 };
 
-/** Fields appended within version 1 (spec, read-tx and write-tx rows): older records may lack them. */
-const OPTIONAL_TRAILING: Partial<Record<string, number>> = { 'read-tx': 3, 'write-tx': 1 };
+/** Fields appended within version 1 (spec, read-tx, write-tx and duplicate-request rows): older records may lack them. */
+const OPTIONAL_TRAILING: Partial<Record<string, number>> = { 'read-tx': 3, 'write-tx': 1, 'duplicate-request': 1 };
 
-/** The spec's fields a record's payload holds: `randomDraws` is left out when the record has none (section 7). */
+/** The optional trailing field a record may leave out (section 7), and a value for it. */
+const OMISSIBLE_FIELD: Partial<Record<string, [string, unknown]>> = { randomDraws: ['randomDraws', 7], rpcId: ['rpcId', '7'] };
+
+/** The spec's fields a record's payload holds: `randomDraws` (or `rpcId`) is left out when the record has none (section 7). */
 function fieldsOf(record: AppendableRecord): string[] {
   const fields = SPEC_FIELDS[record.kind][1];
-  return fields.at(-1) === 'randomDraws' && (record as { randomDraws?: number }).randomDraws === undefined ? fields.slice(0, -1) : fields;
+  const last = fields.at(-1)!;
+  return last in OMISSIBLE_FIELD && (record as unknown as Record<string, unknown>)[last] === undefined ? fields.slice(0, -1) : fields;
 }
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
@@ -201,7 +205,8 @@ describe('payload codec', () => {
     fc.assert(
       fc.property(fc.oneof(...(Object.values(recordArbitraries) as fc.Arbitrary<AppendableRecord>[])), fc.array(appValue, { minLength: 1, maxLength: 3 }), (record, extra) => {
         // Every known field present, so the extras lie beyond them all.
-        const full = fieldsOf(record).length < SPEC_FIELDS[record.kind][1].length ? ({ ...record, randomDraws: 7 } as AppendableRecord) : record;
+        const omitted = fieldsOf(record).length < SPEC_FIELDS[record.kind][1].length ? OMISSIBLE_FIELD[SPEC_FIELDS[record.kind][1].at(-1)!]! : null;
+        const full = omitted ? ({ ...record, [omitted[0]]: omitted[1] } as AppendableRecord) : record;
         const { type, payload } = encodePayload(full);
         const longer = packValue([...(unpackValue(payload) as unknown[]), ...extra]);
         expect(plain(decodePayload(type, longer))).toEqual(decoded(full));

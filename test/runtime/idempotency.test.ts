@@ -131,6 +131,55 @@ describe('Idempotency-Key', () => {
     expect(after.duplicates.length).toBe(before.duplicates.length);
   });
 
+  it('a JSON-RPC retry under a new id gets the response with its own id, journaled in its duplicate-request record', async () => {
+    const first = await client.rpc('deposit', { account: bob, amount: 3 }, { idempotencyKey: 'rpc-ids', id: 7 });
+    const retry = await client.rpc('deposit', { account: bob, amount: 3 }, { idempotencyKey: 'rpc-ids', id: 8 });
+    const same = await client.rpc('deposit', { account: bob, amount: 3 }, { idempotencyKey: 'rpc-ids', id: 7 });
+    expect(first.ok, first.body.toString()).toBe(true);
+    const body = JSON.parse(first.body.toString()) as { id: unknown };
+    expect(body.id).toBe(7);
+    expect(JSON.parse(retry.body.toString())).toEqual({ ...body, id: 8 });
+    expect(retry.session).toBe(first.session);
+    expectSame(first, same);
+    // A retry sent as a notification is answered as one: 204, no body.
+    const notification = await client.request('POST', '/rpc', JSON.stringify({ jsonrpc: '2.0', method: 'deposit', params: { account: bob, amount: 3 } }), { 'idempotency-key': 'rpc-ids' });
+    expect(notification).toMatchObject({ status: 204, session: first.session });
+    expect(notification.body.length).toBe(0);
+
+    const view = readJournal(journal);
+    expectJournaled(view, first);
+    expect([...view.sessions.values()].filter((s) => s.start.idempotencyKey === 'rpc-ids')).toHaveLength(1);
+    // The record says what each duplicate was sent: the journaled bytes (no rpcId), or them with its id, or nothing ("").
+    expect(view.duplicates.filter((d) => d.record.idempotencyKey === 'rpc-ids').map((d) => ({ ...d.record, at: 0 }))).toEqual([
+      { kind: 'duplicate-request', at: 0, originalSession: first.session, idempotencyKey: 'rpc-ids', route: '/rpc', rpcId: '8' },
+      { kind: 'duplicate-request', at: 0, originalSession: first.session, idempotencyKey: 'rpc-ids', route: '/rpc' },
+      { kind: 'duplicate-request', at: 0, originalSession: first.session, idempotencyKey: 'rpc-ids', route: '/rpc', rpcId: '' },
+    ]);
+
+    // A notification has no response to give a retry that wants one.
+    const sent = await client.request('POST', '/rpc', JSON.stringify({ jsonrpc: '2.0', method: 'deposit', params: { account: bob, amount: 4 } }), { 'idempotency-key': 'rpc-note' });
+    expect(sent.status).toBe(204);
+    const wants = await client.rpc('deposit', { account: bob, amount: 4 }, { idempotencyKey: 'rpc-note', id: 1 });
+    expect(wants.status).toBe(422);
+    expect(JSON.parse(wants.body.toString()).error).toEqual({
+      name: 'IdempotencyKeyReused',
+      message: `Idempotency-Key rpc-note was used for a notification (session ${sent.session}), which has no response to send; use a new key`,
+    });
+  });
+
+  it('a different request with the key of one still running is refused, naming that session', async () => {
+    current = gate();
+    current.on = true;
+    const first = client.json('/transfer', { from: alice, to: bob, amount: 55 }, { idempotencyKey: 'running-conflict' });
+    await current.held;
+    const other = await client.json('/transfer', { from: alice, to: bob, amount: 56 }, { idempotencyKey: 'running-conflict' });
+    current.release();
+    const a = await first;
+    expect(a.status, a.body.toString()).toBe(200);
+    expect(other.status).toBe(422);
+    expect(other.error).toEqual({ name: 'IdempotencyKeyReused', message: `Idempotency-Key running-conflict was used for a different request (session ${a.session})` });
+  });
+
   it('a duplicate of a request still running waits for its result', async () => {
     current = gate();
     current.on = true;

@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import * as http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStub, type RunningStub } from '../../fixtures/apps/bank/stub.js';
-import { BANK_APP, LoadClient, runReplay, spawnRecorder, xmlRpcRequest, type RecorderProcess } from '../../scripts/load.js';
+import * as path from 'node:path';
+import { BANK_APP, LoadClient, parseXmlRpcResponse, ROOT, runReplay, spawnRecorder, xmlRpcRequest, type RecorderProcess } from '../../scripts/load.js';
 import { tempDirs } from '../helpers/cli.js';
 import { expectJournaled, readJournal } from './journal-view.js';
 
@@ -90,6 +91,64 @@ describe('JSON-RPC 2.0 (POST /rpc)', () => {
     expect([unknown.session, malformed.session, invalid.session]).toEqual([null, null, null]);
     expect(readJournal(journal).sessions.size).toBe(before);
   });
+
+  it('refuses what is not a valid Request object with -32600, a batch included, and starts no session', async () => {
+    const before = readJournal(journal).sessions.size;
+    const send = async (body: string): Promise<{ status: number; value: unknown; session: number | null }> => {
+      const r = await client.request('POST', '/rpc', body, { 'content-type': 'application/json' });
+      return { status: r.status, value: JSON.parse(r.body.toString()), session: r.session };
+    };
+    const call = (extra: string): string => `{"jsonrpc": "2.0", "method": "balance", ${extra}}`;
+    const cases: [string, unknown, RegExp][] = [
+      [call(`"params": 5, "id": 4`), 4, /^invalid request: "params" must be an array or an object, not number$/],
+      [call(`"params": "acc", "id": 4`), 4, /"params" must be an array or an object, not string/],
+      [call(`"params": null, "id": 4`), 4, /"params" must be an array or an object, not null/],
+      // An invalid id is not echoed: the error's id is null.
+      [call(`"params": {}, "id": {"x": 1}`), null, /^invalid request: "id" must be a string, a number or null$/],
+      [call(`"params": {}, "id": [1]`), null, /"id" must be/],
+      [call(`"params": {}, "id": true`), null, /"id" must be/],
+      [`[${call(`"params": {}, "id": 1`)}]`, null, /^invalid request: batch requests are not supported; send one call per request$/],
+      ['[]', null, /batch requests are not supported/],
+      ['5', null, /^invalid request: expected/],
+    ];
+    for (const [body, id, message] of cases) {
+      const r = await send(body);
+      expect(r.status, body).toBe(400);
+      expect(r.value, body).toEqual({ jsonrpc: '2.0', error: { code: -32600, message: expect.stringMatching(message) }, id });
+      expect(r.session, body).toBeNull();
+    }
+    expect(readJournal(journal).sessions.size).toBe(before);
+  });
+
+  it('runs and journals a notification (no id), and answers it with 204 and no body; a failed or unknown one too', async () => {
+    const before = readJournal(journal).sessions.size;
+    const ok = await client.request('POST', '/rpc', JSON.stringify({ jsonrpc: '2.0', method: 'deposit', params: { account: bob, amount: 1 } }), {
+      'content-type': 'application/json',
+      // A client's header cannot make the session look like a call with an id.
+      'windback-rpc-id': '5',
+    });
+    expect(ok.status).toBe(204);
+    expect(ok.body.length).toBe(0);
+    expect(ok.headers['content-length']).toBeUndefined();
+    const failed = await client.request('POST', '/rpc', JSON.stringify({ jsonrpc: '2.0', method: 'deposit', params: { account: 'acc_missing', amount: 1 } }));
+    expect(failed.status).toBe(204);
+    expect(failed.body.length).toBe(0);
+    const unknown = await client.request('POST', '/rpc', JSON.stringify({ jsonrpc: '2.0', method: 'launchRockets', params: {} }));
+    expect(unknown).toMatchObject({ status: 204, session: null });
+    expect(unknown.body.length).toBe(0);
+
+    const view = readJournal(journal);
+    expect(view.sessions.size).toBe(before + 2);
+    for (const r of [ok, failed]) {
+      const session = expectJournaled(view, r);
+      expect(session.responses.map((x) => x.record.status)).toEqual([204]);
+      expect(session.start.meta).not.toHaveProperty('windback-rpc-id');
+    }
+    expect(view.sessions.get(ok.session!)!.end?.record.status).toBe('ok');
+    expect(view.sessions.get(failed.session!)!.end?.record.status).toBe('error');
+    expect((await client.rpc('balance', { account: bob })).value).toMatchObject({ balance: 3_501 });
+    // Replay renders the same 204 (the sessions are verified with the others at the end of this file).
+  });
 });
 
 describe('XML-RPC (POST /RPC2) from Python xmlrpc.client', () => {
@@ -119,8 +178,8 @@ except xmlrpc.client.Fault as fault:
 try:
     proxy.launchRockets()
     out['unknown'] = None
-except xmlrpc.client.ProtocolError as error:
-    out['unknown'] = error.errcode
+except xmlrpc.client.Fault as fault:
+    out['unknown'] = {'code': fault.faultCode, 'string': fault.faultString}
 out['captured'] = transport.captured
 print(json.dumps(out))
 `;
@@ -133,17 +192,20 @@ print(json.dumps(out))
       balance: Record<string, unknown>;
       opened: Record<string, unknown>;
       fault: { code: number; string: string } | null;
-      unknown: number | null;
+      unknown: { code: number; string: string } | null;
       captured: { status: number; session: string | null; body: string }[];
     };
     expect(out.methods).toEqual(['system.listMethods', 'open', 'deposit', 'transfer', 'balance', 'statement']);
     expect(out.balance).toEqual({ account: alice, owner: 'alice', balance: 47_500 });
     expect(out.opened).toMatchObject({ owner: 'py', balance: 700, id: expect.stringMatching(/^acc_/) });
     expect(out.fault).toEqual({ code: 404, string: 'unknown account acc_missing' });
-    expect(out.unknown).toBe(404);
+    // An unknown method is a Fault (HTTP 200), not a ProtocolError.
+    expect(out.unknown).toEqual({ code: -32601, string: expect.stringMatching(/^method not found: launchRockets; methods: system.listMethods, open, /) });
 
-    // listMethods is not a session; the three calls are, and their bytes are journaled.
-    const [methods, ...sessions] = out.captured;
+    // listMethods is not a session; the three calls are, and their bytes are journaled; the unknown method is not.
+    const [methods, ...rest] = out.captured;
+    const sessions = rest.slice(0, 3);
+    expect(rest[3]).toMatchObject({ status: 200, session: null });
     expect(methods.session).toBeNull();
     expect(sessions).toHaveLength(3);
     const view = readJournal(journal);
@@ -156,14 +218,49 @@ print(json.dumps(out))
     expect(view.sessions.get(Number(sessions[2].session))!.start).toMatchObject({ sessionKind: 'transfer', input: { from: alice, to: 'acc_missing', amount: 10 } });
   });
 
-  it('answers malformed XML with a 400 fault and starts no session', async () => {
+  it('answers a body that is no methodCall with a 400 fault, and an invalid value with a -32602 fault, and starts no session', async () => {
     const before = readJournal(journal).sessions.size;
-    const r = await client.request('POST', '/RPC2', '<methodCall><methodName>balance</methodName><params><param><value><int>x</int></value></param></params></methodCall>');
-    expect(r.status).toBe(400);
-    expect(r.body.toString()).toContain('<fault>');
+    const malformed = await client.request('POST', '/RPC2', '<methodCall><methodName>balance</methodName><params>');
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.toString()).toContain('<fault>');
+    const notACall = await client.request('POST', '/RPC2', '<?xml version="1.0"?><methodResponse/>');
+    expect(notACall.status).toBe(400);
+    const param = (value: string): string => `<?xml version="1.0"?><methodCall><methodName>balance</methodName><params><param><value>${value}</value></param></params></methodCall>`;
+    const invalid: [string, RegExp][] = [
+      ['<int>x</int>', /^invalid params: params\[0\]: invalid <int> "x"$/],
+      // i4/int are 32-bit: not silently a double.
+      ['<int>99999999999</int>', /^invalid params: params\[0\]: <int> 99999999999 is out of range \(32-bit signed\)/],
+      ['<i4>-2147483649</i4>', /<i4> -2147483649 is out of range/],
+      ['<i8>9223372036854775808</i8>', /<i8> 9223372036854775808 is out of range \(64-bit signed\)/],
+      ['<struct><member><name>a</name><value><base64>!!!notbase64</base64></value></member></struct>', /^invalid params: params\[0\]\["a"\]: invalid <base64>/],
+      ['<base64>QUJD</base64><base64>QUJ</base64>', /invalid <base64>/],
+      ['<dateTime.iso8601>garbage</dateTime.iso8601>', /invalid <dateTime.iso8601> "garbage"/],
+      ['<dateTime.iso8601>20240230T10:00:00</dateTime.iso8601>', /invalid <dateTime.iso8601> "20240230T10:00:00"/],
+      ['<double>NaN</double>', /invalid <double> "NaN"/],
+      ['<array><data><value><frob>1</frob></value></data></array>', /params\[0\]\[0\]: unknown XML-RPC type <frob>/],
+    ];
+    for (const [value, message] of invalid) {
+      const r = await client.request('POST', '/RPC2', param(value));
+      expect(r.status, value).toBe(200);
+      expect(r.session, value).toBeNull();
+      const decoded = parseXmlRpcResponse(r.body.toString());
+      expect(decoded, value).toMatchObject({ ok: false, fault: { faultCode: -32602, faultString: expect.stringMatching(message) } });
+    }
     const wrong = await client.request('POST', '/RPC2', xmlRpcRequest('launchRockets', []));
-    expect(wrong.status).toBe(404);
+    expect(wrong.status).toBe(200);
+    expect(parseXmlRpcResponse(wrong.body.toString())).toMatchObject({ ok: false, fault: { faultCode: -32601 } });
+    // Unknown URL paths are still 404.
+    expect((await client.request('POST', '/RPC3', xmlRpcRequest('balance', []))).status).toBe(404);
     expect(readJournal(journal).sessions.size).toBe(before);
+  });
+
+  it('accepts the valid forms of those types', async () => {
+    const param = (value: string): string => `<?xml version="1.0"?><methodCall><methodName>balance</methodName><params><param><value><struct><member><name>account</name><value>${alice}</value></member><member><name>x</name><value>${value}</value></member></struct></value></param></params></methodCall>`;
+    for (const value of ['<int>-2147483648</int>', '<i4>2147483647</i4>', '<i8>-9223372036854775808</i8>', '<base64>QUJD\nRA==</base64>', '<base64></base64>', '<dateTime.iso8601>20240229T23:59:59</dateTime.iso8601>', '<dateTime.iso8601>2024-01-31T10:00:00Z</dateTime.iso8601>', '<double>-1.5e3</double>']) {
+      const r = await client.request('POST', '/RPC2', param(value));
+      expect(r.status, value).toBe(200);
+      expect(parseXmlRpcResponse(r.body.toString()), value).toMatchObject({ ok: true, value: { account: alice } });
+    }
   });
 });
 
@@ -228,6 +325,81 @@ describe('secrets', () => {
       c.close();
       expect((await other.stop()).code).toBe(0);
     }
+  });
+});
+
+describe('inputs the journal cannot represent faithfully', () => {
+  // The echo app reports what its handler saw: `k` read through the input's
+  // prototype, and whether `neg` was -0. The journal (format section 7) has no
+  // key __proto__ and stores -0 as 0: the handler must see what a replay will.
+  const ECHO_APP = path.join(ROOT, 'fixtures', 'apps', 'echo', 'app.ts');
+  const PYTHON = String.raw`
+import json, sys, xmlrpc.client
+proxy = xmlrpc.client.ServerProxy(sys.argv[1] + '/RPC2', allow_none=True)
+out = {}
+for name, args in [('proto', [{'__proto__': {'k': 'a'}}]), ('nested', [{'a': [1, {'__proto__': {}}]}]), ('negzero', [{'neg': -0.0}]), ('negzeros', [-0.0, 1.5])]:
+    try:
+        out[name] = {'result': proxy.echo(*args)}
+    except xmlrpc.client.Fault as fault:
+        out[name] = {'fault': {'code': fault.faultCode, 'string': fault.faultString}}
+print(json.dumps(out))
+`;
+
+  it('refuses a key __proto__ anywhere (400, -32602, a fault) naming its path, turns -0 into 0, and replay verify passes', async () => {
+    const dir = tmp('edge');
+    const echo = await spawnRecorder(ECHO_APP, { journal: dir });
+    const c = new LoadClient(echo.url);
+    try {
+      const post = (pathname: string, body: string): Promise<{ status: number; value: unknown; session: number | null }> =>
+        c.request('POST', pathname, body, { 'content-type': 'application/json' }).then((r) => ({ status: r.status, value: JSON.parse(r.body.toString()), session: r.session }));
+      const proto = 'a key "__proto__" is not allowed (the journal cannot represent it)';
+
+      // JSON routes.
+      expect(await post('/echo', '{"a": {"__proto__": {"x": 1}}}')).toEqual({ status: 400, session: null, value: { error: { name: 'BadRequest', message: `input not accepted: body.a.__proto__: ${proto}` } } });
+      // However spelled: the escape decodes to the same key.
+      expect(await post('/echo', '[0, {"b c": {"\\u005f_proto__": 1}}]')).toMatchObject({ status: 400, value: { error: { message: `input not accepted: body[1]["b c"].__proto__: ${proto}` } } });
+      expect(await post('/echo', '{"neg": -0, "list": [-0, -0.0, -1e-400]}')).toMatchObject({ status: 200, value: { input: { neg: 0, list: [0, 0, 0] }, negativeZero: false } });
+      // A lone surrogate would come back from the journal as other characters.
+      expect(await post('/echo', '{"s": "\\ud800"}')).toMatchObject({ status: 400, value: { error: { message: 'input not accepted: body.s: a string with a lone UTF-16 surrogate cannot be journaled (MessagePack strings are UTF-8)' } } });
+      expect(await post('/echo', '{"s": "\\ud83d\\ude00"}')).toMatchObject({ status: 200, value: { input: { s: '\u{1F600}' } } });
+      const deep = await post('/echo', '['.repeat(600) + ']'.repeat(600));
+      expect(deep).toMatchObject({ status: 400, value: { error: { message: expect.stringMatching(/nested deeper than 512 levels$/) } } });
+
+      // JSON-RPC.
+      expect(await post('/rpc', '{"jsonrpc": "2.0", "id": 1, "method": "echo", "params": {"__proto__": {"x": 1}}}')).toEqual({
+        status: 400,
+        session: null,
+        value: { jsonrpc: '2.0', error: { code: -32602, message: `invalid params: params.__proto__: ${proto}` }, id: 1 },
+      });
+      expect(await post('/rpc', '{"jsonrpc": "2.0", "id": 2, "method": "echo", "params": [-0]}')).toMatchObject({ status: 200, value: { result: { input: [0], negativeZero: false }, id: 2 } });
+
+      // XML-RPC, from Python: a struct member __proto__ must not set the input's prototype.
+      const run = spawnSync('python3', ['-c', PYTHON, echo.url], { encoding: 'utf8', timeout: 30_000 });
+      expect(run.status, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout)).toEqual({
+        proto: { fault: { code: -32602, string: `invalid params: params[0].__proto__: ${proto}` } },
+        nested: { fault: { code: -32602, string: `invalid params: params[0].a[1].__proto__: ${proto}` } },
+        negzero: { result: { input: { neg: 0 }, k: null, negativeZero: false } },
+        negzeros: { result: { input: [0, 1.5], k: null, negativeZero: false } },
+      });
+    } finally {
+      c.close();
+      expect((await echo.stop()).code).toBe(0);
+    }
+    // Four sessions ran (the -0 ones); each replays to the same response.
+    const view = readJournal(dir);
+    expect([...view.sessions.values()].map((s) => s.start.input)).toEqual([{ neg: 0, list: [0, 0, 0] }, { s: '\u{1F600}' }, [0], { neg: 0 }, [0, 1.5]]);
+    const verify = await runReplay(['verify', '--journal', dir, '--json']);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ diverged: 0 });
+  });
+});
+
+describe('replay verify', () => {
+  it('replays every session of this file to the response it journaled (notifications included)', async () => {
+    const verify = await runReplay(['verify', '--journal', journal, '--json']);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ diverged: 0 });
   });
 });
 
