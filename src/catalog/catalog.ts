@@ -453,11 +453,11 @@ function writeMeta(db: DB, meta: Meta): void {
 }
 
 function journalIdOf(reader: JournalReader): string {
-  return reader.layout.segments[0].header.journalId.toString('hex');
+  return reader.layout.journalId?.toString('hex') ?? '';
 }
 
 function startOf(reader: JournalReader): number {
-  return reader.layout.segments[0].header.baseOffset;
+  return reader.layout.start.position;
 }
 
 /** Does the catalog still describe (a prefix of) this journal? */
@@ -589,7 +589,7 @@ function indexPass(
 
 function pathOf(reader: JournalReader, position: number): string {
   const index = segmentIndexOf(reader.layout, position);
-  return reader.layout.segments[Math.max(0, index)].path;
+  return reader.layout.segments[Math.max(0, index)]?.path ?? reader.dir;
 }
 
 function statusOf(meta: Meta, storage: CatalogStorage, rebuilt: boolean, scannedBytes: number): CatalogStatus {
@@ -601,8 +601,8 @@ function emptyMeta(reader: JournalReader): Meta {
     schemaVersion: CATALOG_SCHEMA_VERSION,
     journalId: journalIdOf(reader),
     indexedUpTo: startOf(reader),
-    lastSeq: reader.layout.segments[0].header.nextBatchSeq - 1,
-    chainHead: reader.layout.segments[0].header.chainHead.toString('hex'),
+    lastSeq: reader.layout.start.nextBatchSeq - 1,
+    chainHead: reader.layout.start.chainHead.toString('hex'),
     lastTx: 0,
     files: '[]',
     corruption: null,

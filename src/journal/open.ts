@@ -98,9 +98,14 @@ export async function openJournalWriter(dir: string, options: OpenWriterOptions 
     try {
       layout = readLayout(absolute, layer);
     } catch (error) {
-      if (error instanceof CorruptJournalError) tornCreation = removeTornFirstSegment(absolute, layer);
-      if (!(error instanceof NotAJournalError) && tornCreation === null) throw error;
+      if (!(error instanceof NotAJournalError)) throw error;
       layout = null;
+    }
+    if (layout !== null && layout.segments.length === 0 && layout.damage === null) {
+      // Only a first segment with a damaged header: its creation never completed,
+      // unless committed batches follow the header (the scan below reports that).
+      tornCreation = removeTornFirstSegment(absolute, layer);
+      if (tornCreation !== null) layout = null;
     }
     if (layout === null) {
       const journalId = randomBytes(16);
@@ -227,7 +232,8 @@ function syncSegments(layout: JournalLayout, layer: FileLayer): void {
 /** Scan the last two segments, which hold everything a crash can have left unsynced. */
 function scanTail(layout: JournalLayout, layer: FileLayer): ScanResult {
   const first = Math.max(0, layout.segments.length - 2);
-  const scanner = new FrameScanner(layout, layer, { from: layout.segments[first].header.baseOffset, verifyChain: true });
+  const from = layout.segments[first]?.header.baseOffset ?? layout.start.position;
+  const scanner = new FrameScanner(layout, layer, { from, verifyChain: true });
   const frames = scanner.frames();
   let step = frames.next();
   while (!step.done) step = frames.next();
@@ -236,7 +242,7 @@ function scanTail(layout: JournalLayout, layer: FileLayer): ScanResult {
 
 /** Truncate the unsynced tail and remove segments that held nothing else. */
 export function cutTail(layout: JournalLayout, layer: FileLayer, scan: ScanResult): Recovery {
-  if (scan.tailBytes === 0 && layout.tornSegment === null) {
+  if (scan.tailBytes === 0 && layout.trailing.length === 0) {
     return { truncatedBytes: 0, reason: null, removedSegments: [], created: false };
   }
   const keepIndex = Math.max(0, segmentIndexOf(layout, scan.committedEnd));

@@ -109,9 +109,15 @@ export class JournalReader {
   /** Logical end of the bytes present (committed or not), preallocated space excluded; read once. */
   get dataEnd(): number {
     if (this.lastDataEnd === null) {
-      const last = this.layout.segments[this.layout.segments.length - 1];
-      const fileEnd = this.layout.tornSegment ? last.fileSize : segmentFileDataEnd(last.path, this.layer);
-      this.lastDataEnd = last.header.baseOffset + (fileEnd - HEADER_SIZE);
+      const { segments, tornSegment, damage, start } = this.layout;
+      const last = segments[segments.length - 1];
+      if (last === undefined) {
+        this.lastDataEnd = start.position; // no readable segment
+      } else {
+        // Only the journal's last segment can end in preallocated space.
+        const fileEnd = tornSegment || damage ? last.fileSize : segmentFileDataEnd(last.path, this.layer);
+        this.lastDataEnd = last.header.baseOffset + (fileEnd - HEADER_SIZE);
+      }
     }
     return this.lastDataEnd;
   }

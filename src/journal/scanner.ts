@@ -81,11 +81,14 @@ export class FrameScanner {
 
   *frames(): Generator<Frame, ScanResult> {
     const { layout, layer } = this;
-    const from = this.options.from ?? layout.segments[0].header.baseOffset;
+    const from = this.options.from ?? layout.start.position;
     const verifyChain = this.options.verifyChain ?? false;
     let segmentIndex = segmentIndexOf(layout, from);
     if (segmentIndex < 0) segmentIndex = 0;
-    const first = layout.segments[segmentIndex].header;
+    // No readable segment (the first one is missing or its header is damaged):
+    // the journal's start says where the chain begins.
+    const first =
+      layout.segments[segmentIndex]?.header ?? { baseOffset: layout.start.position, nextBatchSeq: layout.start.nextBatchSeq, chainHead: layout.start.chainHead };
     const startsAtSegment = from === first.baseOffset;
     // Chain state: known exactly when starting at a segment boundary.
     let expectedSeq: number | null = startsAtSegment ? first.nextBatchSeq : null;
@@ -167,7 +170,8 @@ export class FrameScanner {
         };
 
         refill();
-        const isLast = segmentIndex === layout.segments.length - 1 && layout.tornSegment === null;
+        // The last segment of the journal: it alone may end in a tail or preallocated space.
+        const isLast = segmentIndex === layout.segments.length - 1 && layout.tornSegment === null && layout.damage === null;
         let rereads = 0;
         /** A writer got to the frame that failed since it was read: read on from it, afresh. */
         const readOnFrom = (offset: number): void => {
@@ -339,6 +343,11 @@ export class FrameScanner {
       }
     }
 
+    if (damage === null && layout.damage !== null) {
+      // Damage in the segment files (format section 3): a missing segment, a damaged
+      // header followed by more segments. Everything before it was read intact.
+      damage = { ...layout.damage };
+    }
     if (damage !== null) {
       this.result = this.finish(committedEnd, dataEnd, null, damage, records, batches, lastSeq, chainHead);
       return this.result;
@@ -380,10 +389,12 @@ export class FrameScanner {
 
   /** True if an intact batch-commit frame starts anywhere after `fileOffset` (a trailing segment with a damaged header included). */
   private intactCommitAfter(segmentIndex: number, fileOffset: number): boolean {
-    const { segments, tornSegment } = this.layout;
+    const { segments, tornSegment, damage } = this.layout;
     for (let s = segmentIndex; s < segments.length; s++) {
       if (this.intactCommitIn(segments[s].path, s === segmentIndex ? fileOffset : HEADER_SIZE)) return true;
     }
+    // Damage in the segment files means more segments follow: acknowledged data.
+    if (damage !== null) return true;
     return tornSegment !== null && this.tornSegmentHoldsCommits();
   }
 

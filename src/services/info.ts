@@ -84,7 +84,7 @@ export function info(options: InfoOptions): InfoResult {
     records: scan.records,
     batches: scan.batches,
     bytes: scan.committedEnd + scan.tailBytes,
-    segments: reader.layout.segments.length + (reader.layout.tornSegment ? 1 : 0),
+    segments: reader.layout.segments.length + reader.layout.trailing.length,
     sessions,
     openSessions: sessions - ended,
     transactions: { first: firstTx, last: lastTx },

@@ -6,14 +6,19 @@ import { RECORD_TYPE, sessionOf, type Position, type TxId } from '../model/recor
 import {
   BATCH_COMMIT_FRAME_SIZE,
   BATCH_COMMIT_TYPE,
+  FRAME_HEADER_SIZE,
+  FrameScanner,
   HEADER_SIZE,
   JournalReader,
+  MAX_PAYLOAD,
   decodeFrame,
+  maskedCrc,
   nodeFileLayer,
   segmentIndexOf,
   truncateJournal,
   type Damage,
   type Frame,
+  type JournalLayout,
   type ScanResult,
 } from '../journal/index.js';
 import { acquireLock } from '../journal/lock.js';
@@ -104,7 +109,7 @@ export function repair(options: RepairOptions): RepairResult {
 /** Check that `position` is a boundary the scan reached; the new end is the start of its batch. */
 function locate(reader: JournalReader, position: number): { newEnd: number; scan: ScanResult } {
   const frames = reader.scanFrames({ verifyChain: true }).frames();
-  let batchStart = reader.layout.segments[0].header.baseOffset;
+  let batchStart = reader.layout.start.position;
   let newEnd: number | null = null;
   let step = frames.next();
   for (; !step.done; step = frames.next()) {
@@ -136,53 +141,120 @@ function damageOf(scan: ScanResult): RepairDamage | null {
   return { kind: scan.corruption ? 'corruption' : 'torn-tail', position: d.position, reason: d.reason, path: d.path };
 }
 
-/** What lies after `from`: the records still readable (resyncing past corruption at the next intact batch commit), and the bytes. */
+/**
+ * What lies after `from`: every record that can still be read there, and the
+ * bytes. Past corruption, the records of the damaged batch that are still
+ * intact count too (a cut loses them with the batch), and reading resumes
+ * after that batch's commit, or at the next intact batch commit; past damage
+ * in the segment files, the segments after it are read as far as they go.
+ */
 function survey(reader: JournalReader, from: number): RepairLoss {
-  const layout = reader.layout;
-  const end = reader.dataEnd + (layout.tornSegment ? layout.tornSegment.fileSize : 0);
-  const sessions = new Set<number>();
-  let records = 0;
-  let readable = 0;
-  let transactions = 0;
-  let firstTx: number | null = null;
-  let lastTx: number | null = null;
+  const tally = new Tally();
+  let bytes = Math.max(0, reader.dataEnd - from);
+  let layout: JournalLayout | null = reader.layout;
   let start: number | null = from;
-  while (start !== null && start < reader.dataEnd) {
-    const frames: Generator<Frame, ScanResult> = reader.scanFrames({ from: start }).frames();
-    let step: IteratorResult<Frame, ScanResult> = frames.next();
-    for (; !step.done; step = frames.next()) {
-      const frame = step.value;
-      readable += frame.size;
-      if (frame.type === BATCH_COMMIT_TYPE) continue;
-      records++;
-      try {
-        const record = decodeFrame(frame);
-        const session = sessionOf(record);
-        if (session !== null) sessions.add(session);
-        if (frame.type === WRITE_TX && record.kind === 'write-tx') {
-          transactions++;
-          const tx = Number(record.tx);
-          firstTx = firstTx === null ? tx : Math.min(firstTx, tx);
-          lastTx = lastTx === null ? tx : Math.max(lastTx, tx);
-        }
-      } catch {
-        // A malformed payload: counted as a record, nothing more to learn.
-      }
+  while (layout !== null) {
+    while (start !== null && start < dataEndOf(layout, reader)) {
+      const frames: Generator<Frame, ScanResult> = new FrameScanner(layout, nodeFileLayer, { from: start }).frames();
+      let step: IteratorResult<Frame, ScanResult> = frames.next();
+      for (; !step.done; step = frames.next()) tally.add(step.value);
+      const scan: ScanResult = step.value;
+      const corruption = scan.corruption;
+      if (corruption === null || corruption === layout.damage || isLayoutDamage(corruption, layout)) break;
+      start = damagedBatch(layout, scan.committedEnd, tally);
     }
-    const scan: ScanResult = step.value;
-    start = scan.corruption ? nextBatchAfter(reader, scan.corruption.position) : null;
+    // Past damage in the segment files: the segment files after it.
+    for (const file of layout.trailing) bytes += file.fileSize;
+    layout = layout.beyondDamage;
+    start = layout?.start.position ?? null;
   }
-  const bytes = Math.max(0, end - from);
-  return { records, sessions: sessions.size, transactions, firstTx, lastTx, bytes, unreadableBytes: Math.max(0, bytes - readable) };
+  return { ...tally.loss(), bytes, unreadableBytes: Math.max(0, bytes - tally.readable) };
 }
 
-/** The position just after the first intact batch commit that starts after `position`, or null. */
-function nextBatchAfter(reader: JournalReader, position: number): number | null {
-  const { segments } = reader.layout;
-  const first = Math.max(0, segmentIndexOf(reader.layout, position));
+class Tally {
+  readonly sessions = new Set<number>();
+  records = 0;
+  readable = 0;
+  transactions = 0;
+  firstTx: number | null = null;
+  lastTx: number | null = null;
+
+  add(frame: Frame): void {
+    this.readable += frame.size;
+    if (frame.type === BATCH_COMMIT_TYPE) return;
+    this.records++;
+    try {
+      const record = decodeFrame(frame);
+      const session = sessionOf(record);
+      if (session !== null) this.sessions.add(session);
+      if (frame.type === WRITE_TX && record.kind === 'write-tx') {
+        this.transactions++;
+        const tx = Number(record.tx);
+        this.firstTx = this.firstTx === null ? tx : Math.min(this.firstTx, tx);
+        this.lastTx = this.lastTx === null ? tx : Math.max(this.lastTx, tx);
+      }
+    } catch {
+      // A malformed payload: counted as a record, nothing more to learn.
+    }
+  }
+
+  loss(): Omit<RepairLoss, 'bytes' | 'unreadableBytes'> {
+    return { records: this.records, sessions: this.sessions.size, transactions: this.transactions, firstTx: this.firstTx, lastTx: this.lastTx };
+  }
+}
+
+function isLayoutDamage(damage: Damage, layout: JournalLayout): boolean {
+  return layout.damage !== null && damage.position === layout.damage.position && damage.path === layout.damage.path && damage.reason === layout.damage.reason;
+}
+
+function dataEndOf(layout: JournalLayout, reader: JournalReader): number {
+  if (layout === reader.layout) return reader.dataEnd;
+  const last = layout.segments[layout.segments.length - 1];
+  return last ? last.header.baseOffset + Math.max(0, last.fileSize - HEADER_SIZE) : layout.start.position;
+}
+
+/**
+ * The batch at `batchStart` holds damage: tally its frames that are still
+ * intact (a frame whose checksum fails but whose length fits its segment is
+ * stepped over), up to its batch commit. Returns where reading resumes: after
+ * that commit, or after the next intact batch commit when the framing is
+ * lost; null when none follows.
+ */
+function damagedBatch(layout: JournalLayout, batchStart: number, tally: Tally): number | null {
+  const index = segmentIndexOf(layout, batchStart);
+  if (index < 0) return null;
+  const info = layout.segments[index];
+  const file = nodeFileLayer.open(info.path, 'read');
+  try {
+    const size = file.size();
+    let offset = HEADER_SIZE + (batchStart - info.header.baseOffset);
+    const header = Buffer.alloc(FRAME_HEADER_SIZE);
+    while (offset + FRAME_HEADER_SIZE <= size) {
+      if (file.read(header, 0, FRAME_HEADER_SIZE, offset) < FRAME_HEADER_SIZE) break;
+      const length = header.readUInt32LE(4);
+      const type = header[8];
+      if (type === 0 || length > MAX_PAYLOAD || offset + FRAME_HEADER_SIZE + length > size) break; // the framing is lost
+      const frame = Buffer.alloc(FRAME_HEADER_SIZE + length);
+      if (file.read(frame, 0, frame.length, offset) < frame.length) break;
+      const position = info.header.baseOffset + (offset - HEADER_SIZE);
+      offset += frame.length;
+      if (frame.readUInt32LE(0) !== maskedCrc(frame.subarray(4))) continue; // the damaged record itself
+      tally.add({ position, type, payload: frame.subarray(FRAME_HEADER_SIZE), size: frame.length });
+      if (type === BATCH_COMMIT_TYPE) return position + frame.length;
+    }
+    return nextBatchAfter(layout, info.header.baseOffset + (offset - HEADER_SIZE));
+  } finally {
+    file.close();
+  }
+}
+
+/** The position just after the first intact batch commit that starts at or after `position`, or null. */
+function nextBatchAfter(layout: JournalLayout, position: number): number | null {
+  const { segments } = layout;
+  const first = Math.max(0, segmentIndexOf(layout, position));
   for (let s = first; s < segments.length; s++) {
     const info = segments[s];
-    const fromOffset = s === first ? HEADER_SIZE + (position - info.header.baseOffset) + 1 : HEADER_SIZE;
+    const fromOffset = s === first ? HEADER_SIZE + Math.max(0, position - info.header.baseOffset) : HEADER_SIZE;
     const file = nodeFileLayer.open(info.path, 'read');
     let offset: number;
     try {

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { JournalReader, segmentIndexOf, HEADER_SIZE } from '../../src/journal/index.js';
 import { acquireLock } from '../../src/journal/lock.js';
-import { replay, replayAsync, tempDirs, type CliResult } from '../helpers/cli.js';
+import { ROOT, replay, replayAsync, tempDirs, type CliResult } from '../helpers/cli.js';
 import { loadSchema, validate } from '../helpers/schema.js';
 import { JournalScript } from '../helpers/script-journal.js';
 
@@ -133,21 +133,21 @@ describe('a corrupt journal', () => {
       truncated: false,
       removedSegments: [],
     });
-    // Readable from the new end on: past the damaged batch (none of whose
-    // records counts, having no intact commit), sessions 5 to 8 and 9.
-    const readable = j.written.filter((w) => w.position >= j.batchEnds[4]);
+    // Readable from the new end on: every record of the damaged batch but the
+    // damaged one (a cut loses them with it), then sessions 5 to 8 and 9.
+    const readable = j.written.filter((w) => w.position >= batchStart && w.position !== bad);
     expect(r.json.lost).toMatchObject({
       records: readable.length,
-      sessions: 5,
-      transactions: 5, // tx 6 to 10; tx 5 sits in the damaged batch, after the damage
-      firstTx: 6,
+      sessions: 6,
+      transactions: 6, // tx 5 to 10; tx 5 sits in the damaged batch, after the damage
+      firstTx: 5,
       lastTx: 10,
       bytes: end - batchStart,
     });
     expect(r.json.lost.unreadableBytes).toBeGreaterThan(0);
     expect(segments(dir).map((n) => fs.statSync(path.join(dir, n)).size)).toEqual(sizes);
     const human = replay(['repair', '--truncate-at', String(bad), '--journal', dir]);
-    expect(human.stdout).toMatch(/would lose\s+\d+ readable records of 5 sessions, 5 write transactions \(tx 6 to 10\)/);
+    expect(human.stdout).toMatch(/would lose\s+\d+ readable records of 6 sessions, 6 write transactions \(tx 5 to 10\)/);
     expect(human.stdout).toContain(`Rerun with --yes to truncate the journal at position ${batchStart}`);
   });
 
@@ -278,3 +278,70 @@ describe('a committed record that cannot be decoded', () => {
     expect(repair.json).toMatchObject({ damage: null, newEnd: j.batchEnds[1], lost: { sessions: 1, transactions: 1, firstTx: 3 } });
   });
 });
+
+describe('damage to the segment files of the golden journal', () => {
+  const FIXTURE = path.join(ROOT, 'fixtures/journal-v1');
+  const golden = JSON.parse(fs.readFileSync(`${FIXTURE}.json`, 'utf8')) as { chainHead: string; segments: { file: string; baseOffset: number }[] };
+
+  function damaged(label: string, damage: (dir: string) => void): string {
+    const dir = tmp(label);
+    fs.cpSync(FIXTURE, dir, { recursive: true });
+    // Index the intact journal first: the catalog must notice the damage anyway.
+    expect(replay(['sessions', '--json', '--journal', dir]).code).toBe(0);
+    damage(dir);
+    return dir;
+  }
+
+  it('a missing first segment: info says corrupt at 0 naming it, audit fails, reads exit 3 naming it', async () => {
+    const dir = damaged('no-first', (d) => fs.rmSync(path.join(d, '00000001.wbj')));
+    const [info, human, audit, sessions, wind] = await Promise.all([
+      replayAsync(['info', '--json', '--journal', dir]),
+      replayAsync(['info', '--journal', dir]),
+      replayAsync(['audit', '--expect-head', golden.chainHead, '--json', '--journal', dir]),
+      replayAsync(['sessions', '--journal', dir]),
+      replayAsync(['wind', '--tx', '2', '--json', '--journal', dir]),
+    ]);
+    expect(info.code, info.stderr).toBe(0);
+    expect(validate(info.json, infoSchema)).toEqual([]);
+    expect(info.json).toMatchObject({ integrity: 'corrupt', firstBadOffset: 0, records: 0, sessions: 0, openSessions: 0, segments: 3 });
+    expect(info.json.damage).toMatch(/segment file 00000001\.wbj is missing/);
+    expect(human.stdout).toContain('CORRUPT at position 0');
+    expect(human.stdout).toMatch(/00000001\.wbj is missing/);
+    expect(audit.code).toBe(1);
+    expect(audit.json).toMatchObject({ ok: false, firstBadOffset: 0, expectedHeadSeq: null });
+    expect(audit.json.problem).toMatch(/00000001\.wbj is missing.*at position 0/);
+    expect(sessions.code).toBe(3);
+    expect(sessions.stderr).toMatch(/^replay: .*corrupt at position 0 \(.*00000001\.wbj\): segment file 00000001\.wbj is missing.*\n$/);
+    fails(wind, 3, 'E_CORRUPT', /position 0/);
+  });
+
+  it('a damaged header, first or not: info locates it, repair cuts there, and the journal reads clean', () => {
+    const cases: [string, (d: string) => void, number][] = [
+      ['first-flipped', (d) => flipByte(path.join(d, '00000001.wbj'), 20), 0],
+      ['first-short', (d) => fs.truncateSync(path.join(d, '00000001.wbj'), 50), 0],
+      ['second-short', (d) => fs.truncateSync(path.join(d, '00000002.wbj'), 50), golden.segments[1].baseOffset],
+      ['third-flipped', (d) => flipByte(path.join(d, '00000003.wbj'), 40), golden.segments[2].baseOffset],
+    ];
+    for (const [label, damage, base] of cases) {
+      const dir = damaged(label, damage);
+      const info = replay(['info', '--json', '--journal', dir]);
+      expect(info.code, `${label}: ${info.stderr}`).toBe(0);
+      expect(info.json).toMatchObject({ integrity: 'corrupt', firstBadOffset: base });
+      expect(info.json.damage).toMatch(/\.wbj: segment header/);
+      fails(replay(['sessions', '--json', '--journal', dir]), 3, 'E_CORRUPT', new RegExp(`position ${base} .*segment header`));
+      const cut = replay(['repair', '--truncate-at', String(base), '--yes', '--json', '--journal', dir]);
+      expect(cut.code, `${label}: ${cut.stderr}`).toBe(0);
+      expect(validate(cut.json, repairSchema)).toEqual([]);
+      expect(cut.json).toMatchObject({ newEnd: base, truncated: true, damage: { kind: 'corruption', position: base } });
+      const after = replay(['info', '--json', '--journal', dir]);
+      expect(after.json, label).toMatchObject({ integrity: 'ok', bytes: base, firstBadOffset: null });
+      expect(replay(['sessions', '--json', '--journal', dir]).code).toBe(0);
+    }
+  });
+});
+
+function flipByte(file: string, offset: number): void {
+  const bytes = fs.readFileSync(file);
+  bytes[offset] ^= 0x55;
+  fs.writeFileSync(file, bytes);
+}
