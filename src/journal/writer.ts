@@ -589,6 +589,11 @@ export class JournalWriter {
       } finally {
         this.syncing = null;
       }
+      // An earlier sync failed while this one ran: what it made durable may sit after lost bytes.
+      if (this.failure) {
+        for (const t of tickets) t.reject(this.failure);
+        return;
+      }
       for (const t of tickets) t.resolve();
       // What arrived during the sync is the next group commit.
       if (!this.failure && !this.closed) {
@@ -701,7 +706,13 @@ export class JournalWriter {
       await previous;
       if (this.failure) throw this.failure;
       const started = process.hrtime.bigint();
-      await file.datasync();
+      try {
+        await file.datasync();
+      } catch (error) {
+        // Failed here and now, before the next sync in the chain can start:
+        // its `await previous` may resume before whoever awaits this one.
+        throw this.fail(error);
+      }
       if (count) this.countSync(started, true);
     })();
     this.syncsInFlight++;

@@ -26,6 +26,8 @@ export function errno(code: string, message = code): NodeJS.ErrnoException {
 
 export class FaultyLayer implements FileLayer {
   readonly calls: Call[] = [];
+  /** Length of `calls` when the first injected error reached the caller (an async fdatasync fails a turn after it starts). */
+  private delivered = -1;
   private writes = 0;
   private datasyncs = 0;
   private dirSyncs = 0;
@@ -40,15 +42,25 @@ export class FaultyLayer implements FileLayer {
     return this.calls.findIndex((c) => c.failed);
   }
 
+  /**
+   * The calls made after the first injected error reached the caller. Calls
+   * already under way then (a second fdatasync on the thread pool while the
+   * failing one ran) were started before anyone could know, so they do not count.
+   */
   callsAfterFirstFailure(): Call[] {
-    const i = this.firstFailure;
-    return i < 0 ? [] : this.calls.slice(i + 1);
+    return this.delivered < 0 ? [] : this.calls.slice(this.delivered);
+  }
+
+  /** Throw `error` at the caller, noting when the first one was delivered. */
+  private deliver(error: Error): never {
+    if (this.delivered < 0) this.delivered = this.calls.length;
+    throw error;
   }
 
   open(file: string, mode: 'read' | 'write' | 'create'): JournalFile {
     const error = this.faults.open?.({ file, mode }) ?? null;
     this.calls.push({ op: 'open', file, mode, failed: error !== null });
-    if (error) throw error;
+    if (error) this.deliver(error);
     return this.wrap(this.inner.open(file, mode));
   }
 
@@ -71,7 +83,7 @@ export class FaultyLayer implements FileLayer {
   syncDir(dir: string): void {
     const error = this.faults.syncDir?.({ dir, index: this.dirSyncs++ }) ?? null;
     this.calls.push({ op: 'syncDir', dir, failed: error !== null });
-    if (error) throw error;
+    if (error) this.deliver(error);
     this.inner.syncDir(dir);
   }
 
@@ -85,7 +97,7 @@ export class FaultyLayer implements FileLayer {
         layer.calls.push({ op: 'write', file: file.path, position, length: data.byteLength, failed: fault !== null });
         if (fault) {
           if (fault.partial) file.write(data.subarray(0, fault.partial), position);
-          throw fault.error;
+          layer.deliver(fault.error);
         }
         file.write(data, position);
       },
@@ -95,14 +107,14 @@ export class FaultyLayer implements FileLayer {
         layer.calls.push({ op: 'datasync', file: file.path, failed: error !== null });
         if (error) {
           await new Promise<void>((resolve) => setImmediate(resolve));
-          throw error;
+          layer.deliver(error);
         }
         await file.datasync();
       },
       datasyncSync() {
         const error = layer.faults.datasync?.({ file: file.path, index: layer.datasyncs++ }) ?? null;
         layer.calls.push({ op: 'datasyncSync', file: file.path, failed: error !== null });
-        if (error) throw error;
+        if (error) layer.deliver(error);
         file.datasyncSync();
       },
       size: () => file.size(),

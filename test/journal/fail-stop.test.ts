@@ -144,6 +144,24 @@ describe('fail-stop on I/O errors', () => {
     }
   }
 
+  it('on a slow disk (every group commit synced on the thread pool, several in flight), no fdatasync starts after one failed', async () => {
+    // Syncs chained on the thread pool: the next one's wait for the failed one
+    // can end before the code that awaits the failed one runs. It must still not start.
+    for (let round = 0; round < 5; round++) {
+      const dir = tmp('failstop-slow');
+      const fs = new PowerLossFs();
+      fs.mkdir(dir);
+      const layer = new FaultyLayer(fs.view(), scenarios[1].faults);
+      const { writer } = await openJournalWriter(dir, { layer, durability: 'batch', segmentBytes: 1500, maxBatchBytes: 300, inlineSyncLimitMicros: 0 });
+      const tracked = await checkFailStop(writer, layer, scenarios[1]);
+      fs.powerLoss('drop');
+      const { writer: reopened } = await openJournalWriter(dir, { layer: fs.view() });
+      await reopened.close();
+      const { records } = readAll(dir, fs.view(), { verifyChain: true });
+      expect(lostRecords(records, tracked.filter((t) => t.status === 'acknowledged'))).toEqual([]);
+    }
+  });
+
   it('on a real disk, a failed fdatasync under batch stops the writer and the journal reopens with every acknowledged record', async () => {
     const dir = tmp('failstop-disk');
     const scenario = scenarios[1];
