@@ -12,7 +12,7 @@ import { fault, json, parseMethodCall, RPC_ID_META, rpcIdOf, stableJson, xml, Xm
 import { loadApp, loadRecordedApp, redactConfig, type LoadedApp } from './app-host.js';
 import { IdempotencyKeys, type EarlierKeyedSession, type IdempotencyEntry } from './idempotency-keys.js';
 import { LiveStore, type StoreRecovery } from './live-store.js';
-import { SessionRunner, type SessionRequest, type SessionResult } from './sessions.js';
+import { SessionAbandonedError, SessionRunner, type SessionRequest, type SessionResult } from './sessions.js';
 import { performCall } from './calls.js';
 import { formatStrayRejection, reportStrayRejections } from '../executor/stray-rejections.js';
 
@@ -252,6 +252,11 @@ class RecordingServer {
     const drained = Promise.allSettled([...this.inFlight]);
     const timeout = new Promise((resolve) => setTimeout(resolve, this.settings.drainTimeoutMs).unref());
     await Promise.race([drained, timeout]);
+    // Sessions still running are left open in the journal for the next start
+    // to resume. Stop them where they are: otherwise a timer of theirs keeps
+    // the process alive, and when it fires the session goes on (a
+    // transaction in the database, a call made) with its journal closed.
+    this.runner.abandon();
     this.http.closeAllConnections();
     await stopped;
     // A snapshot being copied finishes, and its record goes into the journal.
@@ -323,6 +328,7 @@ class RecordingServer {
           );
         }
         const work = resuming.catch((error) => {
+          if (error instanceof SessionAbandonedError) return; // shutdown left it open: the next start resumes it again
           this.settings.log(`session ${row.id} could not resume: ${(error as Error).message}`);
           if (error instanceof JournalFailedError) this.fatal(error);
         });
@@ -438,6 +444,8 @@ class RecordingServer {
         this.idempotency.delete(key);
         rejectResult(error);
       }
+      // Shutdown stopped waiting for it and closed its connection: it stays open in the journal.
+      if (error instanceof SessionAbandonedError) return;
       if (error instanceof JournalFailedError) {
         this.fatal(error);
         return this.send(res, json(503, { error: { name: 'Unavailable', message: 'the journal stopped accepting records; nothing was acknowledged' } }));
