@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { Catalog } from '../catalog/index.js';
@@ -90,6 +91,9 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
   const log = options.log ?? (() => {});
   const timeZone = options.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC';
   const locale = options.locale ?? Intl.DateTimeFormat().resolvedOptions().locale ?? 'en-US';
+  // A port in use (or a host that is not this machine's) fails the start
+  // before anything is created or changed: the journal directory, its files, a rebuilt database.
+  await checkPortFree(options.port ?? 0, options.host ?? '127.0.0.1');
   const { writer, recovery } = await openJournalWriter(journalDir, { durability, segmentBytes: options.segmentBytes, layer: options.layer });
   let catalog: Catalog | null = null;
   let store: LiveStore | null = null;
@@ -231,11 +235,7 @@ class RecordingServer {
 
   listen(port: number, host: string): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
-      const onError = (error: NodeJS.ErrnoException): void => {
-        if (error.code === 'EADDRINUSE') reject(new EnvironmentError(`port ${port} on ${host} is in use`, 'E_PORT_IN_USE'));
-        else if (error.code === 'EACCES') reject(new EnvironmentError(`permission denied to listen on ${host}:${port}`, 'E_PERMISSION'));
-        else reject(error);
-      };
+      const onError = (error: NodeJS.ErrnoException): void => reject(listenError(error, port, host));
       this.http.once('error', onError);
       this.http.listen(port, host, () => {
         this.http.off('error', onError);
@@ -657,6 +657,29 @@ function diskFreeLines(dir: string): string[] {
     '# TYPE windback_journal_disk_free_bytes gauge',
     `windback_journal_disk_free_bytes ${free}`,
   ];
+}
+
+/** Why the server cannot listen on host:port, as one line (exit 74). */
+function listenError(error: NodeJS.ErrnoException, port: number, host: string): unknown {
+  if (error.code === 'EADDRINUSE') return new EnvironmentError(`port ${port} on ${host} is in use`, 'E_PORT_IN_USE');
+  if (error.code === 'EACCES') return new EnvironmentError(`permission denied to listen on ${host}:${port}`, 'E_PERMISSION');
+  if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') {
+    return new EnvironmentError(`cannot listen on ${host}:${port}: the address is not one of this machine's (${error.code})`, 'E_ADDRESS');
+  }
+  return error;
+}
+
+/**
+ * Listen on the port and let it go at once, before the start creates or
+ * changes anything: the usual reasons a start fails there (in use, a
+ * privileged port, a host that is not this machine's) fail it first.
+ */
+function checkPortFree(port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, port, host)));
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
 /** The startup line that says how the live database was brought to the journal's last transaction. */
