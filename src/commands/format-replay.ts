@@ -2,6 +2,7 @@ import chalk from 'chalk';
 import type { AuditResult } from '../services/audit.js';
 import type { RunResult } from '../services/run.js';
 import type { Step } from '../services/show.js';
+import type { SessionErrorBrief } from '../executor/types.js';
 import type { RestoreResult, StateResult } from '../services/state.js';
 import { formatTable } from './format.js';
 
@@ -16,8 +17,19 @@ export function formatRun(r: RunResult): string {
     `  ${d.message}`,
   ];
   if (d.construct) lines.push(`  construct: ${d.construct}`);
+  // A failed session's response only says that it failed: its errors, recorded and replayed.
+  if (d.errors) {
+    lines.push(`  recorded error: ${d.errors.recorded ? describeError(d.errors.recorded) : 'none (the session did not fail)'}`);
+    lines.push(`  replayed error: ${d.errors.replayed ? describeError(d.errors.replayed) : 'none (the replay did not fail)'}`);
+  }
   lines.push(`  expected: ${brief(d.expected)}`, `  actual:   ${brief(d.actual)}`, chalk.dim(`  see the steps with: replay show ${r.session}`));
   return lines.join('\n');
+}
+
+function describeError(e: SessionErrorBrief): string {
+  const at = e.location ? ` at ${e.location.file}:${e.location.line}:${e.location.column}` : '';
+  const message = e.message.split('\n')[0];
+  return `${e.name}: ${message.length > 200 ? `${message.slice(0, 197)}...` : message}${at}`;
 }
 
 export function formatSteps(steps: Step[]): string {

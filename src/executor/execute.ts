@@ -35,6 +35,14 @@ export interface ExecuteOptions {
   observer?: ExecutionObserver;
   /** Pause an attached debugger where the session begins (`--inspect`). */
   pauseAtStart?: boolean;
+  /**
+   * Live only: aborted when the server gives up on the session (shutdown
+   * after --drain-timeout). The attempt stops where it is: its timers are
+   * cleared, nothing more is journaled or performed for it, and run()
+   * rejects with SessionAbandonedError. Its records so far stay in the
+   * journal, the session open, for the next start to resume.
+   */
+  abandon?: AbortSignal;
 }
 
 export interface ReplayOptions {
@@ -124,6 +132,14 @@ export class SessionEndedError extends Error {
   }
 }
 
+/** The attempt was abandoned (ExecuteOptions.abandon): it has no outcome, and none may be journaled for it. */
+export class SessionAbandonedError extends Error {
+  override readonly name = 'SessionAbandonedError';
+  constructor(readonly session: number) {
+    super(`session ${session} was abandoned: the server stopped waiting for it; it stays open in the journal and resumes at the next start`);
+  }
+}
+
 /** Turn a synchronous effect into the promise the app API promises, with its errors. */
 function guard<T>(fn: () => T): Promise<T> {
   try {
@@ -201,6 +217,8 @@ class SessionRun {
   private releasing = false;
   private inFlight = 0;
   private settled = false;
+  /** Set when ExecuteOptions.abandon fires: nothing more happens for this attempt. */
+  private abandoned = false;
   private wake: (() => void) | null = null;
 
   constructor(private readonly options: ExecuteOptions) {
@@ -254,6 +272,10 @@ class SessionRun {
     let thrown: unknown;
     let failed = false;
     const cell: RunCell = { run: this, session };
+    const abandon = this.options.abandon;
+    if (abandon?.aborted) throw new SessionAbandonedError(session.id);
+    const onAbandon = (): void => this.abandon(cell);
+    abandon?.addEventListener('abort', onAbandon, { once: true });
     try {
       const { definition, scope } = realm.instantiate(SessionRun.bridgeFor(cell));
       this.randomDraws = scope.randomDraws;
@@ -282,6 +304,7 @@ class SessionRun {
         }
       }
     } catch (error) {
+      if (this.abandoned) throw new SessionAbandonedError(session.id);
       // A handler that threw before asking for any effect: an older journal's 'start' checkpoint still came first.
       if (this.implicitStart !== null && this.handlerCalled && !(error instanceof DivergenceStop) && !this.stopped) this.passImplicitStart();
       // Stopped, whatever the app made of the stop (it may have caught it and thrown something else).
@@ -296,13 +319,13 @@ class SessionRun {
         }
       }
     } finally {
+      abandon?.removeEventListener('abort', onAbandon);
       this.settled = true;
       cell.run = null;
-      if (this.liveTimers !== null) {
-        for (const timer of this.liveTimers.values()) clearTimeout(timer);
-        this.liveTimers.clear();
-      }
+      this.clearLiveTimers();
     }
+    // Abandoned after the handler settled, while an older journal's implicit 'response' checkpoint was passed.
+    if (this.abandoned) throw new SessionAbandonedError(session.id);
     // Isolation: a session that changed state shared with other sessions fails,
     // and its realm is retired (docs/sandbox.md, "Isolation").
     const breaches = realm.changes();
@@ -324,6 +347,28 @@ class SessionRun {
       unconsumed: this.options.served.length === 0 ? [] : this.options.served.filter((e) => !this.consumed.has(e)),
       reachedStop: this.reachedStop,
     };
+  }
+
+  private clearLiveTimers(): void {
+    if (this.liveTimers === null) return;
+    for (const timer of this.liveTimers.values()) clearTimeout(timer);
+    this.liveTimers.clear();
+  }
+
+  /**
+   * Stop the attempt where it is (ExecuteOptions.abandon): its live timers
+   * no longer hold the process, call outcomes and timer firings that come
+   * later are dropped, every effect the app asks for from now on is refused
+   * (SessionEndedError), and run() rejects with SessionAbandonedError.
+   */
+  private abandon(cell: RunCell): void {
+    if (this.settled) return;
+    this.abandoned = true;
+    this.settled = true;
+    cell.run = null;
+    this.clearLiveTimers();
+    this.heldLive.length = 0;
+    this.fail(new SessionAbandonedError(cell.session.id));
   }
 
   /** The session's error as journaled: its stack mapped to the app's sources, and where app code raised it. */
@@ -567,6 +612,8 @@ class SessionRun {
   }
 
   private liveCallResult(index: number, key: string, perform: (key: string) => unknown): Promise<unknown> {
+    // Abandoned while its call-start was becoming durable: the call is not made (a resume makes it, in doubt).
+    if (this.abandoned) return new Promise(() => {});
     const live = this.options.live!;
     this.inFlight++;
     return new Promise((resolve, reject) => {

@@ -119,6 +119,20 @@ export interface Divergence {
   location: SourceLocation | null;
   construct: string | null;
   message: string;
+  /**
+   * Where the replay ended differently because the session failed (a
+   * missing step or a different response): the session's error when
+   * recorded and when replayed (null: it did not fail). A failed session's
+   * response only says that it failed. Absent when neither failed.
+   */
+  errors?: { recorded: SessionErrorBrief | null; replayed: SessionErrorBrief | null };
+}
+
+/** A session's error in a divergence: what it was and where app code raised it (no stack). */
+export interface SessionErrorBrief {
+  name: string;
+  message: string;
+  location: SourceLocation | null;
 }
 
 export interface ExecutionObserver {

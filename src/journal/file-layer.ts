@@ -97,7 +97,7 @@ export const nodeFileLayer: FileLayer = {
     return fs.existsSync(file);
   },
   mkdir(dir) {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirectories(dir);
   },
   remove(file) {
     fs.rmSync(file, { force: true });
@@ -111,3 +111,50 @@ export const nodeFileLayer: FileLayer = {
     }
   },
 };
+
+/** A path on the way to a directory exists and is not a directory. */
+export class NotADirectoryError extends Error {
+  readonly code = 'ENOTDIR';
+  constructor(readonly path: string) {
+    super(`${path} is not a directory`);
+  }
+}
+
+/**
+ * `mkdir -p`, mode 0700. Not Node's recursive mkdirSync: where a directory
+ * cannot be created and ENOENT comes back (under /proc), that one retries
+ * forever. This finds the deepest existing ancestor, checks that it is a
+ * directory (NotADirectoryError naming it otherwise), then creates each
+ * missing level once, throwing the first failure (its path in the message).
+ */
+export function makeDirectories(dir: string): void {
+  const missing: string[] = [];
+  let current = path.resolve(dir);
+  for (;;) {
+    let stats: fs.Stats | null = null;
+    try {
+      stats = fs.statSync(current);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // ENOTDIR: an ancestor is a file; found on the way up.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
+    }
+    if (stats !== null) {
+      if (!stats.isDirectory()) throw new NotADirectoryError(current);
+      break;
+    }
+    missing.push(current);
+    const parent = path.dirname(current);
+    if (parent === current) break;
+    current = parent;
+  }
+  for (const level of missing.reverse()) {
+    try {
+      fs.mkdirSync(level, { mode: 0o700 });
+    } catch (error) {
+      // Made meanwhile by someone else: fine, if it is a directory.
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST' && fs.statSync(level).isDirectory()) continue;
+      throw error;
+    }
+  }
+}

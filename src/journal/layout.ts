@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { NotAJournalError } from '../model/errors.js';
+import { EnvironmentError, NotAJournalError } from '../model/errors.js';
 import { HEADER_SIZE, ZERO_HEAD, parseSegmentFileName, segmentFileName } from './constants.js';
 import type { FileLayer } from './file-layer.js';
 import { decodeSegmentHeader, type SegmentHeader } from './segment-header.js';
@@ -110,6 +110,9 @@ export function readLayout(dir: string, layer: FileLayer): JournalLayout {
   try {
     names = layer.list(absolute);
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') throw new NotAJournalError(`no journal at ${absolute}: it is not a directory`, absolute);
+    if (code === 'EACCES' || code === 'EPERM') throw new EnvironmentError(`permission denied: cannot list the journal directory ${absolute}`, 'E_PERMISSION', { cause: error });
     throw new NotAJournalError(`no journal at ${absolute}: ${(error as Error).message}`, absolute);
   }
   const files = names

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { CorruptJournalError, EnvironmentError, NotAJournalError } from '../model/errors.js';
 import type { Durability } from '../model/records.js';
 import { DEFAULT_SEGMENT_BYTES, HEADER_SIZE, ZERO_HEAD, parseSegmentFileName, segmentFileName } from './constants.js';
-import { nodeFileLayer, type FileLayer } from './file-layer.js';
+import { nodeFileLayer, NotADirectoryError, type FileLayer } from './file-layer.js';
 import { readLayout, segmentIndexOf, type JournalLayout } from './layout.js';
 import { acquireLock } from './lock.js';
 import { lostWriteAt } from './preallocated.js';
@@ -76,7 +76,7 @@ export async function openJournalWriter(dir: string, options: OpenWriterOptions 
   try {
     layer.mkdir(absolute);
   } catch (error) {
-    throw environmentError(error, absolute);
+    throw directoryError(error, absolute);
   }
   const release = acquireLock(absolute);
   try {
@@ -249,6 +249,21 @@ export function cutTail(layout: JournalLayout, layer: FileLayer, scan: ScanResul
   const keep = layout.segments[keepIndex];
   const removedSegments = cutSegments(layout, layer, keepIndex, HEADER_SIZE + (scan.committedEnd - keep.header.baseOffset));
   return { truncatedBytes: scan.tailBytes, reason: scan.tail?.reason ?? null, removedSegments, created: false };
+}
+
+/** Why the journal directory could not be made: one line naming the path, exit 74. */
+function directoryError(error: unknown, dir: string): unknown {
+  if (error instanceof NotADirectoryError) {
+    const what = error.path === dir ? 'it' : `${error.path}, on its path,`;
+    return new EnvironmentError(`cannot create the journal directory ${dir}: ${what} exists and is not a directory`, 'E_NOT_A_DIRECTORY', { cause: error });
+  }
+  const mapped = environmentError(error, dir);
+  if (mapped !== error) return mapped;
+  // It cannot be made there (ENOENT where nothing can be created, as under /proc): the error names the level.
+  if (typeof (error as NodeJS.ErrnoException)?.code === 'string') {
+    return new EnvironmentError(`cannot create the journal directory ${dir}: ${(error as Error).message}`, 'E_CREATE', { cause: error });
+  }
+  return error;
 }
 
 function environmentError(error: unknown, dir: string): unknown {

@@ -1,11 +1,11 @@
 import { NotFoundError } from '../model/errors.js';
-import type { Position, ProcessStartRecord, SessionId, TxId } from '../model/records.js';
+import type { ErrorInfo, Position, ProcessStartRecord, SessionId, TxId } from '../model/records.js';
 import { bundleApp, loadStoredBundle, type AppBundle } from '../executor/bundle.js';
 import { executeSession } from '../executor/execute.js';
 import { sessionHistory, type Positioned, type SessionHistory } from '../executor/history.js';
 import { CodeRealm } from '../executor/realm.js';
 import { renderResponse, rpcIdOf } from '../executor/transports.js';
-import type { Divergence, ExecutionObserver, ExecutionStep, ReplayDatabase } from '../executor/types.js';
+import type { Divergence, ExecutionObserver, ExecutionStep, ReplayDatabase, SessionErrorBrief } from '../executor/types.js';
 import { encodePayload, MAX_PAYLOAD, RecordTooLargeError } from '../journal/index.js';
 import { appDb, type SqliteStore } from '../store/index.js';
 import { StateCache, type JournalAccess } from './state.js';
@@ -270,6 +270,11 @@ export class SessionReplay {
       observer?.divergence?.(d, attempt.attempt);
     };
     if (divergences.length > 0 && !keepGoing) return done();
+    // The replay's own error, and the recorded one, for the divergences it explains.
+    const replayedError = outcome.status === 'ok' ? null : briefError(outcome.error);
+    const recordedError = last && attempt.response !== null ? briefError(history.end?.record.error) : null;
+    const errors = replayedError || recordedError ? { errors: { recorded: recordedError, replayed: replayedError } } : {};
+    const threw = replayedError ? `; the replay threw ${replayedError.name}: ${firstLine(replayedError.message)}` : '';
     if (!outcome.stopped) {
       const missing = outcome.unconsumed.filter((e) => e.position >= compareFrom);
       if (missing.length > 0 && !outcome.stalled) {
@@ -279,9 +284,11 @@ export class SessionReplay {
           kind: 'missing-step',
           expected: missing[0].record,
           actual: null,
-          location: null,
+          // Where the replay threw, when it did: that is where it ended.
+          location: replayedError?.location ?? null,
           construct: null,
-          message: `the replay ended without the recorded ${missing[0].record.kind} at position ${missing[0].position}`,
+          message: `the replay ended without the recorded ${missing[0].record.kind} at position ${missing[0].position}${threw}`,
+          ...errors,
         });
         if (!keepGoing) return done();
       }
@@ -300,17 +307,28 @@ export class SessionReplay {
           kind: 'response',
           expected: { status: recorded.status, body: Buffer.from(recorded.body).toString('utf8') },
           actual,
-          location: null,
+          location: replayedError?.location ?? null,
           construct: null,
           message:
-            rendered.status !== recorded.status
+            (rendered.status !== recorded.status
               ? `the response differs: recorded status ${recorded.status}, replayed ${rendered.status}`
-              : `the response body differs (status ${recorded.status} both times): recorded ${recorded.body.byteLength} bytes, replayed ${rendered.body.byteLength}`,
+              : `the response body differs (status ${recorded.status} both times): recorded ${recorded.body.byteLength} bytes, replayed ${rendered.body.byteLength}`) + threw,
+          ...errors,
         });
       }
     }
     return done();
   }
+}
+
+function briefError(error: ErrorInfo | null | undefined): SessionErrorBrief | null {
+  if (!error) return null;
+  return { name: error.name, message: error.message, location: error.location ?? null };
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n')[0];
+  return line.length > 200 ? `${line.slice(0, 197)}...` : line;
 }
 
 function processStartBefore(access: JournalAccess, position: number, known: Map<number, ProcessStartRecord>): ProcessStartRecord | null {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { Catalog } from '../catalog/index.js';
@@ -13,7 +14,7 @@ import { fault, json, parseMethodCall, RPC_ID_META, rpcIdOf, stableJson, xml, Xm
 import { loadApp, loadRecordedApp, redactConfig, type LoadedApp } from './app-host.js';
 import { IdempotencyKeys, type EarlierKeyedSession, type IdempotencyEntry } from './idempotency-keys.js';
 import { LiveStore, type StoreRecovery } from './live-store.js';
-import { SessionRunner, type SessionRequest, type SessionResult } from './sessions.js';
+import { SessionAbandonedError, SessionRunner, type SessionRequest, type SessionResult } from './sessions.js';
 import { performCall } from './calls.js';
 import { formatStrayRejection, reportStrayRejections } from '../executor/stray-rejections.js';
 
@@ -91,6 +92,9 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
   const log = options.log ?? (() => {});
   const timeZone = options.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC';
   const locale = options.locale ?? Intl.DateTimeFormat().resolvedOptions().locale ?? 'en-US';
+  // A port in use (or a host that is not this machine's) fails the start
+  // before anything is created or changed: the journal directory, its files, a rebuilt database.
+  await checkPortFree(options.port ?? 0, options.host ?? '127.0.0.1');
   const { writer, recovery } = await openJournalWriter(journalDir, { durability, segmentBytes: options.segmentBytes, layer: options.layer });
   let catalog: Catalog | null = null;
   let store: LiveStore | null = null;
@@ -232,11 +236,7 @@ class RecordingServer {
 
   listen(port: number, host: string): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
-      const onError = (error: NodeJS.ErrnoException): void => {
-        if (error.code === 'EADDRINUSE') reject(new EnvironmentError(`port ${port} on ${host} is in use`, 'E_PORT_IN_USE'));
-        else if (error.code === 'EACCES') reject(new EnvironmentError(`permission denied to listen on ${host}:${port}`, 'E_PERMISSION'));
-        else reject(error);
-      };
+      const onError = (error: NodeJS.ErrnoException): void => reject(listenError(error, port, host));
       this.http.once('error', onError);
       this.http.listen(port, host, () => {
         this.http.off('error', onError);
@@ -253,6 +253,11 @@ class RecordingServer {
     const drained = Promise.allSettled([...this.inFlight]);
     const timeout = new Promise((resolve) => setTimeout(resolve, this.settings.drainTimeoutMs).unref());
     await Promise.race([drained, timeout]);
+    // Sessions still running are left open in the journal for the next start
+    // to resume. Stop them where they are: otherwise a timer of theirs keeps
+    // the process alive, and when it fires the session goes on (a
+    // transaction in the database, a call made) with its journal closed.
+    this.runner.abandon();
     this.http.closeAllConnections();
     await stopped;
     // A snapshot being copied finishes, and its record goes into the journal.
@@ -324,6 +329,7 @@ class RecordingServer {
           );
         }
         const work = resuming.catch((error) => {
+          if (error instanceof SessionAbandonedError) return; // shutdown left it open: the next start resumes it again
           this.settings.log(`session ${row.id} could not resume: ${(error as Error).message}`);
           if (error instanceof JournalFailedError) this.fatal(error);
         });
@@ -483,6 +489,8 @@ class RecordingServer {
         this.idempotency.delete(key);
         rejectResult(error);
       }
+      // Shutdown stopped waiting for it and closed its connection: it stays open in the journal.
+      if (error instanceof SessionAbandonedError) return;
       if (error instanceof JournalFailedError) {
         this.fatal(error);
         return this.send(res, json(503, { error: { name: 'Unavailable', message: 'the journal stopped accepting records; nothing was acknowledged' } }));
@@ -715,6 +723,29 @@ function diskFreeLines(dir: string): string[] {
     '# TYPE windback_journal_disk_free_bytes gauge',
     `windback_journal_disk_free_bytes ${free}`,
   ];
+}
+
+/** Why the server cannot listen on host:port, as one line (exit 74). */
+function listenError(error: NodeJS.ErrnoException, port: number, host: string): unknown {
+  if (error.code === 'EADDRINUSE') return new EnvironmentError(`port ${port} on ${host} is in use`, 'E_PORT_IN_USE');
+  if (error.code === 'EACCES') return new EnvironmentError(`permission denied to listen on ${host}:${port}`, 'E_PERMISSION');
+  if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') {
+    return new EnvironmentError(`cannot listen on ${host}:${port}: the address is not one of this machine's (${error.code})`, 'E_ADDRESS');
+  }
+  return error;
+}
+
+/**
+ * Listen on the port and let it go at once, before the start creates or
+ * changes anything: the usual reasons a start fails there (in use, a
+ * privileged port, a host that is not this machine's) fail it first.
+ */
+function checkPortFree(port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, port, host)));
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
 /** The startup line that says how the live database was brought to the journal's last transaction. */

@@ -3,7 +3,7 @@ import { format } from 'node:util';
 import type { JournalWriter } from '../journal/index.js';
 import type { AppendableRecord, ErrorInfo, JournalRecord, Position, SessionId, SessionStatus, Transport } from '../model/records.js';
 import type { EffectRecord, Positioned } from '../executor/history.js';
-import { executeSession, errorInfo, type AttemptOutcome } from '../executor/execute.js';
+import { executeSession, errorInfo, SessionAbandonedError, type AttemptOutcome } from '../executor/execute.js';
 import { renderResponse, type RenderedResponse } from '../executor/transports.js';
 import type { AppendResult, LiveEffects, SessionIdentity, SessionJournal, SessionRecordDraft } from '../executor/types.js';
 import { realmOf, type LoadedApp } from './app-host.js';
@@ -96,6 +96,8 @@ export class SessionRunner {
   private readonly handled: HandledDurability = { last: null };
   /** Sessions being run or resumed now (for what the server says of a stray rejection). */
   private readonly running = new Set<SessionId>();
+  /** Aborted by abandon(): every attempt running stops, and none starts. */
+  private readonly abandonment = new AbortController();
 
   constructor(
     private readonly app: LoadedApp,
@@ -112,9 +114,22 @@ export class SessionRunner {
     return [...this.running];
   }
 
+  /**
+   * Stop every session still running, where it is, and start none: the
+   * server has stopped waiting for them (shutdown after its drain timeout).
+   * Their attempts journal nothing more and perform nothing more (their
+   * timers are cleared, call outcomes dropped), and their run() or resume()
+   * rejects with SessionAbandonedError; they stay open in the journal, and
+   * the next start resumes them. What they journaled so far stays.
+   */
+  abandon(): void {
+    this.abandonment.abort();
+  }
+
   /** Run a new session to its end. Resolves once its response is durable. `started` learns its id at once. */
   async run(request: SessionRequest, started?: (session: SessionId) => void): Promise<SessionResult> {
     const id = this.nextId++;
+    if (this.abandonment.signal.aborted) throw new SessionAbandonedError(id);
     started?.(id);
     const journal = new LiveSessionJournal(this.writer, id, null, this.handled);
     journal.append({
@@ -144,6 +159,7 @@ export class SessionRunner {
     attempt: number,
     inherited: Positioned<EffectRecord>[],
   ): Promise<SessionResult> {
+    if (this.abandonment.signal.aborted) throw new SessionAbandonedError(id);
     const journal = new LiveSessionJournal(this.writer, id, lastPosition, this.handled);
     journal.effects.push(...inherited);
     journal.append({ kind: 'session-attempt', at: Date.now(), attempt, reason: 'resume', fromCheckpoint: null, codeVersion: app.bundle.codeVersion });
@@ -176,10 +192,12 @@ export class SessionRunner {
           session: this.identity(id, request, attempt),
           served,
           live: this.live(journal, id),
+          abandon: this.abandonment.signal,
         });
         if (outcome.status !== 'retry' || attempt >= firstAttempt + MAX_ATTEMPTS - 1) break;
         // Wind back to the last checkpoint: what came before it is served, the rest runs again.
         // No checkpoint of the app's own yet (none is journaled for it): from the start, served nothing.
+        if (this.abandonment.signal.aborted) throw new SessionAbandonedError(id);
         attempt++;
         const from = outcome.lastCheckpoint;
         served = from === null ? [] : journal.effects.filter((e) => e.position <= from);
@@ -269,4 +287,4 @@ class LiveSide implements LiveEffects {
   }
 }
 
-export { errorInfo };
+export { errorInfo, SessionAbandonedError };

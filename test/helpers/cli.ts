@@ -22,6 +22,8 @@ export interface CliResult {
 export interface CliOptions {
   env?: Record<string, string | undefined>;
   cwd?: string;
+  /** Kill the run after this many ms (replay() only): a hang then fails the test with code -1 instead of stalling it. */
+  timeoutMs?: number;
 }
 
 function checkBuilt(): void {
@@ -56,6 +58,8 @@ export function replay(args: string[], options: CliOptions = {}): CliResult {
     env: environment(options),
     cwd: options.cwd ?? ROOT,
     maxBuffer: 256 * 1024 * 1024,
+    timeout: options.timeoutMs,
+    killSignal: 'SIGKILL',
   });
   return result(run.stdout, run.stderr, run.status);
 }

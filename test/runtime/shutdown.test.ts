@@ -38,6 +38,14 @@ afterAll(async () => {
   await new Promise((resolve) => stub?.close(resolve));
 });
 
+async function until(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 const arrived = (): Promise<string> => new Promise((resolve) => arrivals.push(resolve));
 
 async function start(journal: string, args: string[] = []): Promise<RecorderProcess> {
@@ -88,6 +96,38 @@ describe('shutdown on SIGTERM', () => {
     expect(restarted.stderr()).toContain('resuming 1 session(s) a crash interrupted');
     // The resumed session makes its in-doubt call again.
     expect(await again).toBe('/hold');
+  });
+
+  it('exits soon after --drain-timeout when a session waits on a long timer, and the next start resumes it where it was', { timeout: 60_000 }, async () => {
+    const journal = tmp();
+    const recorder = await start(journal, ['--drain-timeout', '300']);
+    const client = new LoadClient(recorder.url);
+    // The first attempt waits 20 s on a timer of its own; a resume, 1 ms.
+    const cut = client.json('/wait', { ms: 20_000, resumedMs: 1 }).catch((error: unknown) => error);
+    await until(() => recorder.stderr().includes('waiting 20000 ms'));
+    const t0 = Date.now();
+    recorder.child.kill('SIGTERM');
+    expect((await recorder.exited).code, recorder.stderr()).toBe(0);
+    // Not when the session's timer would have fired (20 s).
+    expect(Date.now() - t0).toBeLessThan(8_000);
+    expect(await cut).toBeInstanceOf(Error);
+    // Left, not failed: no error of the session or the journal is logged.
+    expect(recorder.stderr()).not.toMatch(/fatal|internal error|could not resume|Abandoned|SessionEnded|warning/);
+    client.close();
+    const left = [...readJournal(journal).sessions.values()].find((s) => s.start.sessionKind === 'wait')!;
+    expect(left.end).toBeNull();
+    // Nothing after what it did before the shutdown: its first transaction.
+    expect(left.records.map((r) => r.record.kind)).toEqual(['session-start', 'write-tx']);
+
+    const restarted = await start(journal);
+    expect(restarted.stderr()).toContain('resuming 1 session(s) a crash interrupted');
+    // The default drain timeout (10 s) lets the resumed session finish.
+    expect((await restarted.stop()).code, restarted.stderr()).toBe(0);
+    const resumed = readJournal(journal).sessions.get(left.id)!;
+    expect(resumed.end?.record.status, restarted.stderr()).toBe('ok');
+    // Its first transaction served from the journal, not done again; the second done live.
+    expect(resumed.records.filter((r) => r.record.kind === 'write-tx')).toHaveLength(2);
+    expect(resumed.attempts.map((a) => a.record.reason)).toEqual(['resume']);
   });
 
   it('a SIGTERM during start-up stops the server once it has started, closing the journal and the database cleanly', { timeout: 30_000 }, async () => {

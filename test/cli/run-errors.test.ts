@@ -1,0 +1,79 @@
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startServer } from '../../src/runtime/server.js';
+import { replay, tempDirs } from '../helpers/cli.js';
+
+// `replay run` when the replayed session throws: a failed session's response
+// only says that it failed, so the report names the replayed error (name,
+// message, where the app raised it) next to the recorded one.
+
+const tmp = tempDirs('windback-run-errors');
+
+/** An app file next to nothing else: `windback` resolves wherever the app is. */
+function writeApp(dir: string, name: string, kinds: string): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(
+    file,
+    `import { defineApp } from 'windback';\n` +
+      `export default defineApp({\n  name: 'paths',\n  migrations: [{ name: '001', sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)' }],\n  kinds: {\n${kinds}\n  },\n});\n`,
+  );
+  return file;
+}
+
+const RECORDED_KINDS = `
+    async save(input: { v: string }, ctx) {
+      await ctx.tx((db) => db.run('INSERT INTO t (v) VALUES (?)', input.v));
+      if (input.v === 'bad') throw new Error('recorded failure for ' + input.v);
+      return { saved: input.v };
+    },`;
+// The same effects, then a different ending: a RangeError on line 9 of the
+// file, whatever the input, answered 409 (a failure answered 500 both times
+// is the same response: no divergence).
+const REPLAYED_KINDS = `
+    async save(input: { v: string }, ctx) {
+      await ctx.tx((db) => db.run('INSERT INTO t (v) VALUES (?)', input.v));
+      throw Object.assign(new RangeError('replayed failure for ' + input.v), { status: 409 });
+    },`;
+
+describe('replay run, when the replayed session throws', () => {
+  let journal: string;
+  let dir: string;
+  beforeAll(async () => {
+    dir = tmp('run');
+    journal = path.join(dir, 'journal');
+    const server = await startServer(writeApp(dir, 'app.ts', RECORDED_KINDS), { journal, durability: 'none', timeZone: 'UTC', locale: 'en-US', log: () => {} });
+    try {
+      for (const v of ['good', 'bad']) {
+        const r = await fetch(`${server.url}/save`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ v }) });
+        expect(r.status).toBe(v === 'good' ? 200 : 500);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('names the replayed error and where it was raised, for a session that succeeded when recorded', () => {
+    const changed = writeApp(dir, 'changed.ts', REPLAYED_KINDS);
+    const r = replay(['run', '1', '--code', changed, '-j', journal]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toContain('the replay threw RangeError: replayed failure for good');
+    expect(r.stdout).toContain('recorded error: none (the session did not fail)');
+    expect(r.stdout).toContain(`replayed error: RangeError: replayed failure for good at ${changed}:9:`);
+    const json = replay(['run', '1', '--code', changed, '-j', journal, '--json']);
+    expect(json.code).toBe(1);
+    expect(json.json.divergence).toMatchObject({
+      kind: 'response',
+      location: { file: changed, line: 9 },
+      errors: { recorded: null, replayed: { name: 'RangeError', message: 'replayed failure for good', location: { file: changed, line: 9 } } },
+    });
+  });
+
+  it('shows both errors when the recorded session failed too, differently', () => {
+    const changed = writeApp(dir, 'changed.ts', REPLAYED_KINDS);
+    const r = replay(['run', '2', '--code', changed, '-j', journal]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/recorded error: Error: recorded failure for bad at \S*\/app\.ts:9:/);
+    expect(r.stdout).toContain(`replayed error: RangeError: replayed failure for bad at ${changed}:9:`);
+  });
+});
