@@ -16,6 +16,7 @@ import type { BridgeValueArgs, BridgeValueSource, BridgeValues, LogLevel, Sessio
 import type { EffectRecord, Positioned } from './history.js';
 import type { CodeRealm } from './realm.js';
 import { appLocation, mapStack, type SourceLocation } from './source-maps.js';
+import { unjournalable, unjournalableError } from '../journal/app-values.js';
 
 // Runs one attempt of one session in its code realm. Every effect is either
 // served from the journal (the effects the attempt inherits, or all of them on
@@ -657,12 +658,19 @@ class SessionRun {
           this.inFlight--;
           if (this.settled) return;
           let recorded: unknown;
-          try {
-            // A host-realm copy: what is journaled is exactly what the app gets on replay.
-            recorded = ok ? structuredClone(value) : errorInfo(value, false);
-          } catch (error) {
+          // A result the journal cannot hold (a Map...) fails the call: a replay would serve something else.
+          const problem = ok ? unjournalable(value, 'its result') : null;
+          if (problem !== null) {
             ok = false;
-            recorded = errorInfo(new TypeError(`the result of call ${index} is not serializable: ${(error as Error).message}`), false);
+            recorded = errorInfo(unjournalableError(`call ${index}`, problem), false);
+          } else {
+            try {
+              // A host-realm copy: what is journaled is exactly what the app gets on replay.
+              recorded = ok ? structuredClone(value) : errorInfo(value, false);
+            } catch (error) {
+              ok = false;
+              recorded = errorInfo(new TypeError(`the result of call ${index} is not serializable: ${(error as Error).message}`), false);
+            }
           }
           let appended;
           try {
@@ -848,8 +856,9 @@ class SessionRun {
 
   // ---- transactions, reads, checkpoints --------------------------------------------------
 
-  private tx(body: (db: AppDb) => unknown): unknown {
+  private tx(app: (db: AppDb) => unknown): unknown {
     this.enter();
+    const body = journalableResult(app, 'ctx.tx()');
     // The next write in journal order: a committed transaction, or one whose function threw.
     const committed = this.txs.find((e) => !this.consumed.has(e));
     const aborted = this.reads.find((e) => !this.consumed.has(e) && e.record.write);
@@ -913,8 +922,9 @@ class SessionRun {
     return r.result;
   }
 
-  private read(body: (db: AppDb) => unknown): unknown {
+  private read(app: (db: AppDb) => unknown): unknown {
     this.enter();
+    const body = journalableResult(app, 'ctx.read()');
     const entry = this.reads.find((e) => !this.consumed.has(e) && !e.record.write);
     if (entry) {
       if (entry.record.error) return this.servedAbort(entry, body, false);
@@ -1010,11 +1020,16 @@ class SessionRun {
     }
     this.halt();
     let copy: unknown = null;
-    try {
-      // Most checkpoints carry no state: no need to clone null.
-      if (state !== null) copy = structuredClone(state);
-    } catch (error) {
-      throw new TypeError(`ctx.checkpoint("${label}"): the state is not serializable: ${(error as Error).message}`);
+    // Most checkpoints carry no state: no need to check or clone null.
+    if (state !== null) {
+      // Refused rather than journaled as something else: a Map would be stored as an object and compare unequal to itself on every replay.
+      const problem = unjournalable(state, 'the state');
+      if (problem !== null) throw unjournalableError(`ctx.checkpoint("${label}")`, problem);
+      try {
+        copy = structuredClone(state);
+      } catch (error) {
+        throw new TypeError(`ctx.checkpoint("${label}"): the state is not serializable: ${(error as Error).message}`);
+      }
     }
     const entry = this.checkpoints.find((e) => !this.consumed.has(e));
     if (entry) {
@@ -1266,6 +1281,21 @@ function produce(live: LiveEffects, source: string, args: unknown[]): unknown {
     default:
       throw new TypeError(`unknown value source ${source}`);
   }
+}
+
+/**
+ * A transaction's or read's function that refuses, inside the transaction (so
+ * it rolls back, and is journaled as a function that threw), a result the
+ * journal cannot hold: on a resume or retry the app would be served something
+ * else than it got live (docs/journal-format.md, section 7).
+ */
+function journalableResult(body: (db: AppDb) => unknown, construct: string): (db: AppDb) => unknown {
+  return (db) => {
+    const result = body(db);
+    const problem = unjournalable(result, 'the result');
+    if (problem !== null) throw unjournalableError(`${construct}`, problem);
+    return result;
+  };
 }
 
 function lengthOf(value: unknown): number {
