@@ -51,6 +51,7 @@ interface EffectsOutput {
   before: number;
   inside: { key: string; draws: number[]; at: number; late: number };
   outside: { drawn: number; at: number };
+  fast: number;
   after: number;
 }
 
@@ -60,17 +61,17 @@ describe('timers and Math.random inside a ctx.call() function', () => {
     expect(r.status, r.body.toString()).toBe(200);
     const out = r.value as EffectsOutput;
     const session = expectJournaled(readJournal(journal), r);
-    // Only the handler's own timers (its sleep(2) and sleep(8): ids 1 and 2) are journaled, not the call's four.
+    // Only the handler's own timers (its sleep(2) and sleep(8): ids 1 and 2) are journaled, not the calls' five.
     expect(values(session, 'timer')).toEqual([1, 2]);
     // One seed, the session's; the call's generator got its own, unjournaled.
     expect(values(session, 'random-seed')).toHaveLength(1);
     // Its Date.now() is the handler's one; the call's is not journaled.
     expect(values(session, 'date')).toEqual([out.outside.at]);
-    // Three draws of the session's own (before, drawn, after): the call's three do not count.
+    // Three draws of the session's own (before, drawn, after): the calls' four do not count.
     const checkpoint = session.records.map((e) => e.record).find((rec) => rec.kind === 'checkpoint') as { randomDraws: number };
     expect(checkpoint.randomDraws).toBe(3);
     expect(session.end?.record).toMatchObject({ status: 'ok', randomDraws: 3 });
-    expect(new Set([out.before, out.outside.drawn, out.after, ...out.inside.draws, out.inside.late]).size).toBe(6);
+    expect(new Set([out.before, out.outside.drawn, out.after, ...out.inside.draws, out.inside.late, out.fast]).size).toBe(7);
 
     const run = replay(['run', String(session.id), '--journal', journal, '--json']);
     expect(run.json, run.stdout + run.stderr).toMatchObject({ session: session.id, equal: true, divergence: null });
