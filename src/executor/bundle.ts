@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { build } from 'esbuild';
+import { isBuiltin } from 'node:module';
+import { build, type Plugin } from 'esbuild';
+import { DYNAMIC_IMPORT_PREFIX } from '../sandbox/factory.js';
 import { CorruptJournalError, UsageError } from '../model/errors.js';
 
 // An app's code, bundled once with esbuild into one CommonJS script plus its
@@ -44,6 +46,11 @@ export async function bundleApp(entry: string): Promise<AppBundle> {
       sourcesContent: true,
       outfile: path.join(path.dirname(absolute), '__windback_bundle.js'),
       external: [APP_API_MODULE],
+      // import() becomes a require() in a promise: a vm script cannot answer
+      // import() without --experimental-vm-modules (Node's TypeError "A dynamic
+      // import callback was not specified"), the sandbox's require can.
+      supported: { 'dynamic-import': false },
+      plugins: [dynamicImports],
       logLevel: 'silent',
       // Deterministic output: the code version must not depend on the machine.
       absWorkingDir: path.dirname(absolute),
@@ -65,6 +72,21 @@ export async function bundleApp(entry: string): Promise<AppBundle> {
   const map = JSON.stringify({ ...rawMap, sourceRoot: path.dirname(absolute) });
   return { codeVersion: versionOf(code), code, map, entry: absolute };
 }
+
+/**
+ * A dynamic import() of a module left external (a Node built-in, or the app
+ * API): `require('windback:import:<id>')`, so that the sandbox's refusal
+ * names the import() (docs/sandbox.md). `import('windback')` gets the app API.
+ */
+const dynamicImports: Plugin = {
+  name: 'windback-dynamic-imports',
+  setup(build) {
+    build.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.kind !== 'dynamic-import' || (args.path !== APP_API_MODULE && !isBuiltin(args.path))) return undefined;
+      return { path: DYNAMIC_IMPORT_PREFIX + args.path, external: true };
+    });
+  },
+};
 
 /** The name esbuild gives the generated entry (in the source map's sources). */
 const ENTRY_NAME = '<windback entry>';

@@ -17,6 +17,7 @@ import type { EffectRecord, Positioned } from './history.js';
 import type { CodeRealm } from './realm.js';
 import { MAX_PAYLOAD, packValue, RecordTooLargeError } from '../journal/index.js';
 import { appLocation, mapStack, type SourceLocation } from './source-maps.js';
+import { unjournalable, unjournalableError } from '../journal/app-values.js';
 
 // Runs one attempt of one session in its code realm. Every effect is either
 // served from the journal (the effects the attempt inherits, or all of them on
@@ -96,11 +97,25 @@ class DivergenceStop extends Error {}
 class CrashPoint extends DivergenceStop {}
 
 /**
- * The ctx.call() a session is inside, if any. What a call's own function does
- * (fetches, values) is not journaled on its own: the call's result is, and on
- * replay or resume the function does not run at all.
+ * The ctx.call() function that the running code belongs to, per async
+ * context: set around the function and inherited by what it awaits and the
+ * timers it arms, never by the session's other code running concurrently.
+ * What a call's function does is not journaled on its own: the call's
+ * result is, and on replay or resume the function does not run at all
+ * (docs/sandbox.md, "Inside a ctx.call() function").
  */
-const insideCall = new AsyncLocalStorage<{ run: SessionRun; key: string }>();
+interface CallFrame {
+  readonly run: SessionRun;
+  readonly key: string;
+  readonly name: string;
+  /** Fails the call (a timer callback of the call threw); a call already settled logs it instead. */
+  readonly fail: (error: unknown) => void;
+}
+const insideCall = new AsyncLocalStorage<CallFrame>();
+
+/** Why ctx.tx / ctx.read / ctx.checkpoint / ctx.call are refused inside a call's function. */
+const INSIDE_CALL_INSTEAD =
+  "a call's function does not run again on replay or on a resume (its journaled result is served instead), so what it does there could not be served: do it before or after the call, outside its function";
 
 /** The run as the sandbox's bridge and the app's ctx see it: null once the session has ended. */
 interface RunCell {
@@ -323,6 +338,7 @@ class SessionRun {
       this.settled = true;
       cell.run = null;
       this.clearLiveTimers();
+      this.clearCallTimers();
     }
     // Abandoned after the handler settled, while an older journal's implicit 'response' checkpoint was passed.
     if (this.abandoned) throw new SessionAbandonedError(session.id);
@@ -367,6 +383,7 @@ class SessionRun {
     this.settled = true;
     cell.run = null;
     this.clearLiveTimers();
+    this.clearCallTimers();
     this.heldLive.length = 0;
     this.fail(new SessionAbandonedError(cell.session.id));
   }
@@ -394,6 +411,7 @@ class SessionRun {
       timeZone: cell.session.timeZone,
       locale: cell.session.locale,
       value: <S extends BridgeValueSource>(source: S, ...args: BridgeValueArgs[S]) => SessionRun.runOf(cell, VALUE_CONSTRUCTS[source] ?? source).value(source, args as unknown[]) as BridgeValues[S],
+      inCall: () => cell.run !== null && cell.run.callFrame() !== null,
       setTimer: (timer) => SessionRun.runOf(cell, timer.kind === 'immediate' ? 'setImmediate()' : timer.kind === 'interval' ? 'setInterval()' : 'setTimeout()').setTimer(timer),
       clearTimer: (id) => cell.run?.clearTimer(id),
       call: (name, request) => SessionRun.runOf(cell, name === 'fetch' ? 'fetch()' : `${name}()`).fetchCall(name, request) as never,
@@ -405,6 +423,23 @@ class SessionRun {
   private static contextFor(cell: RunCell): SessionContext {
     const { session } = cell;
     const log = (level: LogLevel, args: unknown[]): void => cell.run?.options.live?.log(level, args);
+    // Each names itself to effectRun, so that a refusal's stack starts at the app's call.
+    const tx = <T>(body: (db: AppDb) => T): Promise<T> => guard(() => SessionRun.effectRun(cell, 'ctx.tx()', tx).tx(body)) as Promise<T>;
+    const read = <T>(body: (db: AppDb) => T): Promise<T> => guard(() => SessionRun.effectRun(cell, 'ctx.read()', read).read(body)) as Promise<T>;
+    const checkpoint = (label?: string, state?: unknown): Promise<void> =>
+      guard(() => SessionRun.effectRun(cell, `ctx.checkpoint("${label ?? 'checkpoint'}")`, checkpoint).checkpoint(label ?? 'checkpoint', state ?? null));
+    const call = <T>(name: string, fn: (idempotencyKey: string) => T | Promise<T>, request?: unknown, opts?: CallOptions): Promise<T> => {
+      if (typeof name !== 'string' || typeof fn !== 'function') {
+        return Promise.reject(new TypeError('ctx.call(name, fn, request?): name must be a string and fn a function (idempotencyKey) => result'));
+      }
+      let run: SessionRun;
+      try {
+        run = SessionRun.effectRun(cell, `ctx.call("${name}")`, call);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return run.call(name, request ?? null, opts, (key) => run.performCall(name, key, fn)) as Promise<T>;
+    };
     return Object.freeze({
       session: Object.freeze({ id: session.id, kind: session.kind, attempt: session.attempt, route: session.route }),
       config: session.config as never,
@@ -415,21 +450,10 @@ class SessionRun {
         error: (...args: unknown[]) => log('error', args),
         debug: (...args: unknown[]) => log('debug', args),
       }),
-      tx: <T>(body: (db: AppDb) => T) => guard(() => SessionRun.runOf(cell, 'ctx.tx()').tx(body)) as Promise<T>,
-      read: <T>(body: (db: AppDb) => T) => guard(() => SessionRun.runOf(cell, 'ctx.read()').read(body)) as Promise<T>,
-      call: <T>(name: string, fn: (idempotencyKey: string) => T | Promise<T>, request?: unknown, opts?: CallOptions) => {
-        if (typeof name !== 'string' || typeof fn !== 'function') {
-          return Promise.reject(new TypeError('ctx.call(name, fn, request?): name must be a string and fn a function (idempotencyKey) => result'));
-        }
-        let run: SessionRun;
-        try {
-          run = SessionRun.runOf(cell, `ctx.call("${name}")`);
-        } catch (error) {
-          return Promise.reject(error);
-        }
-        return run.call(name, request ?? null, opts, (key) => insideCall.run({ run, key }, () => fn(key))) as Promise<T>;
-      },
-      checkpoint: (label?: string, state?: unknown) => guard(() => SessionRun.runOf(cell, `ctx.checkpoint("${label ?? 'checkpoint'}")`).checkpoint(label ?? 'checkpoint', state ?? null)),
+      tx,
+      read,
+      call,
+      checkpoint,
       need: () => {
         throw new TypeError('ctx.need() (suspend and prefetch) is not available yet in this version of Windback');
       },
@@ -441,12 +465,71 @@ class SessionRun {
     throw new SessionEndedError(construct, cell.session.id);
   }
 
+  /**
+   * The run, for an effect of the app API that a call's function may not
+   * have: its result could not be served on replay, where the function does
+   * not run. `hideFrom`: the API function, cut from the refusal's stack.
+   */
+  private static effectRun(cell: RunCell, construct: string, hideFrom: Function): SessionRun {
+    const run = SessionRun.runOf(cell, construct);
+    const frame = run.callFrame();
+    if (frame !== null) throw run.options.realm.determinismError(`${construct} inside ctx.call("${frame.name}")`, INSIDE_CALL_INSTEAD, hideFrom);
+    return run;
+  }
+
+  /** Set once a call's function has run in this attempt: until then no code can be inside one, and inCall() spares the lookup. */
+  private callsEntered = false;
+
+  /** The ctx.call() function of this run that the running code belongs to, or null. */
+  private callFrame(): CallFrame | null {
+    if (!this.callsEntered) return null;
+    const frame = insideCall.getStore();
+    return frame !== undefined && frame.run === this ? frame : null;
+  }
+
+  /**
+   * Run a call's function (live only: a served call's does not run), inside
+   * its frame. What its timers' callbacks throw fails the call as what the
+   * function throws does.
+   */
+  performCall(name: string, key: string, fn: (idempotencyKey: string) => unknown): Promise<unknown> {
+    this.callsEntered = true;
+    let settled = false;
+    return new Promise((resolve, reject) => {
+      const fail = (error: unknown): void => {
+        if (!settled) {
+          settled = true;
+          reject(error);
+        } else {
+          // Code of the call that outlived it: nothing is left to fail; say so rather than drop it.
+          this.options.live?.log('error', [`a timer of ctx.call("${name}") threw after the call had settled:`, error]);
+        }
+      };
+      const frame: CallFrame = { run: this, key, name, fail };
+      let result: unknown;
+      try {
+        result = insideCall.run(frame, () => fn(key));
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      Promise.resolve(result).then(
+        (value) => {
+          if (settled) return;
+          settled = true;
+          resolve(value);
+        },
+        fail,
+      );
+    });
+  }
+
   // ---- values ----------------------------------------------------------------------
 
   private value(source: string, args: unknown[]): unknown {
     this.enter();
-    const frame = insideCall.getStore();
-    if (frame?.run === this && this.options.live) return produce(this.options.live, source, args);
+    // Inside a call's function: live and not journaled, like everything the function does.
+    if (this.options.live && this.callFrame() !== null) return produce(this.options.live, source, args);
     const list = this.values.get(source);
     const entry = list?.find((e) => !this.consumed.has(e));
     if (entry) {
@@ -564,8 +647,8 @@ class SessionRun {
   /** fetch() from app code: a journaled call of its own, unless it runs inside a ctx.call(). */
   private fetchCall(name: string, request: unknown): Promise<unknown> {
     const live = this.options.live;
-    const frame = insideCall.getStore();
-    if (frame?.run === this && live) return live.call(name, request, frame.key);
+    const frame = this.callFrame();
+    if (frame !== null && live) return live.call(name, request, frame.key);
     return this.call(name, request, undefined, (key) => {
       if (!live) return new Promise(() => {});
       return live.call(name, request, key);
@@ -624,12 +707,19 @@ class SessionRun {
           this.inFlight--;
           if (this.settled) return;
           let recorded: unknown;
-          try {
-            // A host-realm copy: what is journaled is exactly what the app gets on replay.
-            recorded = ok ? structuredClone(value) : errorInfo(value, false);
-          } catch (error) {
+          // A result the journal cannot hold (a Map...) fails the call: a replay would serve something else.
+          const problem = ok ? unjournalable(value, 'its result') : null;
+          if (problem !== null) {
             ok = false;
-            recorded = errorInfo(new TypeError(`the result of call ${index} is not serializable: ${(error as Error).message}`), false);
+            recorded = errorInfo(unjournalableError(`call ${index}`, problem), false);
+          } else {
+            try {
+              // A host-realm copy: what is journaled is exactly what the app gets on replay.
+              recorded = ok ? structuredClone(value) : errorInfo(value, false);
+            } catch (error) {
+              ok = false;
+              recorded = errorInfo(new TypeError(`the result of call ${index} is not serializable: ${(error as Error).message}`), false);
+            }
           }
           let appended;
           try {
@@ -664,6 +754,7 @@ class SessionRun {
   // ---- timers --------------------------------------------------------------------------
 
   private setTimer(timer: TimerRequest): void {
+    if (timer.inCall) return this.setCallTimer(timer);
     if (this.implicitStart !== null) this.passImplicitStart();
     this.armedTimers.set(timer.id, timer);
     if (this.asyncEvents.some((e) => e.type === 'timer' && e.id === timer.id && !this.consumed.has(e.entry))) {
@@ -696,7 +787,52 @@ class SessionRun {
     (this.liveTimers ??= new Map()).set(timer.id, handle);
   }
 
+  /**
+   * A timer armed inside a call's function: the call's, so live by the clock
+   * and not journaled (on replay the function does not run, so it is never
+   * armed). It does not wait for journaled outcomes: only the call's result
+   * is ordered. A throwing callback fails the call.
+   */
+  private setCallTimer(timer: TimerRequest): void {
+    if (!this.options.live) throw new Error(`internal: timer ${timer.id} armed inside a call's function on replay`);
+    const frame = this.callFrame();
+    const fire = (): void => {
+      if (this.settled) return;
+      if (timer.kind !== 'interval') this.callTimers?.delete(timer.id);
+      try {
+        timer.fire();
+      } catch (error) {
+        if (frame !== null) frame.fail(error);
+        else this.fail(error);
+      }
+    };
+    let cancel: () => void;
+    if (timer.kind === 'immediate') {
+      const handle = setImmediate(fire);
+      cancel = () => clearImmediate(handle);
+    } else {
+      const handle = timer.kind === 'interval' ? setInterval(fire, timer.delayMs) : setTimeout(fire, timer.delayMs);
+      cancel = () => clearTimeout(handle);
+    }
+    (this.callTimers ??= new Map()).set(timer.id, cancel);
+  }
+
+  /** How to cancel each live timer of a call's function, by its (negative) id; made on the first. */
+  private callTimers: Map<number, () => void> | null = null;
+
+  private clearCallTimers(): void {
+    if (this.callTimers === null) return;
+    for (const cancel of this.callTimers.values()) cancel();
+    this.callTimers.clear();
+  }
+
   private clearTimer(id: number): void {
+    const cancel = this.callTimers?.get(id);
+    if (cancel !== undefined) {
+      cancel();
+      this.callTimers!.delete(id);
+      return;
+    }
     this.armedTimers.delete(id);
     const handle = this.liveTimers?.get(id);
     if (handle) {
@@ -769,8 +905,9 @@ class SessionRun {
 
   // ---- transactions, reads, checkpoints --------------------------------------------------
 
-  private tx(body: (db: AppDb) => unknown): unknown {
+  private tx(app: (db: AppDb) => unknown): unknown {
     this.enter();
+    const body = journalableResult(app, 'ctx.tx()');
     // The next write in journal order: a committed transaction, or one whose function threw.
     const committed = this.txs.find((e) => !this.consumed.has(e));
     const aborted = this.reads.find((e) => !this.consumed.has(e) && e.record.write);
@@ -838,8 +975,9 @@ class SessionRun {
     return result;
   }
 
-  private read(body: (db: AppDb) => unknown): unknown {
+  private read(app: (db: AppDb) => unknown): unknown {
     this.enter();
+    const body = journalableResult(app, 'ctx.read()');
     const entry = this.reads.find((e) => !this.consumed.has(e) && !e.record.write);
     if (entry) {
       if (entry.record.error) return this.servedAbort(entry, body, false);
@@ -937,11 +1075,16 @@ class SessionRun {
     }
     this.halt();
     let copy: unknown = null;
-    try {
-      // Most checkpoints carry no state: no need to clone null.
-      if (state !== null) copy = structuredClone(state);
-    } catch (error) {
-      throw new TypeError(`ctx.checkpoint("${label}"): the state is not serializable: ${(error as Error).message}`);
+    // Most checkpoints carry no state: no need to check or clone null.
+    if (state !== null) {
+      // Refused rather than journaled as something else: a Map would be stored as an object and compare unequal to itself on every replay.
+      const problem = unjournalable(state, 'the state');
+      if (problem !== null) throw unjournalableError(`ctx.checkpoint("${label}")`, problem);
+      try {
+        copy = structuredClone(state);
+      } catch (error) {
+        throw new TypeError(`ctx.checkpoint("${label}"): the state is not serializable: ${(error as Error).message}`);
+      }
     }
     const entry = this.checkpoints.find((e) => !this.consumed.has(e));
     if (entry) {
@@ -1198,6 +1341,21 @@ function produce(live: LiveEffects, source: string, args: unknown[]): unknown {
   }
 }
 
+/**
+ * A transaction's or read's function that refuses, inside the transaction (so
+ * it rolls back, and is journaled as a function that threw), a result the
+ * journal cannot hold: on a resume or retry the app would be served something
+ * else than it got live (docs/journal-format.md, section 7).
+ */
+function journalableResult(body: (db: AppDb) => unknown, construct: string): (db: AppDb) => unknown {
+  return (db) => {
+    const result = body(db);
+    const problem = unjournalable(result, 'the result');
+    if (problem !== null) throw unjournalableError(`${construct}`, problem);
+    return result;
+  };
+}
+
 function lengthOf(value: unknown): number {
   return value && typeof (value as ArrayLike<number>).length === 'number' ? (value as ArrayLike<number>).length : -1;
 }
@@ -1213,11 +1371,16 @@ export function errorInfo(error: unknown, retryable: boolean): ErrorInfo {
   return { name: 'Error', message: String(error), stack: null };
 }
 
-/** The error an app sees when a journaled failure is served: name, message and status as recorded. */
+/**
+ * The error an app sees when a journaled failure is served: name, message and
+ * status as recorded, and the recorded stack (so that an error thrown in a
+ * call's function still points at the app line that threw it).
+ */
 function toError(info: ErrorInfo): Error {
   const error = new Error(info?.message ?? 'call failed') as Error & { status?: number };
   error.name = info?.name ?? 'Error';
   if (typeof info?.status === 'number') error.status = info.status;
+  if (typeof info?.stack === 'string') error.stack = info.stack;
   return error;
 }
 

@@ -148,6 +148,11 @@ export class CodeRealm {
     return this.api.isDeterminismError(error);
   }
 
+  /** A DeterminismError of the realm's own class, its stack starting at the caller of `hideFrom`. */
+  determinismError(construct: string, instead: string, hideFrom?: Function): Error {
+    return this.api.determinismError(construct, instead, hideFrom);
+  }
+
   isRetryableError(error: unknown): boolean {
     return this.api.isRetryableError(error);
   }

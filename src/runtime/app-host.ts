@@ -4,6 +4,7 @@ import type { Transport } from '../model/records.js';
 import { UsageError } from '../model/errors.js';
 import { bundleApp, loadStoredBundle, storeBundle, type AppBundle } from '../executor/bundle.js';
 import { CodeRealm } from '../executor/realm.js';
+import { appLocation } from '../executor/source-maps.js';
 
 // The app a server runs: bundled, kept in the journal directory under its code
 // version, loaded into its realm, and described (kinds, routes, migrations).
@@ -55,7 +56,10 @@ function describe(bundle: AppBundle, options: LoadOptions): LoadedApp {
   try {
     definition = realm.instantiate(inspectionBridge(options)).definition;
   } catch (error) {
-    throw new UsageError(`the app in ${bundle.entry} does not load: ${(error as Error).message}`, 'E_APP');
+    // Where the module's top level threw (a static import of a Node built-in, say), in the app's sources.
+    const at = error !== null && typeof error === 'object' ? appLocation(realm.filename, error as { stack?: string }) : null;
+    const where = at ? `${at.file}:${at.line}:${at.column}: ` : '';
+    throw new UsageError(`the app in ${bundle.entry} does not load: ${where}${(error as Error).message}`, 'E_APP');
   }
   const routes = new Map<string, AppRoute>();
   for (const kind of Object.keys(definition.kinds)) routes.set(`/${kind}`, { kind, method: 'POST', transport: 'json' });

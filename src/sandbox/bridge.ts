@@ -59,9 +59,17 @@ export interface TimerRequest {
   /**
    * Assigned by the sandbox: 1, 2, 3... per session, in the order the app
    * armed them, so the same program run produces the same ids on replay. A
-   * timer that is re-armed (`timeout.refresh()`) gets a new id.
+   * timer that is re-armed (`timeout.refresh()`) gets a new id. Timers armed
+   * inside a ctx.call() function (`inCall`) are numbered apart, -1, -2, -3...,
+   * so that they do not shift the session's own numbering.
    */
   id: number;
+  /**
+   * True for a timer armed while `bridge.inCall()` said so: part of the
+   * call, fired live by the clock and never journaled (on replay the call's
+   * function does not run). Re-arming it keeps it the call's.
+   */
+  inCall?: boolean;
   kind: TimerKind;
   /**
    * Normalized like Node: an integer 1..2147483647 for timeouts and intervals
@@ -130,6 +138,17 @@ export interface SessionBridge {
    * record with this source. Replay/resume: serve the next journaled one.
    */
   value<S extends BridgeValueSource>(source: S, ...args: BridgeValueArgs[S]): BridgeValues[S];
+  /**
+   * True while the code asking runs inside a ctx.call() function (optional:
+   * absent means never). What that code does is part of the call, whose
+   * result is journaled: on replay and on resume the function does not run.
+   * So the sandbox keeps it out of the session's sequences: `Math.random()`
+   * draws from a generator of the call's (seeded with a
+   * `value('random-seed')` the host answers live and does not journal), and
+   * timers are armed with `inCall: true` and ids of their own. Asked on every
+   * `Math.random()` and timer: keep it cheap.
+   */
+  inCall?(): boolean;
   /** Arm a timer (see TimerRequest). */
   setTimer(timer: TimerRequest): void;
   /**

@@ -2,6 +2,14 @@
 // strings, no side effects: the executor may import this file directly.
 
 /** The name under which the evaluated sandbox bundle leaves its API on the context's global object (until installRealm removes it). */
+/**
+ * The prefix the app bundler (src/executor/bundle.ts) gives the specifier of
+ * a dynamic `import('<id>')` of a module it leaves external: the bundle asks
+ * for `require('windback:import:<id>')`, and the sandbox's require refuses it
+ * naming the import().
+ */
+export const DYNAMIC_IMPORT_PREFIX = 'windback:import:';
+
 export const SANDBOX_GLOBAL = '__windback_sandbox';
 
 /**

@@ -9,7 +9,7 @@
 // factory.ts it may import directly.
 
 import { appDefinitionOf } from './app.js';
-import { isDeterminismError, isRetryableError } from './errors.js';
+import { DeterminismError, isDeterminismError, isRetryableError } from './errors.js';
 import { SCOPE_PARAMETERS } from './factory.js';
 import { installRealm, realmChanges } from './realm.js';
 import { createSession, runFactory } from './session.js';
@@ -42,6 +42,12 @@ export const sandboxApi = {
   appDefinitionOf,
   isDeterminismError,
   isRetryableError,
+  /**
+   * A DeterminismError of this realm (so app code's `instanceof` works), for
+   * the host to throw from its own app API (ctx.tx inside a ctx.call, ...);
+   * the stack starts at the caller of `hideFrom`.
+   */
+  determinismError: (construct: string, instead: string, hideFrom?: Function): Error => new DeterminismError(construct, instead, hideFrom),
   SCOPE_PARAMETERS,
 };
 

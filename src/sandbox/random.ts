@@ -65,12 +65,23 @@ export interface SessionRandom {
   advance: (count: number, seed?: unknown) => void;
 }
 
-/** A session's Math.random with its draw counter. The seed is asked for on the first draw only. */
-export function createSessionRandom(requestSeed: () => unknown): SessionRandom {
+/**
+ * A session's Math.random with its draw counter. The seed is asked for on the
+ * first draw only. While `inCall()` says so (code inside a ctx.call()
+ * function, which does not run on replay), draws come from a second
+ * generator, seeded on its own first draw, and are not counted: the
+ * session's sequence goes on as if they had not been made.
+ */
+export function createSessionRandom(requestSeed: () => unknown, inCall?: () => boolean): SessionRandom {
   let next: (() => number) | null = null;
+  let callNext: (() => number) | null = null;
   let draws = 0;
   return {
     random: function random(): number {
+      if (inCall !== undefined && inCall()) {
+        if (callNext === null) callNext = xoshiro128ss(toSeed(requestSeed()));
+        return callNext() / TWO_TO_32;
+      }
       if (next === null) next = xoshiro128ss(toSeed(requestSeed()));
       draws++;
       return next() / TWO_TO_32;

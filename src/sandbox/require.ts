@@ -6,6 +6,7 @@
 
 import { appApi } from './app.js';
 import { DeterminismError } from './errors.js';
+import { DYNAMIC_IMPORT_PREFIX } from './factory.js';
 import { nameFunction } from './intrinsics.js';
 
 const { hasOwn } = Object;
@@ -47,7 +48,12 @@ const INSTEAD: Record<string, string> = {
 
 /** The `require` of every session (it holds no session state, so it is shared and frozen). */
 export const sandboxRequire = nameFunction(function require(id: unknown): unknown {
-  const name = String(id);
+  let name = String(id);
+  let construct = `require('${name}')`;
+  if (name.startsWith(DYNAMIC_IMPORT_PREFIX)) {
+    name = name.slice(DYNAMIC_IMPORT_PREFIX.length);
+    construct = `import('${name}')`;
+  }
   if (name === 'windback') return appApi;
   const bare = name.startsWith('node:') ? name.slice(5) : name;
   const instead = hasOwn(INSTEAD, bare)
@@ -55,7 +61,7 @@ export const sandboxRequire = nameFunction(function require(id: unknown): unknow
     : (BUILTIN_PREFIXES.some((p) => bare === p || bare.startsWith(p + '/'))
       ? PURE
       : `modules are bundled when the app is built, and '${name}' was left external: bundle it (or, if it is a Node built-in, use what the sandbox provides)`);
-  throw new DeterminismError(`require('${name}')`, instead, sandboxRequire);
+  throw new DeterminismError(construct, instead, sandboxRequire);
 }, 'require', 1);
 
 const BUILTIN_PREFIXES = [

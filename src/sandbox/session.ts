@@ -90,7 +90,10 @@ export function createSession(bridge: SessionBridge): SessionScope {
   const performanceNow = function now(): number {
     return finite(bridge.value('performance'), 'performance');
   };
-  const random = createSessionRandom(() => bridge.value('random-seed'));
+  const random = createSessionRandom(
+    () => bridge.value('random-seed'),
+    typeof bridge.inCall === 'function' ? () => bridge.inCall!() === true : undefined,
+  );
   const math = create(MathBase) as Math;
   math.random = random.random;
   const performance = create(PerformancePrototype) as SessionScope['performance'];

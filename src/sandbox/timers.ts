@@ -3,6 +3,9 @@
 // callback; the host decides when they fire. Handles behave like Node's
 // Timeout and Immediate objects: ref/unref/hasRef/refresh/close, and they turn
 // into their id when used as a number, so clearTimeout accepts either.
+// Timers armed inside a ctx.call() function (bridge.inCall()) belong to the
+// call: they are numbered apart (-1, -2, ...) so that the session's own
+// numbering is the same on replay, where the call's function does not run.
 
 import type { SessionBridge, TimerKind } from './bridge.js';
 import { RealmTypeError } from './intrinsics.js';
@@ -17,6 +20,8 @@ interface TimerState {
   readonly callback: Function;
   readonly args: unknown[];
   readonly delayMs: number;
+  /** Armed inside a ctx.call() function: the call's, not the session's. */
+  readonly inCall: boolean;
   /** Changes when the timer is refreshed. */
   id: number;
   timer: Timer | null;
@@ -85,6 +90,8 @@ export interface SessionTimers {
 
 export function createSessionTimers(bridge: SessionBridge): SessionTimers {
   let nextId = 1;
+  let nextCallId = -1;
+  const inCall = typeof bridge.inCall === 'function' ? () => bridge.inCall!() === true : () => false;
   /** Armed timers by id: a timeout or immediate leaves when it fires, an interval when it is cleared. */
   const active = new Map<number, TimerState>();
 
@@ -96,7 +103,8 @@ export function createSessionTimers(bridge: SessionBridge): SessionTimers {
       if (state.kind !== 'interval') active.delete(id);
       apply(state.callback, state.timer, state.args);
     };
-    bridge.setTimer({ id, kind: state.kind, delayMs: state.delayMs, fire });
+    if (state.inCall) bridge.setTimer({ id, kind: state.kind, delayMs: state.delayMs, fire, inCall: true });
+    else bridge.setTimer({ id, kind: state.kind, delayMs: state.delayMs, fire });
   };
 
   const control: TimerControl = {
@@ -105,7 +113,7 @@ export function createSessionTimers(bridge: SessionBridge): SessionTimers {
         active.delete(state.id);
         bridge.clearTimer(state.id);
       }
-      state.id = nextId++;
+      state.id = state.inCall ? nextCallId-- : nextId++;
       schedule(state);
     },
     clear(id) {
@@ -119,7 +127,8 @@ export function createSessionTimers(bridge: SessionBridge): SessionTimers {
     if (typeof callback !== 'function') {
       throw new RealmTypeError(`The "callback" argument must be of type function. Received ${describe(callback)}`);
     }
-    const state: TimerState = { control, kind, callback, args, delayMs, id: nextId++, timer: null };
+    const call = inCall();
+    const state: TimerState = { control, kind, callback, args, delayMs, inCall: call, id: call ? nextCallId-- : nextId++, timer: null };
     const timer = new Timer(state);
     state.timer = timer;
     schedule(state);

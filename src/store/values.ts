@@ -113,7 +113,7 @@ export function cloneResult<T>(value: T, what: string): T {
     throw storeUsageError(
       STORE_ERROR.notCloneable,
       `${what} returned a value that is not structured-cloneable: ${culprit ?? 'result'} (${reason}). ` +
-        'Return plain data: objects, arrays, strings, numbers, bigints, booleans, null, Dates, Maps, Sets, typed arrays.',
+        'Return plain data: objects, arrays, strings, numbers, bigints, booleans, null, Dates, Uint8Arrays (the journal holds no Map or Set: docs/journal-format.md, section 7).',
     );
   }
 }

@@ -48,4 +48,26 @@ describe('bundleApp', () => {
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(`replay: ${(error as Error).message}`);
   });
+
+  it('refuses an app whose module imports a Node built-in with E_APP, naming the app line of the import', async () => {
+    const dir = tmp();
+    const file = path.join(dir, 'app.ts');
+    fs.writeFileSync(
+      file,
+      "import { defineApp } from 'windback';\n\nimport * as fs from 'node:fs';\nexport default defineApp({ name: 'x', migrations: [], kinds: { a: async () => typeof fs.readFileSync } });\n",
+    );
+    const r = replay(['record', file, '--port', '0', '--journal', path.join(dir, 'journal')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(new RegExp(`^replay: the app in ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not load: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:\\d+: require\\('node:fs'\\) is not deterministic: the file system is outside the journal`));
+  });
+
+  it('turns import() of a Node built-in into a require the sandbox refuses as that import(), and import("windback") into the app API', async () => {
+    const dir = tmp();
+    const file = path.join(dir, 'app.ts');
+    fs.writeFileSync(file, "import { defineApp } from 'windback';\nexport default defineApp({ name: 'x', migrations: [], kinds: { a: async () => [await import('node:fs'), await import('windback')] } });\n");
+    const bundle = await bundleApp(file);
+    expect(bundle.code).toContain('require("windback:import:node:fs")');
+    expect(bundle.code).toContain('require("windback:import:windback")');
+    expect(bundle.code).not.toMatch(/\bimport\(/);
+  });
 });

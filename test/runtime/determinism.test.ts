@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
@@ -28,6 +29,7 @@ afterAll(async () => {
 
 const CASES: [kind: string, construct: string][] = [
   ['readFile', "require('node:fs')"],
+  ['dynamicImport', "import('node:fs')"],
   ['weakRef', 'WeakRef'],
   ['sharedMemory', 'SharedArrayBuffer'],
   ['wallClock', 'Date.now outside a session'],
@@ -56,6 +58,14 @@ describe('determinism guards through the server', () => {
     }
   });
 
+  it('names the app line of a dynamic import() (not Node\'s "A dynamic import callback was not specified")', async () => {
+    const r = await client.json('/dynamicImport', {});
+    const end = expectJournaled(readJournal(journal), r).end?.record;
+    const line = fs.readFileSync(APP, 'utf8').split('\n').findIndex((l) => l.includes("await import('node:fs')")) + 1;
+    expect(line).toBeGreaterThan(0);
+    expect(end?.error).toMatchObject({ name: 'DeterminismError', location: { file: APP, line, column: expect.any(Number) } });
+  });
+
   it('fails only the session whose timer callback throws, never the server', async () => {
     const r = await client.json('/throwInTimer', {});
     expect(r.status).toBe(500);
@@ -71,6 +81,7 @@ describe('determinism guards through the server', () => {
     const view = readJournal(journal);
     expectJournaled(view, r);
     expect([...view.sessions.values()].filter((s) => s.end === null)).toEqual([]);
-    expect([...view.sessions.values()].filter((s) => s.end?.record.status === 'error')).toHaveLength(CASES.length * 2 + 1);
+    // Each case twice, the dynamic import's location once more, and the throwing timer.
+    expect([...view.sessions.values()].filter((s) => s.end?.record.status === 'error')).toHaveLength(CASES.length * 2 + 2);
   });
 });

@@ -1,0 +1,68 @@
+// What the journal can hold of an app's value (docs/journal-format.md,
+// section 7): null, undefined, booleans, numbers, bigints, strings, Dates,
+// Uint8Arrays, arrays and objects (an object as its own enumerable
+// properties, whatever its class). A Map, a Set, another typed array, an
+// ArrayBuffer, a RegExp or an Error would come back as something else (a Map
+// as an object of stringified keys, a Set as `{}`), so an app that hands one
+// over (a checkpoint's state, a transaction's or a call's result) would see
+// a different value on resume than live, and every replay would compare
+// different things. The executor refuses them where the app hands them over.
+
+const { toString } = Object.prototype;
+
+/** What the journal stores a value as, in words, for the error that refuses it. */
+export const JOURNAL_VALUES =
+  'the journal holds plain data: objects, arrays, strings, numbers, bigints, booleans, null, undefined, Dates and Uint8Arrays';
+
+/**
+ * The first part of `value` the journal cannot hold faithfully, as
+ * `<what> <path> is a <Kind>` (`the state .m is a Map`, `the result [2] is a
+ * Set`, `the state is a Map`), or null when all of it can be. Works across
+ * realms.
+ */
+export function unjournalable(value: unknown, what: string): string | null {
+  const found = find(value, '', new Set());
+  return found === null ? null : `${what}${found.startsWith(' is ') ? '' : ' '}${found}`;
+}
+
+/** The error for a value the journal cannot hold: `<where>: <what> <path> is a <Kind>; ...` */
+export function unjournalableError(where: string, problem: string): TypeError {
+  // Deep enough to reach the app's frame below the store's and executor's own (for the error's app location).
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = Math.max(limit, 50);
+  try {
+    return new TypeError(`${where}: ${problem}; ${JOURNAL_VALUES}: convert it (a Map with Object.fromEntries(map) or [...map], a Set with [...set])`);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+function find(value: unknown, path: string, seen: Set<object>): string | null {
+  switch (typeof value) {
+    case 'function':
+      return `${path} is a function`;
+    case 'symbol':
+      return `${path} is a symbol`;
+    case 'object':
+      break;
+    default:
+      return null;
+  }
+  if (value === null || seen.has(value)) return null;
+  seen.add(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = find(value[i], `${path}[${i}]`, seen);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  const tag = toString.call(value).slice(8, -1);
+  if (tag === 'Date' || tag === 'Uint8Array') return null;
+  if (tag !== 'Object') return `${path} is a${/^[AEIOU]/.test(tag) ? 'n' : ''} ${tag}`;
+  for (const key of Object.keys(value)) {
+    const found = find((value as Record<string, unknown>)[key], `${path}${/^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`}`, seen);
+    if (found !== null) return found;
+  }
+  return null;
+}
