@@ -10,10 +10,15 @@ import { formatTable } from './format.js';
 
 export function formatRun(r: RunResult): string {
   if (r.equal) return `${chalk.green('equal')}: session ${r.session} replays as recorded (${r.steps} steps compared)`;
-  const d = r.divergence!;
+  const all = r.divergences !== undefined && r.divergences.length > 0 ? r.divergences : [r.divergence!];
+  const blocks = all.map((d, i) => formatDivergence(r, d, all.length > 1 ? ` (${i + 1} of ${all.length})` : ''));
+  return [...blocks, chalk.dim(`  see the steps with: replay show ${r.session}`)].join('\n');
+}
+
+function formatDivergence(r: RunResult, d: NonNullable<RunResult['divergence']>, count: string): string {
   const where = d.location ? ` at ${d.location.file}:${d.location.line}:${d.location.column}` : '';
   const lines = [
-    `${chalk.red('DIVERGED')}: session ${r.session} at step ${d.step} (${d.kind})${where}`,
+    `${chalk.red('DIVERGED')}: session ${r.session} at step ${d.step} (${d.kind})${where}${count}`,
     `  ${d.message}`,
   ];
   if (d.construct) lines.push(`  construct: ${d.construct}`);
@@ -22,7 +27,8 @@ export function formatRun(r: RunResult): string {
     lines.push(`  recorded error: ${d.errors.recorded ? describeError(d.errors.recorded) : 'none (the session did not fail)'}`);
     lines.push(`  replayed error: ${d.errors.replayed ? describeError(d.errors.replayed) : 'none (the replay did not fail)'}`);
   }
-  lines.push(`  expected: ${brief(d.expected)}`, `  actual:   ${brief(d.actual)}`, chalk.dim(`  see the steps with: replay show ${r.session}`));
+  const [expected, actual] = contrast(d.expected, d.actual);
+  lines.push(`  expected: ${expected}`, `  actual:   ${actual}`);
   return lines.join('\n');
 }
 
@@ -68,7 +74,29 @@ function cell(value: unknown): string {
   return String(value);
 }
 
+const SHOWN = 160;
+
 function brief(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value);
-  return text.length > 160 ? `${text.slice(0, 157)}...` : text;
+  return text.length > SHOWN ? `${text.slice(0, SHOWN - 3)}...` : text;
+}
+
+/**
+ * The expected and actual values, each cut to one line: when they are long,
+ * both are shown from a little before their first difference, so that the
+ * difference is on screen (a response body that differs in one number deep
+ * inside, say).
+ */
+export function contrast(expected: unknown, actual: unknown): [string, string] {
+  const e = JSON.stringify(expected) ?? String(expected);
+  const a = JSON.stringify(actual) ?? String(actual);
+  if (e.length <= SHOWN && a.length <= SHOWN) return [e, a];
+  let first = 0;
+  while (first < e.length && first < a.length && e[first] === a[first]) first++;
+  const from = first < SHOWN - 40 ? 0 : first - 40;
+  const cut = (text: string): string => {
+    const head = from > 0 ? `...${text.slice(from, from + SHOWN - 6)}` : text.slice(0, SHOWN - 3);
+    return from + SHOWN - 6 < text.length || (from === 0 && text.length > SHOWN) ? `${head}...` : head;
+  };
+  return [cut(e), cut(a)];
 }

@@ -23,7 +23,10 @@ export interface RunResult {
   session: number;
   equal: boolean;
   steps: number;
+  /** The first divergence (null when equal). */
   divergence: PublicDivergence | null;
+  /** Every divergence found: one without --keep-going, all that the replay could reach with it (`replay run`). */
+  divergences?: PublicDivergence[];
 }
 
 export type PublicDivergence = Omit<Divergence, 'position' | 'message'> & { message: string };
@@ -42,7 +45,8 @@ export async function run(options: RunOptions): Promise<RunResult> {
     files = openKeptOpenReader(journal.journalDir);
     const access = { journalDir: journal.journalDir, catalog: journal.catalog, reader: files.reader };
     const result = await replaySession(access, id, { code: options.code, strict: options.strict, keepGoing: options.keepGoing, pauseAtStart: options.pauseAtStart });
-    return { session: id, equal: result.equal, steps: result.steps, divergence: result.divergence ? publicDivergence(result.divergence) : null };
+    const divergences = result.divergences.map(publicDivergence);
+    return { session: id, equal: result.equal, steps: result.steps, divergence: divergences[0] ?? null, divergences };
   } finally {
     files?.close();
     journal.close();

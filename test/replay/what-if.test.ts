@@ -93,6 +93,10 @@ describe('a what-if replay with a bug in the code (bank-changed)', () => {
     expect(human.code, human.stdout + human.stderr).toBe(1);
     expect(human.stdout).toContain(`DIVERGED: session ${id} at step ${step.index} (tx) at `);
     expect(human.stdout).toContain(`bank-changed/app.ts:${txLine}:`);
+    // The difference is on screen: long values are shown from a little before where they first differ.
+    const shownLine = (label: string): string => human.stdout.split('\n').find((l) => l.trimStart().startsWith(label))!;
+    expect(shownLine('expected:')).toContain(`"balance":${balances(expected)[1]}`);
+    expect(shownLine('actual:')).toContain(`"balance":${balances(actual)[1]}`);
     // A session that does not reach the changed line is still equal with that code.
     const untouched = allSessions.find((s) => !transfersCommitted.includes(s))!;
     const equal = replay(['run', String(untouched), '--json', '--code', BANK_CHANGED_APP, '-j', dir]);
