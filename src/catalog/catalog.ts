@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { CorruptJournalError } from '../model/errors.js';
+import { CorruptJournalError, EnvironmentError } from '../model/errors.js';
 import type { Position, SessionId, TxId } from '../model/records.js';
 import {
   BATCH_COMMIT_FRAME_SIZE,
@@ -166,6 +166,7 @@ export class Catalog {
     if (options.storage === 'memory') return build(reader, files, null, 'memory', busy);
 
     const file = path.join(reader.dir, CATALOG_FILE);
+    refuseNonFile(file);
     if (!writable(reader.dir)) return openReadOnly(reader, file, files, busy);
 
     if (fs.existsSync(file)) {
@@ -655,6 +656,22 @@ function build(
   const opened = new Database(file, { timeout: busy, fileMustExist: true });
   opened.pragma('synchronous = OFF');
   return new CatalogImpl(opened, reader, statusOf(meta, storage, true, meta.indexedUpTo - startOf(reader) + meta.tailBytes), meta.lastTx);
+}
+
+/**
+ * Something other than a file where the catalog goes (a directory, a FIFO):
+ * not ours to remove, and nothing could be renamed over it. One line, exit 74.
+ */
+function refuseNonFile(file: string): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch {
+    return; // Absent (or unreadable: opening it says why).
+  }
+  if (stat.isFile()) return;
+  const what = stat.isDirectory() ? 'a directory' : 'not a regular file';
+  throw new EnvironmentError(`${file} is ${what}, not the catalog; remove it (the catalog is rebuilt on next use)`, 'E_NOT_A_CATALOG');
 }
 
 /** Remove temporary catalogs left by builds whose process died (`catalog.sqlite.<pid>.<random>.tmp`). */

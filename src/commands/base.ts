@@ -60,14 +60,30 @@ export abstract class ReplayCommand<T> extends Command {
    */
   override logJson(json: unknown): void {
     if (process.stdout.isTTY) {
-      super.logJson(json);
+      super.logJson(JSON.parse(JSON.stringify(json, jsonValue)));
       return;
     }
-    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(json, jsonValue, 2)}\n`);
   }
 
   /** --json even when parsing failed before oclif knew about it. */
   private jsonRequested(): boolean {
     return this.argv.includes('--json') || this.jsonEnabled();
   }
+}
+
+/**
+ * Values JSON has no form for, as every --json output writes them: integers
+ * beyond 2^53 - 1 (SQLite's 64-bit INTEGERs, read exactly as bigints) as
+ * decimal strings, binary values (BLOBs) as base64 strings. Safe integers
+ * stay numbers.
+ */
+export function jsonValue(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) && BigInt(Number(value)) === value ? Number(value) : value.toString();
+  if (ArrayBuffer.isView(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+  // A Buffer has already been through its toJSON().
+  if (value && typeof value === 'object' && (value as { type?: unknown }).type === 'Buffer' && Array.isArray((value as { data?: unknown }).data)) {
+    return Buffer.from((value as { data: number[] }).data).toString('base64');
+  }
+  return value;
 }

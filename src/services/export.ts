@@ -1,8 +1,8 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../model/errors.js';
 import type { JournalRecord, Position } from '../model/records.js';
 import { openJournal } from './journal-access.js';
+import { checkOutputPath, writeOutputFile } from './output-path.js';
 import { summarize } from './show.js';
 import { parseTime } from './time.js';
 
@@ -49,6 +49,7 @@ export function exportTrace(options: ExportOptions): ExportResult {
   if (options.format !== 'chrome-trace') throw new UsageError(`--format must be chrome-trace, got "${options.format}"`);
   const limit = options.limit ?? 10_000;
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a whole number from 1, got ${options.limit}`);
+  const out = checkOutputPath(options.out, { flag: '--out', journal: options.journal, replaced: false });
   const journal = openJournal(options.journal);
   try {
     const corrupt = journal.catalog.corruptionError('cannot export every session');
@@ -87,8 +88,7 @@ export function exportTrace(options: ExportOptions): ExportResult {
     }
     for (const event of events) if (event.pid === TX_PID) event.tid = 1;
     const trace = { traceEvents: events, displayTimeUnit: 'ms', otherData: { journal: journal.journalDir, exportedBy: 'replay export' } };
-    const out = path.resolve(options.out);
-    fs.writeFileSync(out, JSON.stringify(trace, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
+    writeOutputFile(out, JSON.stringify(trace, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)), '--out');
     return { format: 'chrome-trace', out, sessions: sessions.length, events: events.length };
   } finally {
     journal.close();

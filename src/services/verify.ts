@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Catalog } from '../catalog/index.js';
@@ -7,6 +6,7 @@ import { reportStrayRejections, strayToStderr } from '../executor/stray-rejectio
 import { RealmCache, replaySession } from '../replay/engine.js';
 import { openKeptOpenReader, type KeptOpenReader } from '../replay/reader.js';
 import { openJournal } from './journal-access.js';
+import { checkOutputPath, writeOutputFile } from './output-path.js';
 import { publicDivergence, type RunResult } from './run.js';
 import { parseWholeNumber } from './time.js';
 
@@ -53,6 +53,8 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   const fromTx = options.fromTx === undefined ? null : parseWholeNumber(options.fromTx, '--from-tx', 'a transaction id');
   const toTx = options.toTx === undefined ? null : parseWholeNumber(options.toTx, '--to-tx', 'a transaction id');
   if (fromTx !== null && toTx !== null && fromTx > toTx) throw new UsageError(`--from-tx ${fromTx} is after --to-tx ${toTx}`);
+  // Before replaying anything: a report that cannot be written is found out now, not after an hour.
+  const junit = options.junit === undefined ? undefined : checkOutputPath(options.junit, { flag: '--junit', journal: options.journal, replaced: false });
 
   const journal = openJournal(options.journal);
   let ids: { id: number; kind: string }[];
@@ -82,7 +84,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
     verdicts,
     annotations: options.githubAnnotations ? failures.map(annotation) : [],
   };
-  if (options.junit) writeJunit(options.junit, verdicts);
+  if (junit !== undefined) writeJunit(junit, verdicts);
   return report;
 }
 
@@ -249,5 +251,5 @@ function writeJunit(file: string, verdicts: SessionVerdict[]): void {
     )}</failure>\n    </testcase>`;
   });
   const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="replay verify" tests="${verdicts.length}" failures="${failures}" errors="0" time="${seconds.toFixed(3)}">\n  <testsuite name="windback replay" tests="${verdicts.length}" failures="${failures}" errors="0" skipped="0" time="${seconds.toFixed(3)}">\n${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`;
-  fs.writeFileSync(path.resolve(file), xml);
+  writeOutputFile(file, xml, '--junit');
 }

@@ -6,6 +6,7 @@ export type {
   LogicalDump,
   MigrationOptions,
   MigrationResult,
+  QueryOptions,
   QueryResult,
   ReadResult,
   RunResult,

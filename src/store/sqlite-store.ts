@@ -15,6 +15,7 @@ import type {
   LogicalDump,
   MigrationOptions,
   MigrationResult,
+  QueryOptions,
   QueryResult,
   ReadResult,
   SnapshotInfo,
@@ -578,7 +579,7 @@ export class SqliteStore implements Store {
     return dumpDatabase(this.db);
   }
 
-  queryReadOnly(sql: string, params?: unknown[] | Record<string, unknown>): QueryResult {
+  queryReadOnly(sql: string, params?: unknown[] | Record<string, unknown>, options: QueryOptions = {}): QueryResult {
     this.assertIdle('queryReadOnly()');
     this.restoreLost(); // what the connection shows: uncommitted deferred transactions included
     let stmt: Database.Statement<unknown[], unknown>;
@@ -591,14 +592,30 @@ export class SqliteStore implements Store {
       throw storeUsageError(STORE_ERROR.notReadOnly, `refusing SQL that is not a read-only query: ${sql}`);
     }
     const columns = stmt.columns().map((c) => c.name);
+    const args = params === undefined ? [] : Array.isArray(params) ? params : [params];
+    const max = options.maxRows;
+    if (max !== undefined && (!Number.isSafeInteger(max) || max < 0)) throw new TypeError(`maxRows must be a whole number, not ${String(max)}`);
     let raw: unknown[][];
+    let truncated = false;
     try {
-      const args = params === undefined ? [] : Array.isArray(params) ? params : [params];
-      raw = stmt.raw(true).safeIntegers(true).all(...args) as unknown[][];
+      if (max === undefined) {
+        raw = stmt.raw(true).safeIntegers(true).all(...args) as unknown[][];
+      } else {
+        // Row by row: a query with no end (a recursive CTE) stops at the cap instead of filling the heap.
+        raw = [];
+        for (const row of stmt.raw(true).safeIntegers(true).iterate(...args) as IterableIterator<unknown[]>) {
+          if (raw.length === max) {
+            truncated = true;
+            break;
+          }
+          raw.push(row);
+        }
+      }
     } catch (error) {
       throw storeUsageError(STORE_ERROR.sql, `cannot run SQL: ${(error as Error).message}: ${sql}`);
     }
-    return { columns, rows: raw.map((row) => row.map((v) => toSqlValue(v, false))) };
+    const rows = raw.map((row) => row.map((v) => toSqlValue(v, false)));
+    return max === undefined ? { columns, rows } : { columns, rows, truncated };
   }
 
   tableCounts(): Record<string, number> {

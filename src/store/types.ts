@@ -125,6 +125,13 @@ export interface QueryResult {
   columns: string[];
   /** INTEGER values are numbers when they fit in a double exactly, bigint otherwise. */
   rows: SqlValue[][];
+  /** With `maxRows`: whether the query had more rows than those returned. */
+  truncated?: boolean;
+}
+
+export interface QueryOptions {
+  /** Read at most this many rows (one at a time, so memory stays bounded); set `truncated` if there were more. */
+  maxRows?: number;
 }
 
 /**
@@ -178,7 +185,7 @@ export interface Store {
   dumpLogical(): LogicalDump;
 
   /** One read-only query (SELECT, read-only PRAGMA); anything else is a UsageError. */
-  queryReadOnly(sql: string, params?: unknown[] | Record<string, unknown>): QueryResult;
+  queryReadOnly(sql: string, params?: unknown[] | Record<string, unknown>, options?: QueryOptions): QueryResult;
 
   /** Row count of every user table, by name. */
   tableCounts(): Record<string, number>;
