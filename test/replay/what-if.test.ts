@@ -97,6 +97,18 @@ describe('a what-if replay with a bug in the code (bank-changed)', () => {
     const shownLine = (label: string): string => human.stdout.split('\n').find((l) => l.trimStart().startsWith(label))!;
     expect(shownLine('expected:')).toContain(`"balance":${balances(expected)[1]}`);
     expect(shownLine('actual:')).toContain(`"balance":${balances(actual)[1]}`);
+    // With --keep-going the replay goes on past the first divergence and reports every one it finds:
+    // code without the session's kind misses the session's steps, and answers differently.
+    const other = path.join(ROOT, 'fixtures', 'apps', 'nondeterministic', 'app.ts');
+    const [first, all] = await Promise.all([
+      replayAsync(['run', String(id), '--json', '--code', other, '-j', dir]),
+      replayAsync(['run', String(id), '--json', '--keep-going', '--code', other, '-j', dir]),
+    ]);
+    expect(first.json.divergences).toHaveLength(1);
+    expect(all.code, all.stdout + all.stderr).toBe(1);
+    expect(all.json.divergences.length).toBeGreaterThan(1);
+    expect(all.json.divergences[0]).toEqual(first.json.divergence);
+    expect(all.json.divergences.map((d: { kind: string }) => d.kind)).toContain('response');
     // A session that does not reach the changed line is still equal with that code.
     const untouched = allSessions.find((s) => !transfersCommitted.includes(s))!;
     const equal = replay(['run', String(untouched), '--json', '--code', BANK_CHANGED_APP, '-j', dir]);
