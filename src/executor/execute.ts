@@ -663,7 +663,7 @@ class SessionRun {
     const started = this.callStarts.get(index);
     if (started) {
       this.consumed.add(started);
-      if (started.record.name !== name || !isDeepStrictEqual(normalize(started.record.request), normalize(request))) {
+      if (!this.sameCall(started.record, name, request)) {
         this.diverge(
           'call',
           started,
@@ -692,6 +692,18 @@ class SessionRun {
     this.step('call', 'live', { position: appended.position, record: { kind: 'call-start', session: this.options.session.id, prev: null, call: index, name, request, idempotencyKey: key, at: 0 } });
     // The intent is durable before the effect happens, so a crash leaves it "in doubt", never unknown.
     return appended.durable.then(() => this.liveCallResult(index, key, perform));
+  }
+
+  /**
+   * Whether a served call start is the call the app makes now. Live (a
+   * resume, a retry) with secrets: compared as journaled, secrets replaced by
+   * their placeholders on both sides (the journal's copy is served with the
+   * secrets put back, in whichever form they had).
+   */
+  private sameCall(recorded: CallStartRecord, name: string, request: unknown): boolean {
+    const redact = this.options.live?.redact;
+    if (redact === undefined) return recorded.name === name && isDeepStrictEqual(normalize(recorded.request), normalize(request));
+    return redact(recorded.name) === redact(name) && isDeepStrictEqual(normalize(redact(recorded.request)), normalize(redact(request)));
   }
 
   private liveCallResult(index: number, key: string, perform: (key: string) => unknown): Promise<unknown> {
@@ -1111,7 +1123,9 @@ class SessionRun {
 
   private compareCheckpoint(entry: Positioned<CheckpointRecord>, label: string, copy: unknown): void {
     const replay = this.options.replay;
-    if (entry.record.label !== label || (replay?.strict && !isDeepStrictEqual(normalize(entry.record.state), normalize(copy)))) {
+    const redact = this.options.live?.redact;
+    const sameLabel = redact === undefined ? entry.record.label === label : redact(entry.record.label) === redact(label);
+    if (!sameLabel || (replay?.strict && !isDeepStrictEqual(normalize(entry.record.state), normalize(copy)))) {
       this.diverge('checkpoint', entry, { label, state: copy }, `checkpoint "${label}" differs from the journal's "${entry.record.label}"`, undefined, {
         label: entry.record.label,
         state: entry.record.state,

@@ -72,6 +72,13 @@ export interface LiveEffects {
   uuid(): string;
   randomBytes(length: number): Uint8Array;
   log(level: string, args: readonly unknown[]): void;
+  /**
+   * What the journal holds of a value: the app's secrets replaced by their
+   * placeholders. Absent when the app has none. A resumed session compares
+   * its calls with the journal's through it: the journal never held the
+   * secret, only its placeholder.
+   */
+  redact?(value: unknown): unknown;
 }
 
 /** How replay re-runs a served transaction against the rebuilt state, for comparison. */

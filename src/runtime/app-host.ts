@@ -5,6 +5,7 @@ import { UsageError } from '../model/errors.js';
 import { bundleApp, loadStoredBundle, storeBundle, type AppBundle } from '../executor/bundle.js';
 import { CodeRealm } from '../executor/realm.js';
 import { appLocation } from '../executor/source-maps.js';
+import { secretsOf, type Secrets } from './secrets.js';
 
 // The app a server runs: bundled, kept in the journal directory under its code
 // version, loaded into its realm, and described (kinds, routes, migrations).
@@ -28,6 +29,8 @@ export interface LoadedApp {
   /** The effective configuration sessions see. */
   config: unknown;
   secretFields: string[];
+  /** The values of the secret fields, kept out of the journal; null when none holds a non-empty string. */
+  secrets: Secrets | null;
 }
 
 export interface LoadOptions {
@@ -65,6 +68,9 @@ function describe(bundle: AppBundle, options: LoadOptions): LoadedApp {
   for (const kind of Object.keys(definition.kinds)) routes.set(`/${kind}`, { kind, method: 'POST', transport: 'json' });
   for (const [path, route] of Object.entries(definition.routes ?? {})) routes.set(normalizePath(path), toRoute(route));
   const config = mergeConfig(definition.config, options.config);
+  const secretFields = [...(definition.secretFields ?? [])];
+  // Refuses a secret too short to redact (a usage error) before anything is journaled.
+  const secrets = secretsOf(config, secretFields);
   return {
     bundle,
     realm,
@@ -74,7 +80,8 @@ function describe(bundle: AppBundle, options: LoadOptions): LoadedApp {
     migrations: definition.migrations.map((m) => ({ name: m.name, sql: m.sql })),
     routes,
     config,
-    secretFields: [...(definition.secretFields ?? [])],
+    secretFields,
+    secrets,
   };
 }
 
@@ -98,20 +105,6 @@ function mergeConfig(defaults: unknown, overrides: Record<string, unknown> | und
   if (!overrides || Object.keys(overrides).length === 0) return defaults ?? {};
   if (defaults && typeof defaults === 'object' && !Array.isArray(defaults)) return { ...(defaults as object), ...overrides };
   return overrides;
-}
-
-/** The journal copy of the config: secret fields (dotted paths) redacted. */
-export function redactConfig(config: unknown, secretFields: readonly string[]): unknown {
-  if (secretFields.length === 0 || !config || typeof config !== 'object') return config;
-  const copy = structuredClone(config) as Record<string, unknown>;
-  for (const field of secretFields) {
-    const parts = field.split('.');
-    let node: Record<string, unknown> | undefined = copy;
-    for (let i = 0; i < parts.length - 1 && node; i++) node = node[parts[i]] as Record<string, unknown> | undefined;
-    const last = parts[parts.length - 1];
-    if (node && typeof node === 'object' && last in node) node[last] = '[redacted]';
-  }
-  return copy;
 }
 
 /** Loading the module to read its definition consumes no journaled values. */

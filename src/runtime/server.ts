@@ -11,7 +11,8 @@ import type { Durability, ResponseRecord, SessionId, SessionStartRecord, Session
 import { sessionHistory, type Positioned } from '../executor/history.js';
 import { InputNotJournalableError, journalableInput } from './input-check.js';
 import { fault, json, parseMethodCall, RPC_ID_META, rpcIdOf, stableJson, xml, XmlRpcParseError, type RenderedResponse } from '../executor/transports.js';
-import { loadApp, loadRecordedApp, redactConfig, type LoadedApp } from './app-host.js';
+import { loadApp, loadRecordedApp, type LoadedApp } from './app-host.js';
+import { redactConfig } from './secrets.js';
 import { IdempotencyKeys, type EarlierKeyedSession, type IdempotencyEntry } from './idempotency-keys.js';
 import { LiveStore, type StoreRecovery } from './live-store.js';
 import { SessionAbandonedError, SessionRunner, type SessionRequest, type SessionResult } from './sessions.js';
@@ -457,7 +458,8 @@ class RecordingServer {
   ): Promise<void> {
     const key = header(req, 'idempotency-key');
     // Only a keyed request is ever compared with another: hash the body then, not for every request.
-    const bodyHash = key === null ? '' : requestHash(partial.route, partial.kind, partial.input);
+    // Compared with the journaled input after a restart, where secrets hold their placeholders: hashed so here too.
+    const bodyHash = key === null ? '' : requestHash(partial.route, partial.kind, this.app.secrets === null ? partial.input : this.app.secrets.redactValue(partial.input));
     if (key !== null) {
       const existing = this.idempotency.get(key);
       if (existing) return this.duplicate(res, key, existing, bodyHash, partial);
@@ -556,7 +558,8 @@ class RecordingServer {
     const records = this.reader.sessionRecords(entry.lastPosition!);
     const found = [...records].reverse().find((r) => r.record.kind === 'response') as Positioned<ResponseRecord> | undefined;
     if (!found) throw new Error(`session ${entry.session} has no response`);
-    const r = found.record;
+    // The journal holds placeholders where the original response had secrets: the duplicate gets what the original did.
+    const r = this.app.secrets === null ? found.record : this.app.secrets.restore(found.record);
     return { status: r.status, headers: { ...r.headers }, body: r.body };
   }
 

@@ -7,6 +7,7 @@ import { executeSession, errorInfo, SessionAbandonedError, type AttemptOutcome }
 import { renderResponse, type RenderedResponse } from '../executor/transports.js';
 import type { AppendResult, LiveEffects, SessionIdentity, SessionJournal, SessionRecordDraft } from '../executor/types.js';
 import { realmOf, type LoadedApp } from './app-host.js';
+import type { Secrets } from './secrets.js';
 import type { LiveStore } from './live-store.js';
 
 // Runs sessions live: journals the start, runs attempts through the executor
@@ -48,7 +49,13 @@ export interface HandledDurability {
   last: Promise<void> | null;
 }
 
-/** Appends one session's records, keeping its `prev` chain, and remembers its effects (for a retry). */
+/**
+ * Appends one session's records, keeping its `prev` chain, and remembers its
+ * effects (for a retry). The one place where live session records reach the
+ * journal: an app's secrets are taken out of them here (docs/server.md,
+ * "Secrets"), in a copy, so that the app and a retry keep what really
+ * happened.
+ */
 export class LiveSessionJournal implements SessionJournal {
   readonly effects: Positioned<EffectRecord>[] = [];
   private last: Position | null;
@@ -58,6 +65,8 @@ export class LiveSessionJournal implements SessionJournal {
     readonly session: SessionId,
     last: Position | null = null,
     private readonly handled: HandledDurability = { last: null },
+    /** The app's secrets; null (no secret to hide) costs one check a record. */
+    private readonly secrets: Secrets | null = null,
   ) {
     this.last = last;
   }
@@ -71,7 +80,7 @@ export class LiveSessionJournal implements SessionJournal {
     const record = draft as unknown as AppendableRecord & { session: SessionId; prev: Position | null };
     record.session = this.session;
     record.prev = this.last;
-    const appended = this.writer.append(record);
+    const appended = this.writer.append(this.secrets === null ? record : this.secrets.redact(record));
     // Records of one group commit share one promise, and most appends never
     // await theirs: mark it handled, so that a journal failure (fail-stop)
     // rejects those who wait without crashing the process as unhandled. Once
@@ -131,7 +140,7 @@ export class SessionRunner {
     const id = this.nextId++;
     if (this.abandonment.signal.aborted) throw new SessionAbandonedError(id);
     started?.(id);
-    const journal = new LiveSessionJournal(this.writer, id, null, this.handled);
+    const journal = new LiveSessionJournal(this.writer, id, null, this.handled, this.app.secrets);
     journal.append({
       kind: 'session-start',
       at: Date.now(),
@@ -150,6 +159,9 @@ export class SessionRunner {
   /**
    * Resume a session a crash interrupted: a new attempt re-executes it from
    * its start, served every effect the journal holds, and goes on live.
+   * The journal holds placeholders where the session had secrets: the
+   * request and the effects it is served get the secrets back, so that the
+   * live code compares equal with them and sees what it saw before.
    */
   async resume(
     id: SessionId,
@@ -160,7 +172,12 @@ export class SessionRunner {
     inherited: Positioned<EffectRecord>[],
   ): Promise<SessionResult> {
     if (this.abandonment.signal.aborted) throw new SessionAbandonedError(id);
-    const journal = new LiveSessionJournal(this.writer, id, lastPosition, this.handled);
+    const secrets = app.secrets;
+    if (secrets !== null) {
+      request = { ...request, input: secrets.restoreValue(request.input), meta: secrets.restoreValue(request.meta) as Record<string, string> };
+      inherited = inherited.map((e) => ({ position: e.position, record: secrets.restore(e.record) }));
+    }
+    const journal = new LiveSessionJournal(this.writer, id, lastPosition, this.handled, secrets);
     journal.effects.push(...inherited);
     journal.append({ kind: 'session-attempt', at: Date.now(), attempt, reason: 'resume', fromCheckpoint: null, codeVersion: app.bundle.codeVersion });
     return this.attempts(id, journal, app, request, attempt, inherited);
@@ -191,7 +208,7 @@ export class SessionRunner {
           realm: realmOf(app),
           session: this.identity(id, request, attempt),
           served,
-          live: this.live(journal, id),
+          live: this.live(journal, id, app.secrets),
           abandon: this.abandonment.signal,
         });
         if (outcome.status !== 'retry' || attempt >= firstAttempt + MAX_ATTEMPTS - 1) break;
@@ -239,8 +256,10 @@ export class SessionRunner {
     };
   }
 
-  private live(journal: LiveSessionJournal, id: SessionId): LiveEffects {
-    return new LiveSide(journal, this.store, this.hooks, id, performance.now());
+  private live(journal: LiveSessionJournal, id: SessionId, secrets: Secrets | null): LiveEffects {
+    const side = new LiveSide(journal, this.store, this.hooks, id, performance.now());
+    if (secrets !== null) side.redact = (value) => secrets.redactValue(value);
+    return side;
   }
 }
 
@@ -250,6 +269,9 @@ export class SessionRunner {
  * methods).
  */
 class LiveSide implements LiveEffects {
+  /** Set for an app with secrets (LiveEffects.redact). */
+  redact?: (value: unknown) => unknown;
+
   constructor(
     readonly journal: LiveSessionJournal,
     readonly database: LiveStore,

@@ -54,7 +54,11 @@ export interface AppConsole {
 /** The second argument of every session handler. */
 export interface SessionContext<Config = unknown> {
   readonly session: SessionInfo;
-  /** The app's config as the process was started with it (secret fields included, but redacted in the journal). */
+  /**
+   * The app's config as the process was started with it, secret fields
+   * included. The journal holds placeholders in their place (docs/server.md,
+   * "Secrets"), and a replay sees those.
+   */
   readonly config: Readonly<Config>;
   readonly console: AppConsole;
   /**
@@ -98,7 +102,12 @@ export interface AppDefinition<Config = unknown> {
   name: string;
   /** Default configuration; the host may override it at start. */
   config?: Config;
-  /** Config fields (dotted paths) to redact in the journal. */
+  /**
+   * Config fields (dotted paths) whose values the journal never holds: a
+   * placeholder, `__redacted.<field>__`, takes their place in the config a
+   * replay runs with and wherever they occur in what a session journals
+   * (docs/server.md, "Secrets"). A non-empty value must have 8 characters at least.
+   */
   secretFields?: readonly string[];
   migrations: readonly Migration[];
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
