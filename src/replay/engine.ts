@@ -271,7 +271,8 @@ export class SessionReplay {
     };
     if (divergences.length > 0 && !keepGoing) return done();
     // The replay's own error, and the recorded one, for the divergences it explains.
-    const replayedError = outcome.status === 'ok' ? null : briefError(outcome.error);
+    // Not for a run to a step (the TUI's stepper): one that stops there leaves the app mid-flight, and what it throws then is the stop's doing.
+    const replayedError = outcome.status === 'ok' || run.stopAfter !== undefined ? null : briefError(outcome.error);
     const recordedError = last && attempt.response !== null ? briefError(history.end?.record.error) : null;
     const errors = replayedError || recordedError ? { errors: { recorded: recordedError, replayed: replayedError } } : {};
     const threw = replayedError ? `; the replay threw ${replayedError.name}: ${firstLine(replayedError.message)}` : '';
@@ -315,6 +316,19 @@ export class SessionReplay {
               : `the response body differs (status ${recorded.status} both times): recorded ${recorded.body.byteLength} bytes, replayed ${rendered.body.byteLength}`) + threw,
           ...errors,
         });
+      } else if (recordedError && replayedError && !sameError(recordedError, replayedError)) {
+        // A 500 says only that the session failed: the same bytes for any error. The journal says which.
+        report({
+          step,
+          position: attempt.response.position,
+          kind: 'response',
+          expected: { error: { name: recordedError.name, message: recordedError.message } },
+          actual: { error: { name: replayedError.name, message: replayedError.message } },
+          location: replayedError.location,
+          construct: null,
+          message: `the session failed with a different error: recorded ${recordedError.name}: ${firstLine(recordedError.message)}; replayed ${replayedError.name}: ${firstLine(replayedError.message)}`,
+          ...errors,
+        });
       }
     }
     return done();
@@ -324,6 +338,12 @@ export class SessionReplay {
 function briefError(error: ErrorInfo | null | undefined): SessionErrorBrief | null {
   if (!error) return null;
   return { name: error.name, message: error.message, location: error.location ?? null };
+}
+
+/** The same failure: name and message (a record too large is sized again on replay, where a few header bytes differ). */
+function sameError(recorded: SessionErrorBrief, replayed: SessionErrorBrief): boolean {
+  if (recorded.name !== replayed.name) return false;
+  return recorded.message === replayed.message || recorded.name === RecordTooLargeError.name;
 }
 
 function firstLine(text: string): string {

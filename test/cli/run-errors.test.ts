@@ -76,4 +76,29 @@ describe('replay run, when the replayed session throws', () => {
     expect(r.stdout).toMatch(/recorded error: Error: recorded failure for bad at \S*\/app\.ts:9:/);
     expect(r.stdout).toContain(`replayed error: RangeError: replayed failure for bad at ${changed}:9:`);
   });
+
+  it('a 500 both times is still a divergence when the session failed with a different error (the journal says which)', () => {
+    const other = writeApp(
+      dir,
+      'other-error.ts',
+      `
+    async save(input: { v: string }, ctx) {
+      await ctx.tx((db) => db.run('INSERT INTO t (v) VALUES (?)', input.v));
+      if (input.v === 'bad') throw new TypeError('another failure for ' + input.v);
+      return { saved: input.v };
+    },`,
+    );
+    const r = replay(['run', '2', '--code', other, '-j', journal, '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.json.divergence).toMatchObject({
+      kind: 'response',
+      message: 'the session failed with a different error: recorded Error: recorded failure for bad; replayed TypeError: another failure for bad',
+      expected: { error: { name: 'Error', message: 'recorded failure for bad' } },
+      actual: { error: { name: 'TypeError', message: 'another failure for bad' } },
+    });
+    // The same error again is no divergence.
+    const same = replay(['run', '2', '--code', writeApp(dir, 'same.ts', RECORDED_KINDS), '-j', journal, '--json']);
+    expect(same.code, same.stdout + same.stderr).toBe(0);
+    expect(same.json).toMatchObject({ equal: true });
+  });
 });
