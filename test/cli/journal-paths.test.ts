@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { replay, tempDirs, type CliResult } from '../helpers/cli.js';
+import { SAVE_KINDS, writeApp } from '../helpers/temp-app.js';
 
 // A --journal that cannot be one, and a start that cannot listen, seen
 // through the binary: one line naming the path (or port) and the documented
@@ -20,27 +21,10 @@ function oneLine(r: CliResult): string {
   return lines[0];
 }
 
-/** An app file next to nothing else: `windback` resolves wherever the app is. */
-function writeApp(dir: string, name: string, kinds: string): string {
-  const file = path.join(dir, name);
-  fs.writeFileSync(
-    file,
-    `import { defineApp } from 'windback';\n` +
-      `export default defineApp({\n  name: 'paths',\n  migrations: [{ name: '001', sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)' }],\n  kinds: {\n${kinds}\n  },\n});\n`,
-  );
-  return file;
-}
-
-const RECORDED_KINDS = `
-    async save(input: { v: string }, ctx) {
-      await ctx.tx((db) => db.run('INSERT INTO t (v) VALUES (?)', input.v));
-      if (input.v === 'bad') throw new Error('recorded failure for ' + input.v);
-      return { saved: input.v };
-    },`;
 describe('replay record, where it cannot start', () => {
   let app: string;
   beforeAll(() => {
-    app = writeApp(tmp('app'), 'app.ts', RECORDED_KINDS);
+    app = writeApp(tmp('app'), 'app.ts', SAVE_KINDS);
   });
 
   it('a --journal that is a regular file: exit 74, one line naming it', () => {

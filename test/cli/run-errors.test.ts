@@ -1,8 +1,8 @@
 import * as path from 'node:path';
-import * as fs from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/runtime/server.js';
 import { replay, tempDirs } from '../helpers/cli.js';
+import { SAVE_KINDS, writeApp } from '../helpers/temp-app.js';
 
 // `replay run` when the replayed session throws: a failed session's response
 // only says that it failed, so the report names the replayed error (name,
@@ -10,23 +10,6 @@ import { replay, tempDirs } from '../helpers/cli.js';
 
 const tmp = tempDirs('windback-run-errors');
 
-/** An app file next to nothing else: `windback` resolves wherever the app is. */
-function writeApp(dir: string, name: string, kinds: string): string {
-  const file = path.join(dir, name);
-  fs.writeFileSync(
-    file,
-    `import { defineApp } from 'windback';\n` +
-      `export default defineApp({\n  name: 'paths',\n  migrations: [{ name: '001', sql: 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)' }],\n  kinds: {\n${kinds}\n  },\n});\n`,
-  );
-  return file;
-}
-
-const RECORDED_KINDS = `
-    async save(input: { v: string }, ctx) {
-      await ctx.tx((db) => db.run('INSERT INTO t (v) VALUES (?)', input.v));
-      if (input.v === 'bad') throw new Error('recorded failure for ' + input.v);
-      return { saved: input.v };
-    },`;
 // The same effects, then a different ending: a RangeError on line 9 of the
 // file, whatever the input, answered 409 (a failure answered 500 both times
 // is the same response: no divergence).
@@ -42,7 +25,7 @@ describe('replay run, when the replayed session throws', () => {
   beforeAll(async () => {
     dir = tmp('run');
     journal = path.join(dir, 'journal');
-    const server = await startServer(writeApp(dir, 'app.ts', RECORDED_KINDS), { journal, durability: 'none', timeZone: 'UTC', locale: 'en-US', log: () => {} });
+    const server = await startServer(writeApp(dir, 'app.ts', SAVE_KINDS), { journal, durability: 'none', timeZone: 'UTC', locale: 'en-US', log: () => {} });
     try {
       for (const v of ['good', 'bad']) {
         const r = await fetch(`${server.url}/save`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ v }) });
@@ -97,7 +80,7 @@ describe('replay run, when the replayed session throws', () => {
       actual: { error: { name: 'TypeError', message: 'another failure for bad' } },
     });
     // The same error again is no divergence.
-    const same = replay(['run', '2', '--code', writeApp(dir, 'same.ts', RECORDED_KINDS), '-j', journal, '--json']);
+    const same = replay(['run', '2', '--code', writeApp(dir, 'same.ts', SAVE_KINDS), '-j', journal, '--json']);
     expect(same.code, same.stdout + same.stderr).toBe(0);
     expect(same.json).toMatchObject({ equal: true });
   });

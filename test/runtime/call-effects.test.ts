@@ -1,10 +1,9 @@
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
 import { replay, tempDirs } from '../helpers/cli.js';
+import { crashDuringCall } from '../helpers/crash-in-call.js';
 import { expectJournaled, readJournal, type SessionView } from './journal-view.js';
 
 // What a ctx.call() function does, end to end through `replay record` and
@@ -110,49 +109,17 @@ describe('effects refused inside a ctx.call() function', () => {
 
 describe('a session whose call was in flight when the recorder crashed', () => {
   it('resumes: the call runs again with its timers and draws live, and the whole journal verifies', { timeout: 60_000 }, async () => {
-    // A stub that holds the first request open (the recorder is killed while the call waits on it) and answers later ones.
-    const keys: string[] = [];
-    let held: () => void = () => {};
-    const first = new Promise<void>((resolve) => (held = resolve));
-    const stub = http.createServer((req, res) => {
-      let body = '';
-      req.setEncoding('utf8').on('data', (d: string) => (body += d));
-      req.on('end', () => {
-        keys.push(body);
-        if (keys.length === 1) held();
-        else res.writeHead(200).end('ok');
-      });
-    });
-    await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve));
-    const hold = `http://127.0.0.1:${(stub.address() as AddressInfo).port}/hold`;
     const dir = tmp();
-    let recorder = await spawnRecorder(APP, { journal: dir });
+    const crashed = await crashDuringCall(APP, dir, 'effects', 'ok');
     try {
-      const cutClient = new LoadClient(recorder.url);
-      const cut = cutClient.json('/effects', { hold }).catch((error: unknown) => error);
-      await first;
-      await recorder.kill('SIGKILL');
-      await cut;
-      cutClient.close();
-
-      recorder = await spawnRecorder(APP, { journal: dir });
-      let session: SessionView | undefined;
-      for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) {
-        session = [...readJournal(dir).sessions.values()].find((s) => s.start.sessionKind === 'effects');
-        if (session?.end) break;
-      }
-      expect(session?.end, 'the resumed session ended').toBeTruthy();
-      expect(session!.attempts.map((a) => a.record)).toEqual([expect.objectContaining({ attempt: 2, reason: 'resume' })]);
-      expect(session!.end!.record.error, JSON.stringify(session!.end!.record.error)).toBeNull();
-      expect(session!.end!.record).toMatchObject({ status: 'ok', randomDraws: 3 });
+      const { session, bodies: keys } = crashed;
+      expect(session.end!.record).toMatchObject({ status: 'ok', randomDraws: 3 });
       // The call ran twice, with the same key; the session's timers are the handler's only.
       expect(keys).toHaveLength(2);
       expect(keys[1]).toBe(keys[0]);
-      expect(values(session!, 'timer')).toEqual([1, 2]);
+      expect(values(session, 'timer')).toEqual([1, 2]);
     } finally {
-      await recorder.stop();
-      stub.closeAllConnections();
-      await new Promise((resolve) => stub.close(resolve));
+      await crashed.close();
     }
     const verify = replay(['verify', '--journal', dir, '--json']);
     expect(verify.json, verify.stdout + verify.stderr).toMatchObject({ sessions: 1, passed: 1, diverged: 0 });

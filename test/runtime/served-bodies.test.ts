@@ -1,9 +1,8 @@
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
 import { replay, tempDirs } from '../helpers/cli.js';
+import { crashDuringCall } from '../helpers/crash-in-call.js';
 import { xoshiroDraws } from '../helpers/xoshiro.js';
 import { expectJournaled, readJournal, type SessionView } from './journal-view.js';
 
@@ -132,54 +131,21 @@ describe('Math.random draws inside a served transaction body', () => {
 
 describe('Math.random draws inside a transaction served on a crash resume', () => {
   it('continue where the body left them, so the in-doubt call is made again with the same request', { timeout: 60_000 }, async () => {
-    // A stub that holds the first request open (the recorder is killed while it
-    // waits, after the call's intent is durable) and answers the later ones.
-    const bodies: string[] = [];
-    let held: () => void = () => {};
-    const first = new Promise<void>((resolve) => (held = resolve));
-    const stub = http.createServer((req, res) => {
-      let body = '';
-      req.setEncoding('utf8').on('data', (d: string) => (body += d));
-      req.on('end', () => {
-        bodies.push(body);
-        if (bodies.length === 1) held();
-        else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      });
-    });
-    await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve));
-    const hold = `http://127.0.0.1:${(stub.address() as AddressInfo).port}/hold`;
+    // The recorder is killed while the stub holds the call, after the call's intent is durable. The
+    // restarted recorder resumes the session: its transaction, read and aborted transaction are served.
     const dir = tmp();
-    let recorder = await spawnRecorder(STAMPS_APP, { journal: dir });
+    const crashed = await crashDuringCall(STAMPS_APP, dir, 'draws');
     try {
-      const cutClient = new LoadClient(recorder.url);
-      const cut = cutClient.json('/draws', { hold }).catch((error: unknown) => error);
-      await first;
-      await recorder.kill('SIGKILL');
-      await cut;
-      cutClient.close();
-
-      // The restarted recorder resumes the session: its transaction, read and aborted transaction are served.
-      recorder = await spawnRecorder(STAMPS_APP, { journal: dir });
-      let session: SessionView | undefined;
-      for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) {
-        session = [...readJournal(dir).sessions.values()].find((s) => s.start.sessionKind === 'draws');
-        if (session?.end) break;
-      }
-      expect(session?.end, 'the resumed session ended').toBeTruthy();
-      expect(session!.attempts.map((a) => a.record)).toEqual([expect.objectContaining({ attempt: 2, reason: 'resume' })]);
-      expect(session!.end!.record.error, JSON.stringify(session!.end!.record.error)).toBeNull();
-      expect(session!.end!.record.status).toBe('ok');
-
-      const ref = xoshiroDraws(seedOf(session!), 4);
+      const { session, bodies } = crashed;
+      expect(session.end!.record.status).toBe('ok');
+      const ref = xoshiroDraws(seedOf(session), 4);
       expect(bodies).toHaveLength(2);
       expect(JSON.parse(bodies[0])).toEqual({ after: ref[3] }); // attempt 1, before the crash
       expect(bodies[1]).toBe(bodies[0]);
-      const out = JSON.parse(Buffer.from(session!.responses[0].record.body).toString('utf8')) as DrawsOutput;
+      const out = JSON.parse(Buffer.from(session.responses[0].record.body).toString('utf8')) as DrawsOutput;
       expect(out).toMatchObject({ inTx: [ref[0]], inRead: [1, ref[1]], inAborted: null, after: ref[3], attempt: 2 });
     } finally {
-      expect((await recorder.stop()).code).toBe(0);
-      stub.closeAllConnections();
-      await new Promise((resolve) => stub.close(resolve));
+      expect((await crashed.close()).code).toBe(0);
     }
     const id = [...readJournal(dir).sessions.values()].find((s) => s.start.sessionKind === 'draws')!.id;
     const run = replay(['run', String(id), '--journal', dir, '--json']);
