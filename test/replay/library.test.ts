@@ -23,7 +23,7 @@ describe("the package's replay API", () => {
     try {
       const result = await windback.replaySession(journal, bank.transfer.session);
       const cli = replay(['run', String(bank.transfer.session), '--json', '-j', bank.dir]);
-      expect({ session: result.session, equal: result.equal, steps: result.steps, divergence: result.divergence }).toEqual(cli.json);
+      expect({ session: result.session, equal: result.equal, steps: result.steps, divergence: result.divergence, divergences: result.divergences }).toEqual(cli.json);
       expect(result.equal).toBe(true);
     } finally {
       journal.close();

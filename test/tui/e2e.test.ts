@@ -29,7 +29,8 @@ describe('replay tui in a terminal', () => {
   it('draws 80x24, winds, replays a session, steps back and forth, and q hands the terminal back as it was', async () => {
     const loaded = path.join(tmp(), 'tui-module');
     const t = launch(['-j', journal.dir], ['NO_COLOR=1', `WINDBACK_TUI_MODULE_LOG=${loaded}`]);
-    let screen = await t.waitFor((s) => s.includes('Sessions at tx 15 (1)'), 'the first frame');
+    // The whole first frame: a capture can catch the terminal while ink's first paint is still arriving.
+    let screen = await t.waitFor((s) => s.includes('Sessions at tx 15 (1)') && /q quit\s*$/.test(s.trimEnd()), 'the first frame');
     // What users get: the bundle of ink, react and the TUI (scripts/build-tui.mjs), not the separate modules.
     expect(fs.readFileSync(loaded, 'utf8').trim()).toBe(pathToFileURL(path.join(ROOT, 'dist', 'tui', 'run.bundle.js')).href);
     const rows = lines(screen);
