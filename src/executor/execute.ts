@@ -43,7 +43,38 @@ export interface ExecuteOptions {
    * rejects with SessionAbandonedError. Its records so far stay in the
    * journal, the session open, for the next start to resume.
    */
-  abandon?: AbortSignal;
+  abandon?: Abandonment;
+}
+
+/**
+ * The server giving up on every session still running (shutdown after its
+ * drain timeout). A Set of callbacks rather than an AbortSignal: attempts
+ * register and leave once each, and an EventTarget's listener bookkeeping
+ * cost about 1 µs a session.
+ */
+export class Abandonment {
+  private done = false;
+  private readonly attempts = new Set<() => void>();
+
+  get aborted(): boolean {
+    return this.done;
+  }
+
+  /** Stop every attempt registered, and any that registers from now on. */
+  abort(): void {
+    if (this.done) return;
+    this.done = true;
+    for (const stop of [...this.attempts]) stop();
+    this.attempts.clear();
+  }
+
+  register(stop: () => void): void {
+    this.attempts.add(stop);
+  }
+
+  leave(stop: () => void): void {
+    this.attempts.delete(stop);
+  }
 }
 
 export interface ReplayOptions {
@@ -290,7 +321,7 @@ class SessionRun {
     const abandon = this.options.abandon;
     if (abandon?.aborted) throw new SessionAbandonedError(session.id);
     const onAbandon = (): void => this.abandon(cell);
-    abandon?.addEventListener('abort', onAbandon, { once: true });
+    abandon?.register(onAbandon);
     try {
       const { definition, scope } = realm.instantiate(SessionRun.bridgeFor(cell));
       this.randomDraws = scope.randomDraws;
@@ -334,7 +365,7 @@ class SessionRun {
         }
       }
     } finally {
-      abandon?.removeEventListener('abort', onAbandon);
+      abandon?.leave(onAbandon);
       this.settled = true;
       cell.run = null;
       this.clearLiveTimers();

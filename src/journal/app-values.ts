@@ -21,6 +21,8 @@ export const JOURNAL_VALUES =
  * realms.
  */
 export function unjournalable(value: unknown, what: string): string | null {
+  // Most values pass: check without building paths first (every transaction's result goes through here).
+  if (holdable(value, 0)) return null;
   const found = find(value, '', new Set());
   return found === null ? null : `${what}${found.startsWith(' is ') ? '' : ' '}${found}`;
 }
@@ -35,6 +37,27 @@ export function unjournalableError(where: string, problem: string): TypeError {
   } finally {
     Error.stackTraceLimit = limit;
   }
+}
+
+/** Deep enough for any sensible value; deeper (or cyclic) ones take the careful path. */
+const FAST_DEPTH = 32;
+
+/** True when the journal holds all of `value` faithfully; false when some part is not, or it is too deep to tell here. */
+function holdable(value: unknown, depth: number): boolean {
+  if (typeof value !== 'object') return typeof value !== 'function' && typeof value !== 'symbol';
+  if (value === null) return true;
+  if (depth > FAST_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!holdable(value[i], depth + 1)) return false;
+    return true;
+  }
+  const tag = toString.call(value);
+  if (tag === '[object Date]' || tag === '[object Uint8Array]') return true;
+  if (tag !== '[object Object]') return false;
+  for (const key in value) {
+    if (Object.hasOwn(value, key) && !holdable((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
 }
 
 function find(value: unknown, path: string, seen: Set<object>): string | null {

@@ -3,7 +3,7 @@ import { format } from 'node:util';
 import type { JournalWriter } from '../journal/index.js';
 import type { AppendableRecord, ErrorInfo, JournalRecord, Position, SessionId, SessionStatus, Transport } from '../model/records.js';
 import type { EffectRecord, Positioned } from '../executor/history.js';
-import { executeSession, errorInfo, SessionAbandonedError, type AttemptOutcome } from '../executor/execute.js';
+import { Abandonment, executeSession, errorInfo, SessionAbandonedError, type AttemptOutcome } from '../executor/execute.js';
 import { renderResponse, type RenderedResponse } from '../executor/transports.js';
 import type { AppendResult, LiveEffects, SessionIdentity, SessionJournal, SessionRecordDraft } from '../executor/types.js';
 import { realmOf, type LoadedApp } from './app-host.js';
@@ -106,7 +106,7 @@ export class SessionRunner {
   /** Sessions being run or resumed now (for what the server says of a stray rejection). */
   private readonly running = new Set<SessionId>();
   /** Aborted by abandon(): every attempt running stops, and none starts. */
-  private readonly abandonment = new AbortController();
+  private readonly abandonment = new Abandonment();
 
   constructor(
     private readonly app: LoadedApp,
@@ -138,7 +138,7 @@ export class SessionRunner {
   /** Run a new session to its end. Resolves once its response is durable. `started` learns its id at once. */
   async run(request: SessionRequest, started?: (session: SessionId) => void): Promise<SessionResult> {
     const id = this.nextId++;
-    if (this.abandonment.signal.aborted) throw new SessionAbandonedError(id);
+    if (this.abandonment.aborted) throw new SessionAbandonedError(id);
     started?.(id);
     const journal = new LiveSessionJournal(this.writer, id, null, this.handled, this.app.secrets);
     journal.append({
@@ -171,7 +171,7 @@ export class SessionRunner {
     attempt: number,
     inherited: Positioned<EffectRecord>[],
   ): Promise<SessionResult> {
-    if (this.abandonment.signal.aborted) throw new SessionAbandonedError(id);
+    if (this.abandonment.aborted) throw new SessionAbandonedError(id);
     const secrets = app.secrets;
     if (secrets !== null) {
       request = { ...request, input: secrets.restoreValue(request.input), meta: secrets.restoreValue(request.meta) as Record<string, string> };
@@ -209,12 +209,12 @@ export class SessionRunner {
           session: this.identity(id, request, attempt),
           served,
           live: this.live(journal, id, app.secrets),
-          abandon: this.abandonment.signal,
+          abandon: this.abandonment,
         });
         if (outcome.status !== 'retry' || attempt >= firstAttempt + MAX_ATTEMPTS - 1) break;
         // Wind back to the last checkpoint: what came before it is served, the rest runs again.
         // No checkpoint of the app's own yet (none is journaled for it): from the start, served nothing.
-        if (this.abandonment.signal.aborted) throw new SessionAbandonedError(id);
+        if (this.abandonment.aborted) throw new SessionAbandonedError(id);
         attempt++;
         const from = outcome.lastCheckpoint;
         served = from === null ? [] : journal.effects.filter((e) => e.position <= from);
