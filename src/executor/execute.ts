@@ -48,9 +48,10 @@ export interface ExecuteOptions {
 
 /**
  * The server giving up on every session still running (shutdown after its
- * drain timeout). A Set of callbacks rather than an AbortSignal: attempts
- * register and leave once each, and an EventTarget's listener bookkeeping
- * cost about 1 µs a session.
+ * drain timeout). A Set of callbacks rather than an AbortSignal: each attempt
+ * registers and leaves once, and needs none of an EventTarget's machinery
+ * (no measurable difference per session either way: docs/benchmarks.md,
+ * session 6).
  */
 export class Abandonment {
   private done = false;
