@@ -108,6 +108,12 @@ export interface ReplayOptions {
    * not an extra step.
    */
   endsAtCrash?: boolean;
+  /**
+   * How the recording of this attempt failed (its session-end error), when
+   * it did: a DeterminismError it reproduces exactly (same message) is the
+   * recorded outcome, not a divergence.
+   */
+  recordedError?: ErrorInfo | null;
 }
 
 export interface AttemptOutcome extends SessionOutcome {
@@ -362,7 +368,9 @@ class SessionRun {
         thrown = error;
         if (this.options.replay && realm.isDeterminismError(error)) {
           const e = error as { construct: string; message: string; stack?: string };
-          this.diverge('determinism', null, null, e.message, appLocation(realm.filename, e), null, false, e.construct);
+          const recorded = this.options.replay.recordedError;
+          const reproduced = recorded?.name === 'DeterminismError' && recorded.message === e.message;
+          if (!reproduced) this.diverge('determinism', null, null, e.message, appLocation(realm.filename, e), null, false, e.construct);
         }
       }
     } finally {

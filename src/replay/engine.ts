@@ -251,7 +251,16 @@ export class SessionReplay {
       },
       served: attempt.effects,
       live: null,
-      replay: { database: state, strict: this.strict, keepGoing, compareFrom, stopAfter: run.stopAfter, reportFrom: run.reportFrom, endsAtCrash },
+      replay: {
+        database: state,
+        strict: this.strict,
+        keepGoing,
+        compareFrom,
+        stopAfter: run.stopAfter,
+        reportFrom: run.reportFrom,
+        endsAtCrash,
+        recordedError: last ? (history.end?.record.error ?? null) : null,
+      },
       observer: executorObserver,
       pauseAtStart: run.pauseAtStart,
     });

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
-import { tempDirs } from '../helpers/cli.js';
+import { replay, tempDirs } from '../helpers/cli.js';
 import { expectJournaled, readJournal } from './journal-view.js';
 
 // The determinism guards end to end: an app served by `replay record` that
@@ -83,5 +83,12 @@ describe('determinism guards through the server', () => {
     expect([...view.sessions.values()].filter((s) => s.end === null)).toEqual([]);
     // Each case twice, the dynamic import's location once more, and the throwing timer.
     expect([...view.sessions.values()].filter((s) => s.end?.record.status === 'error')).toHaveLength(CASES.length * 2 + 2);
+  });
+
+  it('replay verify finds every session equal: replaying the same DeterminismError reproduces what was recorded', () => {
+    const r = replay(['verify', '--journal', journal, '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json).toMatchObject({ diverged: 0, failures: [] });
+    expect(r.json.sessions).toBeGreaterThanOrEqual(CASES.length * 2 + 3);
   });
 });
