@@ -163,6 +163,8 @@ export interface TuiSource {
   stepTo(session: SessionId, step: number): Promise<StepView>;
   /** Under --inspect: the debugger the replays run under (in a child process); else null. */
   readonly debugger?: DebuggerFeed | null;
+  /** Set when the journal is corrupt: what the TUI shows stops at the damage, and this says where it is. */
+  readonly damage?: string | null;
   close(): void;
 }
 
@@ -202,6 +204,12 @@ export class TuiData implements TuiSource {
   private childQueue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
+  /** One status-bar line, short enough for 80 columns: where the damage is (`replay info` and `replay repair` say the rest). */
+  get damage(): string | null {
+    const corrupt = this.journalAccess.catalog.corruptionError('damaged journal');
+    return corrupt === null ? null : `journal corrupt at position ${corrupt.offset}: shown up to there`;
+  }
+
   /** Under --inspect, the child process the replays run in. */
   private readonly child: ReplayChild | null;
 
@@ -230,8 +238,6 @@ export class TuiData implements TuiSource {
     if (code !== null && !fs.existsSync(code)) throw new UsageError(`--code ${options.code}: no such file`);
     const access = openJournal(options.journal);
     try {
-      const corrupt = access.catalog.corruptionError('the TUI needs the whole journal');
-      if (corrupt) throw corrupt;
       // Not sessionCount(): count(*) scans every row (10-20 ms on 1M sessions) before the first frame.
       if (access.catalog.sessions({ limit: 1 }).length === 0) throw new NotFoundError(`the journal at ${access.journalDir} holds no sessions yet`);
     } catch (error) {

@@ -59,7 +59,7 @@ export function App(props: AppProps): ReactNode {
 function Screen({ source, tx, session, size }: AppProps): ReactNode {
   const terminal = useTerminalSize(size);
   const [state, dispatch] = useReducer(reducer, undefined, () => {
-    const start = initialState({ range: source.range(), tx, session, debugger: source.debugger?.status() ?? null });
+    const start = initialState({ range: source.range(), tx, session, debugger: source.debugger?.status() ?? null, warning: source.damage ?? null });
     // The first transaction and its sessions are one quick query: in the first
     // frame, rather than a "winding" frame and a second render (issue 5).
     return start.tx === 0 ? start : reducer(start, loadTx(source, start.tx));

@@ -159,6 +159,8 @@ export interface InitialOptions {
   session?: SessionId;
   /** The debugger's status when the TUI starts under --inspect. */
   debugger?: DebuggerStatus | null;
+  /** Shown in the status bar at start: the journal's damage, when it has some. */
+  warning?: string | null;
 }
 
 export function initialState(options: InitialOptions): TuiState {
@@ -175,7 +177,7 @@ export function initialState(options: InitialOptions): TuiState {
     steps: options.session === undefined ? null : newSteps(options.session, 1),
     diffScroll: 0,
     overlay: null,
-    message: null,
+    message: options.warning ? { text: options.warning, tone: 'error' } : null,
     quitting: false,
     debugger: options.debugger ?? null,
     resumes: 0,

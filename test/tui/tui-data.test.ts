@@ -1,8 +1,12 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HEADER_SIZE } from '../../src/journal/constants.js';
 import type { JournalRecord, ResponseRecord } from '../../src/model/records.js';
 import { openJournal } from '../../src/services/journal-access.js';
 import { openTui, TuiData, type ReplayEvent } from '../../src/services/tui-data.js';
 import { tempDirs } from '../helpers/cli.js';
+import { renderTui } from './render.js';
 import { BANK_CHANGED_APP, recordBankJournal, type BankJournal } from './fixture.js';
 
 // The TUI's service over a journal recorded by the real server: the
@@ -164,5 +168,40 @@ describe('where the TUI starts', () => {
     expect(() => openTui({ journal: journal.dir, at: 'noon' })).toThrow('--at must be an ISO-8601 time');
     expect(() => openTui({ journal: journal.dir, session: 'x' })).toThrow('--session must be a session id (a whole number from 1), got "x"');
     expect(() => openTui({ journal: journal.dir, session: '999' })).toThrow('unknown session 999');
+  });
+});
+
+describe('a journal damaged in the middle', () => {
+  it('opens, shows what precedes the damage, and says where the damage is', async () => {
+    // A copy with one byte changed inside transaction 6's record (acknowledged data: corruption, not a tail).
+    const dir = tmp('damaged');
+    for (const name of fs.readdirSync(journal.dir)) {
+      if (name.endsWith('.wbj')) fs.copyFileSync(path.join(journal.dir, name), path.join(dir, name));
+    }
+    const access = openJournal(journal.dir);
+    const position = access.catalog.tx(6)!.position;
+    access.close();
+    const segment = path.join(dir, '00000001.wbj');
+    const bytes = fs.readFileSync(segment);
+    bytes[HEADER_SIZE + position + 20] ^= 0x55;
+    fs.writeFileSync(segment, bytes);
+
+    const start = openTui({ journal: dir });
+    try {
+      expect(start.source.damage).toBe(`journal corrupt at position ${position}: shown up to there`);
+      expect(start.source.range()).toEqual({ first: 1, last: 5 });
+      expect(start.source.tx(5).tx).toBe(5);
+      expect(start.source.alive(5).length).toBeGreaterThan(0);
+      // The TUI opens at the last transaction before the damage, and its status bar says where the damage is.
+      const tui = renderTui(start.source);
+      try {
+        const frame = await tui.waitFor((f) => f.includes('Timeline · tx 5 of 1–5'), 'the first frame');
+        expect(frame.split('\n').at(-1)).toMatch(new RegExp(`^journal corrupt at position ${position}: shown up to there +\\? help`));
+      } finally {
+        tui.unmount();
+      }
+    } finally {
+      start.source.close();
+    }
   });
 });
