@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
+import { ROOT, type LoadClient, type RecorderProcess } from '../../scripts/load.js';
 import { replay, tempDirs } from '../helpers/cli.js';
+import { startRecording } from '../helpers/recording.js';
 import { crashDuringCall } from '../helpers/crash-in-call.js';
 import { expectJournaled, readJournal, type SessionView } from './journal-view.js';
 
@@ -28,11 +29,7 @@ let server: RecorderProcess;
 let client: LoadClient;
 let journal: string;
 
-beforeAll(async () => {
-  journal = tmp();
-  server = await spawnRecorder(APP, { journal });
-  client = new LoadClient(server.url);
-});
+beforeAll(async () => void ({ server, client, journal } = await startRecording(APP, tmp())));
 
 afterAll(async () => {
   client?.close();

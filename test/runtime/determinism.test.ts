@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
+import { ROOT, type LoadClient, type RecorderProcess } from '../../scripts/load.js';
 import { replay, tempDirs } from '../helpers/cli.js';
+import { startRecording } from '../helpers/recording.js';
 import { expectJournaled, readJournal } from './journal-view.js';
 
 // The determinism guards end to end: an app served by `replay record` that
@@ -16,11 +17,7 @@ let server: RecorderProcess;
 let client: LoadClient;
 let journal: string;
 
-beforeAll(async () => {
-  journal = tmp();
-  server = await spawnRecorder(APP, { journal });
-  client = new LoadClient(server.url);
-});
+beforeAll(async () => void ({ server, client, journal } = await startRecording(APP, tmp())));
 
 afterAll(async () => {
   client?.close();

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
 import { replay, tempDirs } from '../helpers/cli.js';
+import { startRecording } from '../helpers/recording.js';
 import { crashDuringCall } from '../helpers/crash-in-call.js';
 import { xoshiroDraws } from '../helpers/xoshiro.js';
 import { expectJournaled, readJournal, type SessionView } from './journal-view.js';
@@ -17,11 +18,7 @@ let server: RecorderProcess;
 let client: LoadClient;
 let journal: string;
 
-beforeAll(async () => {
-  journal = tmp();
-  server = await spawnRecorder(STAMPS_APP, { journal });
-  client = new LoadClient(server.url);
-});
+beforeAll(async () => void ({ server, client, journal } = await startRecording(STAMPS_APP, tmp())));
 
 afterAll(async () => {
   client?.close();

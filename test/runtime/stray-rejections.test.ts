@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
+import { ROOT, type LoadClient, type RecorderProcess } from '../../scripts/load.js';
 import { replay, tempDirs } from '../helpers/cli.js';
+import { startRecording } from '../helpers/recording.js';
 import { spawnHelper } from '../helpers/spawn.js';
 import { readJournal } from './journal-view.js';
 
@@ -19,11 +20,7 @@ let server: RecorderProcess;
 let client: LoadClient;
 let journal: string;
 
-beforeAll(async () => {
-  journal = tmp();
-  server = await spawnRecorder(STRAY_APP, { journal });
-  client = new LoadClient(server.url);
-});
+beforeAll(async () => void ({ server, client, journal } = await startRecording(STRAY_APP, tmp())));
 
 afterAll(async () => {
   client?.close();
