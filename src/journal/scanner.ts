@@ -178,6 +178,9 @@ export class FrameScanner {
           rereads++;
           damage = null;
           filled = cursor;
+          // What was read past the cursor is dropped, and so is where it ended:
+          // the writer may have cut those bytes (preallocated zeros) since.
+          dataEnd = bufPos + cursor;
           fileOffset = offset;
           eof = false;
           refill();

@@ -413,6 +413,46 @@ describe('what readers report about a journal with preallocated space', () => {
     expect((outcome.error as CorruptJournalError).offset).toBe(JournalReader.open(fixture).layout.segments[1].header.baseOffset);
   });
 
+  it('a reader that reads again behind a live writer forgets the zeros it read before: the writer may have cut them since', async () => {
+    // A journal of four batches; the reader first meets three of them and
+    // preallocated zeros, then (as it reads again at the first zero) the
+    // fourth batch and the end of the file: the writer wrote it and closed,
+    // cutting the zeros. Nothing is a tail.
+    const full = tmp('four-batches');
+    const appended = await writeJournal(full, 4, 3, { preallocateBytes: 64 * 1024 });
+    const name = segmentNames(full)[0];
+    const content = fs.readFileSync(path.join(full, name));
+    const threeBatchesEnd = HEADER_SIZE + appended[9].position; // the 10th record opens the 4th batch
+    const live = tmp('live-writer');
+    fs.writeFileSync(path.join(live, name), Buffer.concat([content.subarray(0, threeBatchesEnd), Buffer.alloc(32 * 1024)]));
+    let written = false;
+    const layer = {
+      ...nodeFileLayer,
+      open(file: string, mode: 'read' | 'write' | 'create') {
+        const inner = nodeFileLayer.open(file, mode);
+        return Object.assign(Object.create(inner) as typeof inner, {
+          read(into: Uint8Array, offset: number, length: number, position: number): number {
+            const n = inner.read(into, offset, length, position);
+            if (!written && position + n > threeBatchesEnd) {
+              // The writer, meanwhile: the fourth batch over the zeros, then a close that cuts the rest.
+              written = true;
+              const fd = fs.openSync(file, 'r+');
+              fs.writeSync(fd, content, threeBatchesEnd, content.length - threeBatchesEnd, threeBatchesEnd);
+              fs.ftruncateSync(fd, content.length);
+              fs.closeSync(fd);
+            }
+            return n;
+          },
+        });
+      },
+    };
+    const outcome = readOutcome(live, layer);
+    expect(written).toBe(true);
+    expect(outcome.error).toBeNull();
+    expect(outcome.result).toMatchObject({ committedEnd: content.length - HEADER_SIZE, tailBytes: 0, tail: null, corruption: null });
+    expect(withoutCommits(outcome.records)).toHaveLength(12);
+  });
+
   it('a reader sees the records up to the last batch commit, and no damage, while another process appends', async () => {
     const dir = tmp('live');
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test/journal/live-writer.child.ts'), dir, '99', '6000'], {
