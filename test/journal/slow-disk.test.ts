@@ -30,11 +30,14 @@ describe('batch syncs on a slow disk', () => {
     const statsAtStart = { ...writer.stats };
     delayMs = 5;
 
-    // 5 ms syncs: the moving average (weight 1/8) passes 1 ms at the second.
+    // 5 ms syncs: the moving average (weight 1/8) passes 1 ms at the second,
+    // or at the first when the wait overshot to 8 ms or more (a loaded machine).
     for (let n = 0; n < 12; n++, i++) await appendOne(i);
     const slow = calls.splice(0);
-    expect(slow.slice(0, 2), 'the first syncs, before the average shows a slow disk').toEqual(['datasyncSync', 'datasyncSync']);
-    expect(slow.slice(2).every((c) => c === 'datasync'), `then the thread pool: ${slow.join(' ')}`).toBe(true);
+    const firstOnPool = slow.indexOf('datasync');
+    expect(slow[0], 'the first sync, before the average shows a slow disk').toBe('datasyncSync');
+    expect([1, 2], `the thread pool from the second or third sync: ${slow.join(' ')}`).toContain(firstOnPool);
+    expect(slow.slice(firstOnPool).every((c) => c === 'datasync'), `then only the thread pool: ${slow.join(' ')}`).toBe(true);
     expect(slow.length).toBeGreaterThanOrEqual(12);
     expect(writer.stats.threadPoolSyncs - statsAtStart.threadPoolSyncs).toBe(slow.filter((c) => c === 'datasync').length);
 
