@@ -18,6 +18,7 @@ import type { CodeRealm } from './realm.js';
 import { MAX_PAYLOAD, packValue, RecordTooLargeError } from '../journal/index.js';
 import { appLocation, mapStack, type SourceLocation } from './source-maps.js';
 import { unjournalable, unjournalableError } from '../journal/app-values.js';
+import { isFailStop } from '../model/errors.js';
 
 // Runs one attempt of one session in its code realm. Every effect is either
 // served from the journal (the effects the attempt inherits, or all of them on
@@ -270,8 +271,11 @@ class SessionRun {
   private releasing = false;
   private inFlight = 0;
   private settled = false;
-  /** Set when ExecuteOptions.abandon fires: nothing more happens for this attempt. */
+  /** Set when ExecuteOptions.abandon fires, or a fail-stop error stops the attempt: nothing more happens for it. */
   private abandoned = false;
+  /** What run() rejects with once abandoned: SessionAbandonedError, or the failure that stopped the attempt. */
+  private halted: Error | null = null;
+  private cell: RunCell | null = null;
   private wake: (() => void) | null = null;
 
   constructor(private readonly options: ExecuteOptions) {
@@ -325,6 +329,7 @@ class SessionRun {
     let thrown: unknown;
     let failed = false;
     const cell: RunCell = { run: this, session };
+    this.cell = cell;
     const abandon = this.options.abandon;
     if (abandon?.aborted) throw new SessionAbandonedError(session.id);
     const onAbandon = (): void => this.abandon(cell);
@@ -357,7 +362,7 @@ class SessionRun {
         }
       }
     } catch (error) {
-      if (this.abandoned) throw new SessionAbandonedError(session.id);
+      if (this.abandoned) throw this.halted!;
       // A handler that threw before asking for any effect: an older journal's 'start' checkpoint still came first.
       if (this.implicitStart !== null && this.handlerCalled && !(error instanceof DivergenceStop) && !this.stopped) this.passImplicitStart();
       // Stopped, whatever the app made of the stop (it may have caught it and thrown something else).
@@ -381,7 +386,7 @@ class SessionRun {
       this.clearCallTimers();
     }
     // Abandoned after the handler settled, while an older journal's implicit 'response' checkpoint was passed.
-    if (this.abandoned) throw new SessionAbandonedError(session.id);
+    if (this.abandoned) throw this.halted!;
     // Isolation: a session that changed state shared with other sessions fails,
     // and its realm is retired (docs/sandbox.md, "Isolation").
     const breaches = realm.changes();
@@ -417,15 +422,26 @@ class SessionRun {
    * later are dropped, every effect the app asks for from now on is refused
    * (SessionEndedError), and run() rejects with SessionAbandonedError.
    */
-  private abandon(cell: RunCell): void {
+  private abandon(cell: RunCell, reason: Error = new SessionAbandonedError(cell.session.id)): void {
     if (this.settled) return;
     this.abandoned = true;
+    this.halted = reason;
     this.settled = true;
     cell.run = null;
     this.clearLiveTimers();
     this.clearCallTimers();
     this.heldLive.length = 0;
-    this.fail(new SessionAbandonedError(cell.session.id));
+    this.fail(reason);
+  }
+
+  /**
+   * The journal or the live database failed under an effect (a full disk, an
+   * I/O error): the attempt stops as if abandoned, whatever the app makes of
+   * the error, and run() rejects with it. Nothing about it is journaled: it
+   * is not the session's doing, and the next start resumes the session.
+   */
+  private haltOn(error: unknown): void {
+    if (this.cell !== null && isFailStop(error)) this.abandon(this.cell, error);
   }
 
   /** The session's error as journaled: its stack mapped to the app's sources, and where app code raised it. */
@@ -979,6 +995,10 @@ class SessionRun {
       try {
         actual = replay.database.write(recorded, body);
       } catch (error) {
+        if (isFailStop(error)) {
+          this.haltOn(error);
+          throw error;
+        }
         this.diverge('tx', entry, errorInfo(error, false), `transaction ${recorded.tx} threw on replay: ${(error as Error)?.message}`, undefined, recorded.changes);
         throw error;
       }
@@ -1019,7 +1039,8 @@ class SessionRun {
         journaled = { position: live.journal.append(record).position, record: record as WriteTxRecord };
       }).result;
     } catch (error) {
-      this.journalAbort(live, error, true);
+      if (isFailStop(error)) this.haltOn(error);
+      else this.journalAbort(live, error, true);
       throw error;
     }
     const { position, record } = journaled!;
@@ -1040,7 +1061,13 @@ class SessionRun {
         this.step('read', 'served', entry);
         return entry.record.result;
       }
-      const actual = replay.database.read(entry.record, body);
+      let actual: ReturnType<ReplayDatabase['read']>;
+      try {
+        actual = replay.database.read(entry.record, body);
+      } catch (error) {
+        this.haltOn(error);
+        throw error;
+      }
       if (replay.strict && !Buffer.from(actual.readDigest).equals(Buffer.from(entry.record.readDigest))) {
         this.diverge('read', entry, { readDigest: hex(actual.readDigest) }, 'a read saw different data', undefined, { readDigest: hex(entry.record.readDigest) });
       } else if (replay.strict && !isDeepStrictEqual(normalize(actual.result), normalize(entry.record.result))) {
@@ -1059,7 +1086,8 @@ class SessionRun {
     try {
       r = live.database.read(body);
     } catch (error) {
-      this.journalAbort(live, error, false);
+      if (isFailStop(error)) this.haltOn(error);
+      else this.journalAbort(live, error, false);
       throw error;
     }
     const record = { kind: 'read-tx' as const, readAtTx: r.readAtTx, readDigest: r.readDigest, result: r.result, error: null, write: false, randomDraws: this.randomDraws() };
@@ -1097,6 +1125,10 @@ class SessionRun {
     try {
       replay.database.attempt(entry.record, body, write);
     } catch (error) {
+      if (isFailStop(error)) {
+        this.haltOn(error);
+        throw error;
+      }
       threw = error ?? new Error('undefined thrown');
     }
     this.step(write ? 'tx' : 'read', 'served', entry, threw === null ? { committed: true } : errorInfo(threw, false));

@@ -40,8 +40,8 @@ export function acquireLock(dir: string): () => void {
 /** Create `file` holding this process's pid and host, atomically; false if it exists. */
 function tryLink(file: string): boolean {
   const tmp = `${file}.${process.pid}.${Date.now()}`;
-  fs.writeFileSync(tmp, `${process.pid}\n${os.hostname()}\n`, { mode: FILE_MODE });
   try {
+    fs.writeFileSync(tmp, `${process.pid}\n${os.hostname()}\n`, { mode: FILE_MODE });
     fs.linkSync(tmp, file); // atomic: fails if the file exists
     return true;
   } catch (error) {

@@ -312,6 +312,17 @@ export class JournalWriter {
     if (this.failure) throw this.failure;
   }
 
+  /**
+   * Wait until the zeros being written ahead of the records (preallocation,
+   * batch and always modes) are durable. A server calls it before it
+   * listens, so that a disk too full for them fails the start, not the first
+   * request.
+   */
+  async preallocated(): Promise<void> {
+    while (this.fill !== null && !this.failure) await this.fill.done;
+    if (this.failure) throw this.failure;
+  }
+
   /** Flush, sync, and release the journal. Safe to call twice. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -85,6 +85,29 @@ export class JournalFailedError extends EnvironmentError {
   }
 }
 
+/**
+ * The live database failed under a transaction: the disk is full, or an I/O
+ * error. It is a cache of the journal, so nothing journaled is lost, but it
+ * can no longer be trusted to match the journal: the server stops (fail-stop)
+ * and the next start rolls the file forward or rebuilds it.
+ */
+export class StoreFailedError extends EnvironmentError {
+  constructor(
+    message: string,
+    readonly path: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, 'E_STORE_FAILED', options);
+  }
+}
+
+/** What stops a recording server: the journal or the live database failed. */
+export type FailStopError = JournalFailedError | StoreFailedError;
+
+export function isFailStop(error: unknown): error is FailStopError {
+  return error instanceof JournalFailedError || error instanceof StoreFailedError;
+}
+
 export function isWindbackError(error: unknown): error is WindbackError {
   return error instanceof WindbackError;
 }

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { Catalog } from '../catalog/index.js';
 import { openJournalWriter, type FileLayer, type JournalReader, type JournalWriter, type Recovery } from '../journal/index.js';
-import { EnvironmentError, JournalFailedError, UsageError } from '../model/errors.js';
+import { EnvironmentError, isFailStop, JournalFailedError, StoreFailedError, UsageError, type FailStopError } from '../model/errors.js';
 import type { Durability, ResponseRecord, SessionId, SessionStartRecord, SessionStatus, Transport } from '../model/records.js';
 import { sessionHistory, type Positioned } from '../executor/history.js';
 import { InputNotJournalableError, journalableInput } from './input-check.js';
@@ -56,7 +56,7 @@ export interface ServerOptions {
   locale?: string;
   segmentBytes?: number;
   /** Called once when the journal stops accepting records (fail-stop). */
-  onFatal?: (error: JournalFailedError) => void;
+  onFatal?: (error: FailStopError) => void;
   log?: (line: string) => void;
   /** The journal writer's file layer (tests inject faults through it). */
   layer?: FileLayer;
@@ -80,7 +80,7 @@ export interface RunningServer {
   resumed: Promise<void>;
   /** Stop accepting, drain in-flight sessions, flush and close the journal. */
   close(): Promise<void>;
-  readonly failed: JournalFailedError | null;
+  readonly failed: FailStopError | null;
 }
 
 const DEFAULT_BODY_LIMIT = 1 << 20;
@@ -88,6 +88,34 @@ const DEFAULT_MAX_RESUMES = 5;
 const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 
 export async function startServer(appEntry: string, options: ServerOptions): Promise<RunningServer> {
+  try {
+    return await start(appEntry, options);
+  } catch (error) {
+    throw startFailure(error, path.resolve(options.journal));
+  }
+}
+
+/** A full disk at start, said as such, whichever file met it; any other error as it is. */
+function startFailure(error: unknown, journalDir: string): unknown {
+  const cause = error instanceof StoreFailedError || error instanceof JournalFailedError ? error.cause : error;
+  const e = cause as { code?: unknown; syscall?: unknown; path?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const where = typeof e?.path === 'string' ? ` writing ${e.path}` : error instanceof StoreFailedError ? ` writing ${error.path}` : '';
+  const intact = 'the journal and everything it acknowledged are intact';
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') {
+    return new EnvironmentError(`cannot start: the disk holding ${journalDir} is full (${code}${where}); free space and start again: ${intact}`, 'E_DISK_FULL', { cause: error });
+  }
+  if (code === 'EFBIG') {
+    return new EnvironmentError(
+      `cannot start: a file in ${journalDir} would pass this process's file-size limit (EFBIG${where}; see ulimit -f); raise it and start again: ${intact}`,
+      'E_FILE_TOO_LARGE',
+      { cause: error },
+    );
+  }
+  return error;
+}
+
+async function start(appEntry: string, options: ServerOptions): Promise<RunningServer> {
   const journalDir = path.resolve(options.journal);
   const durability = options.durability ?? 'batch';
   const log = options.log ?? (() => {});
@@ -128,6 +156,7 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
     );
     const migrations = store.migrate(app.migrations, appliedMigrations);
     await writer.flush();
+    await writer.preallocated();
 
     const lastSessionId = (catalog.db.prepare('SELECT coalesce(max(id), 0) AS id FROM sessions').get() as { id: number }).id;
     const keyPrefix = reader.layout.segments[0].header.journalId.toString('hex').slice(0, 8);
@@ -207,7 +236,7 @@ interface ServerSettings {
   maxResumes: number;
   /** Runs once the journal and the store are closed. */
   afterClose: () => void;
-  onFatal?: (error: JournalFailedError) => void;
+  onFatal?: (error: FailStopError) => void;
   log: (line: string) => void;
 }
 
@@ -215,7 +244,7 @@ class RecordingServer {
   private readonly http: http.Server;
   private readonly inFlight = new Set<Promise<unknown>>();
   private closing = false;
-  failed: JournalFailedError | null = null;
+  failed: FailStopError | null = null;
 
   constructor(
     private readonly app: LoadedApp,
@@ -332,7 +361,7 @@ class RecordingServer {
         const work = resuming.catch((error) => {
           if (error instanceof SessionAbandonedError) return; // shutdown left it open: the next start resumes it again
           this.settings.log(`session ${row.id} could not resume: ${(error as Error).message}`);
-          if (error instanceof JournalFailedError) this.fatal(error);
+          if (isFailStop(error)) this.fatal(error);
         });
         this.inFlight.add(work);
         await work;
@@ -350,7 +379,7 @@ class RecordingServer {
     if (pathname === '/_windback/health') return this.send(res, json(this.failed ? 503 : 200, this.health()));
     if (pathname === '/_windback/metrics') return this.sendText(res, 200, this.metrics(), 'text/plain; version=0.0.4; charset=utf-8');
     if (this.failed || this.closing) {
-      return this.send(res, json(503, { error: { name: 'Unavailable', message: this.failed ? 'the journal stopped accepting records' : 'the server is shutting down' } }));
+      return this.send(res, json(503, { error: { name: 'Unavailable', message: this.failed ? unavailableBecause(this.failed) : 'the server is shutting down' } }));
     }
     if (pathname === '/rpc') return this.jsonRpc(req, res, method);
     if (pathname === '/RPC2') return this.xmlRpc(req, res, method);
@@ -493,9 +522,9 @@ class RecordingServer {
       }
       // Shutdown stopped waiting for it and closed its connection: it stays open in the journal.
       if (error instanceof SessionAbandonedError) return;
-      if (error instanceof JournalFailedError) {
+      if (isFailStop(error)) {
         this.fatal(error);
-        return this.send(res, json(503, { error: { name: 'Unavailable', message: 'the journal stopped accepting records; nothing was acknowledged' } }));
+        return this.send(res, json(503, { error: { name: 'Unavailable', message: `${unavailableBecause(error)}; nothing was acknowledged` } }));
       }
       throw error;
     }
@@ -628,10 +657,11 @@ class RecordingServer {
   /** Set once shutdown closes the journal: appends refused after that are not a failure of the journal. */
   private journalClosing = false;
 
-  private fatal(error: JournalFailedError): void {
+  private fatal(error: FailStopError): void {
     if (this.failed || this.journalClosing) return;
     this.failed = error;
-    this.settings.log(`fatal: ${error.message}`);
+    const next = error instanceof JournalFailedError ? '' : '; the journal holds everything acknowledged, and the next start brings the database up to date from it';
+    this.settings.log(`fatal: ${error.message}${next}`);
     this.settings.onFatal?.(error);
   }
 
@@ -817,4 +847,9 @@ export function resumesInARow(attempts: readonly { reason: 'first' | 'retry' | '
   let n = 0;
   for (let i = attempts.length - 1; i >= 0 && attempts[i].reason === 'resume'; i--) n++;
   return n;
+}
+
+/** Why a fail-stopped server answers 503, in a client's words. */
+function unavailableBecause(error: FailStopError): string {
+  return error instanceof JournalFailedError ? 'the journal stopped accepting records' : 'the live database failed';
 }

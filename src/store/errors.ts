@@ -1,4 +1,4 @@
-import { EXIT, UsageError, WindbackError } from '../model/errors.js';
+import { EXIT, StoreFailedError, UsageError, WindbackError } from '../model/errors.js';
 import type { TxId } from '../model/records.js';
 
 // Store errors. What the caller (app code, a migration, a CLI flag) must change
@@ -63,4 +63,28 @@ export class CorruptSnapshotError extends WindbackError {
   ) {
     super(message);
   }
+}
+
+/**
+ * SQLite's result codes for a failure of the storage under the database, not
+ * of the SQL: the disk is full, an I/O error, a damaged or vanished file, no
+ * memory. Extended codes (SQLITE_IOERR_WRITE, ...) start with these.
+ */
+const STORAGE_FAILURES = ['SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CANTOPEN', 'SQLITE_NOMEM', 'SQLITE_READONLY', 'SQLITE_PROTOCOL', 'SQLITE_NOLFS'];
+
+/** Is this an error of the storage under the database (STORAGE_FAILURES) rather than of the SQL? */
+export function isStorageFailure(error: unknown): boolean {
+  if (error === null || typeof error !== 'object' || (error as { name?: unknown }).name !== 'SqliteError') return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string') return false;
+  for (const prefix of STORAGE_FAILURES) {
+    if (code === prefix || code.startsWith(`${prefix}_`)) return true;
+  }
+  return false;
+}
+
+/** The StoreFailedError for a storage failure of the database in `file`. */
+export function storeFailed(file: string, error: unknown): StoreFailedError {
+  const e = error as { message?: unknown; code?: unknown };
+  return new StoreFailedError(`the database ${file} failed: ${String(e.message ?? error)} (${String(e.code ?? 'unknown')})`, file, { cause: error });
 }

@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
+import { StoreFailedError } from '../model/errors.js';
 import type { RowChange, TxId } from '../model/records.js';
 import { ChangeCapture } from './capture.js';
-import { CorruptSnapshotError, STORE_ERROR, StoreDivergedError, TxOrderError, storeUsageError } from './errors.js';
+import { CorruptSnapshotError, isStorageFailure, STORE_ERROR, StoreDivergedError, storeFailed, TxOrderError, storeUsageError } from './errors.js';
 import { datasyncFile, fsyncDir, parentDir, removeDatabaseFiles, sha256OfFile, sha256OfFileSync } from './files.js';
 import { dumpDatabase } from './logical.js';
 import { META_TABLE, RESERVED_PREFIX, isInternalName, readUserTables, readUserTriggers, type UserTrigger } from './schema.js';
@@ -107,6 +108,8 @@ export class SqliteStore implements Store {
   private _lastAbort: AbortedTx | null = null;
   private fkOn: boolean;
   private closed = false;
+  /** Set by the first storage failure (failureOf): every later call fails with it. */
+  private failure: StoreFailedError | null = null;
   private readonly capture: ChangeCapture;
   private readonly cache: StatementCache;
   private readonly scratch = new DigestScratch();
@@ -203,7 +206,7 @@ export class SqliteStore implements Store {
 
     this.writeTx = db.transaction((ctx: TxContext, txId: TxId, fn: (db: TxDb) => unknown, beforeCommit: ((r: WriteResult<unknown>) => void) | undefined) => {
       const sequence = this.capture.sequenceState();
-      const value = fn(ctx.handle);
+      const value = ctx.runApp(fn);
       refuseThenable(value, 'write()');
       ctx.closeIterators();
       const result = cloneResult(value, 'write()');
@@ -217,7 +220,7 @@ export class SqliteStore implements Store {
     });
 
     const readBody = (ctx: TxContext, fn: (db: TxDb) => unknown): ReadResult<unknown> => {
-      const value = fn(ctx.handle);
+      const value = ctx.runApp(fn);
       refuseThenable(value, 'read()');
       ctx.closeIterators();
       const result = cloneResult(value, 'read()');
@@ -272,6 +275,7 @@ export class SqliteStore implements Store {
 
   write<T>(txId: TxId, fn: (db: TxDb) => T, beforeCommit?: (result: WriteResult<T>) => void): WriteResult<T> {
     this.enter('write()');
+    let ctx: TxContext | null = null;
     try {
       this.checkOrder(txId, 'write()');
       this.restoreLost();
@@ -283,7 +287,7 @@ export class SqliteStore implements Store {
         this.beginOuter.run();
         this.outer = true;
       }
-      const ctx = new TxContext(this.db, this.cache, 'write', this.options.safeIntegers ?? false, this.scratch, this.capture);
+      ctx = new TxContext(this.db, this.cache, 'write', this.options.safeIntegers ?? false, this.scratch, this.capture);
       try {
         // Inside the outer transaction, better-sqlite3 makes this a savepoint.
         const out = this.writeTx.immediate(ctx, txId, fn as (db: TxDb) => unknown, beforeCommit as ((r: WriteResult<unknown>) => void) | undefined) as WriteResult<T>;
@@ -297,9 +301,26 @@ export class SqliteStore implements Store {
       } finally {
         ctx.close();
       }
+    } catch (error) {
+      throw this.failureOf(error, ctx);
     } finally {
       this.busy = null;
     }
+  }
+
+  /**
+   * The error a failed call ends with: a storage failure (a full disk, an
+   * I/O error) met by the store's own statements or by the transaction's,
+   * as a StoreFailedError that every later call fails with too (the file no
+   * longer matches what this store knows of it); anything else as it is,
+   * an error the transaction's function threw included.
+   */
+  private failureOf(error: unknown, ctx: TxContext | null): unknown {
+    if (error instanceof StoreFailedError) return error;
+    const storage = ctx?.storageFailure ?? (ctx?.appThrew !== true && isStorageFailure(error) ? error : null);
+    if (storage === null) return error;
+    this.failure ??= storeFailed(this.file, storage);
+    return this.failure;
   }
 
   /** Commit the outer transaction of deferred commits, if one is open. */
@@ -345,11 +366,12 @@ export class SqliteStore implements Store {
 
   read<T>(fn: (db: TxDb) => T): ReadResult<T> {
     this.enter('read()');
+    let ctx: TxContext | null = null;
     try {
       this.restoreLost();
       this.setForeignKeys(true);
       this._lastAbort = null;
-      const ctx = new TxContext(this.db, this.cache, 'read', this.options.safeIntegers ?? false, this.scratch);
+      ctx = new TxContext(this.db, this.cache, 'read', this.options.safeIntegers ?? false, this.scratch);
       try {
         const body = fn as (db: TxDb) => unknown;
         return (this.readBody !== null ? this.readBody(ctx, body) : this.readTx.deferred(ctx, body)) as ReadResult<T>;
@@ -360,6 +382,8 @@ export class SqliteStore implements Store {
       } finally {
         ctx.close();
       }
+    } catch (error) {
+      throw this.failureOf(error, ctx);
     } finally {
       this.busy = null;
     }
@@ -372,6 +396,8 @@ export class SqliteStore implements Store {
       this.settle();
       this.withoutForeignKeys(() => this.applyTx.immediate(txId, changes));
       this._lastAppliedTx = txId;
+    } catch (error) {
+      throw this.failureOf(error, null);
     } finally {
       this.busy = null;
     }
@@ -414,6 +440,8 @@ export class SqliteStore implements Store {
       this.userTriggers = readUserTriggers(this.db);
       this._lastAppliedTx = txId;
       return result;
+    } catch (error) {
+      throw this.failureOf(error, null);
     } finally {
       this.busy = null;
     }
@@ -446,6 +474,7 @@ export class SqliteStore implements Store {
       try {
         db.exec(statement);
       } catch (error) {
+        if (isStorageFailure(error)) throw error;
         throw storeUsageError(STORE_ERROR.sql, `migration "${name}", statement ${i + 1} failed: ${(error as Error).message}: ${statement}`);
       }
     });
@@ -632,7 +661,8 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     if (this.busy !== null) throw storeUsageError(STORE_ERROR.busy, `cannot close the store while ${this.busy} is running`);
     try {
-      this.settle();
+      // After a storage failure nothing more is written: closing rolls back what is open.
+      if (this.failure === null) this.settle();
     } catch {
       // The file stays behind its journal, as after a crash: the next open rolls it forward.
     }
@@ -649,6 +679,7 @@ export class SqliteStore implements Store {
 
   private assertIdle(what: string): void {
     this.assertOpen();
+    if (this.failure !== null) throw this.failure;
     if (this.busy !== null) {
       throw storeUsageError(STORE_ERROR.busy, `${what} called while ${this.busy} is running: the store runs one transaction at a time`);
     }

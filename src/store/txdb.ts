@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { STORE_ERROR, storeUsageError } from './errors.js';
+import { isStorageFailure, STORE_ERROR, storeUsageError } from './errors.js';
 import { DigestScratch, ReadDigest, SHAPE, statementHeader } from './digest.js';
 import { RESERVED_PREFIX } from './schema.js';
 import { insertEvidence, leadingKeyword } from './sql-text.js';
@@ -89,6 +89,10 @@ function isRowidMark(rowid: number | bigint): boolean {
 
 export class TxContext {
   private closed = false;
+  /** The first storage failure a statement met (statementFailed), or null. */
+  storageFailure: unknown = null;
+  /** The transaction's function threw (runApp): its error is the app's, not the store's. */
+  appThrew = false;
   readonly digest: ReadDigest;
   /** Iterators still open (made on the first iterate(): most transactions never iterate). */
   private openIterators: Set<IterableIterator<unknown>> | null = null;
@@ -111,6 +115,32 @@ export class TxContext {
   markLastRowid(): void {
     if (this.rowidMark === null) throw new TypeError('this transaction cannot tell inserts apart: its store has no change capture');
     this.rowidMark.markLastRowid();
+  }
+
+  /**
+   * Run the transaction's function. A storage failure one of its statements
+   * met fails it, whatever the function made of the error.
+   */
+  runApp(fn: (db: TxDb) => unknown): unknown {
+    let value: unknown;
+    try {
+      value = fn(this.handle);
+    } catch (error) {
+      if (this.storageFailure === null) this.appThrew = true;
+      throw error;
+    }
+    if (this.storageFailure !== null) throw this.storageFailure;
+    return value;
+  }
+
+  /**
+   * A statement failed: the read digest records it, and a storage failure (a
+   * full disk, an I/O error) is kept, so that the transaction fails with it
+   * even if the app catches the error and goes on.
+   */
+  statementFailed(digest: ReadDigest, error: unknown): void {
+    digest.failure(errorCode(error));
+    if (this.storageFailure === null && isStorageFailure(error)) this.storageFailure = error;
   }
 
   check(): void {
@@ -141,6 +171,10 @@ export class TxContext {
     try {
       entry = cached ?? this.cache.get(sql, keyword);
     } catch (error) {
+      if (isStorageFailure(error)) {
+        this.storageFailure ??= error;
+        throw error;
+      }
       throw storeUsageError(STORE_ERROR.sql, `cannot prepare SQL: ${(error as Error).message}: ${sql}`);
     }
     if (entry.mentionsReserved) {
@@ -276,7 +310,7 @@ class TxStatementImpl implements TxStatement {
     try {
       result = stmt.run(...params);
     } catch (error) {
-      digest.failure(errorCode(error));
+      this.ctx.statementFailed(digest, error);
       throw error;
     }
     const inserted = evidence === 'changes' ? result.changes > 0 : evidence === 'mark' && result.changes > 0 && !isRowidMark(result.lastInsertRowid);
@@ -292,7 +326,7 @@ class TxStatementImpl implements TxStatement {
     try {
       row = stmt.get(...params);
     } catch (error) {
-      digest.failure(errorCode(error));
+      this.ctx.statementFailed(digest, error);
       throw error;
     }
     if (row !== undefined) digest.row(row, this.shape);
@@ -307,7 +341,7 @@ class TxStatementImpl implements TxStatement {
     try {
       rows = stmt.all(...params);
     } catch (error) {
-      digest.failure(errorCode(error));
+      this.ctx.statementFailed(digest, error);
       throw error;
     }
     for (let i = 0; i < rows.length; i++) digest.row(rows[i], this.shape);
@@ -323,7 +357,7 @@ class TxStatementImpl implements TxStatement {
     try {
       inner = stmt.iterate(...params);
     } catch (error) {
-      digest.failure(errorCode(error));
+      this.ctx.statementFailed(digest, error);
       throw error;
     }
     const ctx = this.ctx;
@@ -345,7 +379,7 @@ class TxStatementImpl implements TxStatement {
         } catch (error) {
           done = true;
           ctx.untrackIterator(wrapper);
-          digest.failure(errorCode(error));
+          ctx.statementFailed(digest, error);
           throw error;
         }
         if (step.done) {
