@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Flags } from '@oclif/core';
 import { reportError } from './errors.js';
@@ -69,6 +70,22 @@ export abstract class ReplayCommand<T> extends Command {
   /** --json even when parsing failed before oclif knew about it. */
   private jsonRequested(): boolean {
     return this.argv.includes('--json') || this.jsonEnabled();
+  }
+}
+
+/**
+ * Whether `file` is this process's standard output: `--out /dev/stdout`, or
+ * the very file stdout is redirected to. A command that writes its result
+ * there says what it did on stderr, so that the output stays what was asked
+ * for (`replay export --out /dev/stdout | jq`).
+ */
+export function isStandardOutput(file: string): boolean {
+  try {
+    const out = fs.fstatSync(1);
+    const target = fs.statSync(file);
+    return out.dev === target.dev && out.ino === target.ino;
+  } catch {
+    return false;
   }
 }
 

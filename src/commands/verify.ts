@@ -1,6 +1,7 @@
+import * as path from 'node:path';
 import { Flags } from '@oclif/core';
 import type { VerifyResult } from '../services/verify.js';
-import { ReplayCommand } from './base.js';
+import { isStandardOutput, ReplayCommand } from './base.js';
 
 export default class Verify extends ReplayCommand<VerifyResult> {
   static override summary = 'Replay every recorded session and fail if any would change (the CI job).';
@@ -37,16 +38,18 @@ export default class Verify extends ReplayCommand<VerifyResult> {
       junit: flags.junit,
       githubAnnotations: process.env.GITHUB_ACTIONS === 'true',
     });
-    // Under --json, stdout is the JSON document alone; the runner reads workflow commands on stderr too.
-    const annotations = this.jsonEnabled() ? process.stderr : process.stdout;
-    for (const line of report.annotations) annotations.write(`${line}\n`);
+    // Under --json, stdout is the JSON document alone, and with --junit /dev/stdout
+    // the report alone; the runner reads workflow commands on stderr too.
+    const reportOnStdout = flags.junit !== undefined && isStandardOutput(path.resolve(flags.junit));
+    const out = this.jsonEnabled() || reportOnStdout ? process.stderr : process.stdout;
+    for (const line of report.annotations) out.write(`${line}\n`);
     if (!this.jsonEnabled()) {
       for (const f of report.failures) {
         const d = f.divergence!;
         const where = d.location ? ` at ${d.location.file}:${d.location.line}` : '';
-        this.log(`DIVERGED session ${f.session}: step ${d.step} (${d.kind})${where}: ${d.message}`);
+        out.write(`DIVERGED session ${f.session}: step ${d.step} (${d.kind})${where}: ${d.message}\n`);
       }
-      this.log(`${report.sessions} sessions replayed: ${report.passed} equal, ${report.diverged} diverged`);
+      out.write(`${report.sessions} sessions replayed: ${report.passed} equal, ${report.diverged} diverged\n`);
     }
     if (report.diverged > 0) this.exitCode = 1;
     const { sessions, passed, diverged, failures } = report;
