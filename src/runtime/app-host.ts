@@ -41,11 +41,19 @@ export interface LoadOptions {
   config?: Record<string, unknown>;
 }
 
-/** Bundle an app from its entry file and keep the bundle in the journal. */
-export async function loadApp(entry: string, options: LoadOptions): Promise<LoadedApp> {
+/**
+ * Bundle an app from its entry file and load it, without touching the journal
+ * directory: an entry that is missing or does not load is refused before the
+ * journal is created. keepApp() then stores the bundle in the journal.
+ */
+export async function loadApp(entry: string, options: Omit<LoadOptions, 'journalDir'>): Promise<LoadedApp> {
   const bundle = await bundleApp(entry);
-  storeBundle(options.journalDir, bundle);
   return describe(bundle, options);
+}
+
+/** Keep a loaded app's bundle (and source map) in the journal directory, under its code version. */
+export function keepApp(journalDir: string, app: LoadedApp): void {
+  storeBundle(journalDir, app.bundle);
 }
 
 /** Load a recorded code version from the journal directory. */
@@ -53,7 +61,7 @@ export function loadRecordedApp(codeVersion: string, options: LoadOptions): Load
   return describe(loadStoredBundle(options.journalDir, codeVersion), options);
 }
 
-function describe(bundle: AppBundle, options: LoadOptions): LoadedApp {
+function describe(bundle: AppBundle, options: Omit<LoadOptions, 'journalDir'>): LoadedApp {
   const realm = CodeRealm.create(bundle, { timeZone: options.timeZone, locale: options.locale });
   let definition: AppDefinition;
   try {
@@ -108,7 +116,7 @@ function mergeConfig(defaults: unknown, overrides: Record<string, unknown> | und
 }
 
 /** Loading the module to read its definition consumes no journaled values. */
-function inspectionBridge(options: LoadOptions): SessionBridge {
+function inspectionBridge(options: Omit<LoadOptions, 'journalDir'>): SessionBridge {
   return {
     timeZone: options.timeZone,
     locale: options.locale,

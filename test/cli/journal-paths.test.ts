@@ -70,6 +70,25 @@ describe('replay record, where it cannot start', () => {
   });
 });
 
+describe('replay record, given an app it cannot load', () => {
+  it('a missing entry, or one that does not load: exit 2, one line, and the journal it would have created is not there', () => {
+    const dir = tmp('no-app');
+    const journal = path.join(dir, 'journal');
+    const missing = path.join(dir, 'app.tx');
+    const r = replay(['record', missing, '--port', '0', '--journal', journal]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(oneLine(r)).toBe(`replay: app entry not found: ${missing}`);
+    expect(fs.existsSync(journal)).toBe(false);
+
+    const broken = path.join(dir, 'broken.ts');
+    fs.writeFileSync(broken, "import * as fs from 'node:fs';\nimport { defineApp } from 'windback';\nexport default defineApp({ name: 'x', migrations: [], kinds: { async a() { return fs !== null; } } });\n");
+    const b = replay(['record', broken, '--port', '0', '--journal', journal]);
+    expect(b.code, b.stderr).toBe(2);
+    expect(oneLine(b)).toMatch(/^replay: the app in .*broken\.ts does not load: .*require\('node:fs'\) is not deterministic/);
+    expect(fs.existsSync(journal)).toBe(false);
+  });
+});
+
 describe('the reading commands, given a --journal that is no journal directory', () => {
   it('a regular file: exit 3, one line saying it is not a directory; a missing directory: exit 3, saying so', () => {
     const file = path.join(tmp('file'), 'journal');
