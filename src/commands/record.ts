@@ -38,7 +38,7 @@ export default class RecordCommand extends ReplayCommand<RecordResult> {
     }),
     'max-body': Flags.integer({ summary: 'Largest request body, in bytes.', default: 1 << 20, min: 1 }),
     config: Flags.string({ summary: 'JSON object merged over the app\'s default config.' }),
-    'journal-secrets': Flags.boolean({ summary: 'Also journal Authorization and Cookie headers.' }),
+    'journal-secrets': Flags.boolean({ summary: 'Also journal the Authorization, Proxy-Authorization and Cookie headers.' }),
     'drain-timeout': Flags.integer({
       summary: 'On SIGTERM or SIGINT, wait at most this many ms for in-flight sessions.',
       description: 'Sessions still running when it expires are left open in the journal and resumed at the next start.',

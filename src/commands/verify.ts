@@ -14,8 +14,8 @@ export default class Verify extends ReplayCommand<VerifyResult> {
   ];
   static override flags = {
     kind: Flags.string({ summary: 'Only sessions of this kind.' }),
-    'from-tx': Flags.string({ summary: 'Only sessions that started after this transaction or later.' }),
-    'to-tx': Flags.string({ summary: 'Only sessions that started after this transaction or earlier.' }),
+    'from-tx': Flags.string({ summary: 'Only sessions whose startedAfterTx (the last transaction committed when they began) is at least this.' }),
+    'to-tx': Flags.string({ summary: 'Only sessions whose startedAfterTx is at most this.' }),
     code: Flags.string({ summary: 'Replay with this app entry instead of the recorded code.' }),
     strict: Flags.boolean({ summary: 'Compare every value, digest and checkpoint (default for recorded code).', allowNo: true }),
     jobs: Flags.integer({ summary: 'Worker threads.', default: 1, min: 1, max: 64 }),
