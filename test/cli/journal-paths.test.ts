@@ -103,4 +103,17 @@ describe('the reading commands, given a --journal that is no journal directory',
       expect(oneLine(m)).toBe(`replay: no journal at ${missing}: the directory does not exist`);
     }
   });
+
+  it('none named, and no ./.windback: the line says where the default is and how to name one', () => {
+    const cwd = tmp('elsewhere');
+    const fallback = path.join(fs.realpathSync(cwd), '.windback');
+    for (const args of [['info'], ['sessions'], ['wind', '--tx', '1']]) {
+      const r = replay(args, { cwd });
+      expect(r.code, `${args[0]}: ${r.stderr}`).toBe(3);
+      expect(oneLine(r)).toBe(`replay: no journal at ${fallback}: the directory does not exist (the default, ./.windback: give --journal <dir> or set REPLAY_JOURNAL)`);
+    }
+    // Named by REPLAY_JOURNAL: the plain line.
+    const named = replay(['info'], { cwd, env: { REPLAY_JOURNAL: path.join(cwd, 'j') } });
+    expect(oneLine(named)).toBe(`replay: no journal at ${path.join(cwd, 'j')}: the directory does not exist`);
+  });
 });
