@@ -42,13 +42,17 @@ export interface LoadOptions {
 }
 
 /**
- * Bundle an app from its entry file and load it, without touching the journal
- * directory: an entry that is missing or does not load is refused before the
- * journal is created. keepApp() then stores the bundle in the journal.
+ * Bundle an app from its entry file, load it, and keep the bundle in the
+ * journal directory when one is given. Without one nothing is written: the
+ * server loads the app before it opens the journal, so that an entry that is
+ * missing or does not load is refused before the journal is created, and
+ * keeps the bundle with keepApp() once the journal is open.
  */
-export async function loadApp(entry: string, options: Omit<LoadOptions, 'journalDir'>): Promise<LoadedApp> {
+export async function loadApp(entry: string, options: Omit<LoadOptions, 'journalDir'> & { journalDir?: string }): Promise<LoadedApp> {
   const bundle = await bundleApp(entry);
-  return describe(bundle, options);
+  const app = describe(bundle, options);
+  if (options.journalDir !== undefined) keepApp(options.journalDir, app);
+  return app;
 }
 
 /** Keep a loaded app's bundle (and source map) in the journal directory, under its code version. */
