@@ -70,8 +70,35 @@ function count(op: BankOp, outcome: CallOutcome): void {
   else o.refused++;
 }
 
+/**
+ * Why the demo must not delete `dir` to record afresh, or null when it may:
+ * REPLAY_JOURNAL may name a journal of the user's own (set in the shell to
+ * investigate it), which a demo must never wipe. ./.windback, in this
+ * repository, is the demo's; so is a directory that holds nothing, or a
+ * journal of the demo's bank app.
+ */
+function refusesToReplace(dir: string): string | null {
+  if (!process.env.REPLAY_JOURNAL || !fs.existsSync(dir)) return null;
+  if (!fs.statSync(dir).isDirectory()) return 'it is not a directory';
+  if (fs.readdirSync(dir).length === 0) return null;
+  try {
+    for (const { record } of JournalReader.open(dir).records()) {
+      if (record.kind === 'process-start') return record.app === 'bank' ? null : `it holds a journal of the app "${record.app}"`;
+    }
+  } catch {
+    // Not a journal, or a damaged one: not the demo's to delete.
+  }
+  return 'it holds something other than a journal the demo recorded';
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
+  const refusal = refusesToReplace(journal);
+  if (refusal !== null) {
+    console.error(`demo: REPLAY_JOURNAL names ${journal}, and ${refusal}; the demo records into a fresh journal and would delete it. Unset REPLAY_JOURNAL (the demo then uses ./.windback) or point it at a new directory.`);
+    process.exitCode = 2;
+    return;
+  }
   fs.rmSync(journal, { recursive: true, force: true });
   fs.mkdirSync(journal, { recursive: true });
   const stub = (running.stub = await startStub(0));

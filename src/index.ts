@@ -18,3 +18,6 @@ export { openJournal, type OpenJournal } from './services/journal-access.js';
 export { replaySession, RealmCache, type ReplayOptions, type ReplayResult, type ReplayObserver, type ReplayStep } from './replay/engine.js';
 export { Stepper, type StepState, type StepperOptions, type RecordedStep } from './replay/stepper.js';
 export type { Divergence } from './executor/types.js';
+
+// Record from code: what `replay record` runs, in your own process (docs/server.md).
+export { startServer, type ServerOptions, type RunningServer } from './runtime/server.js';

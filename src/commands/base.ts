@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, Flags } from '@oclif/core';
 import { reportError } from './errors.js';
@@ -32,7 +33,11 @@ export abstract class ReplayCommand<T> extends Command {
   }
 
   protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
-    const report = reportError(error);
+    let report = reportError(error);
+    // No journal where none was named: say where the default is and how to name one.
+    if (report.code === 'E_NOT_A_JOURNAL' && this.journalDefaulted()) {
+      report = { ...report, message: `${report.message} (the default, ./${DEFAULT_JOURNAL}: give --journal <dir> or set REPLAY_JOURNAL)` };
+    }
     process.exitCode = report.exitCode;
     // A flag error means parse() threw; oclif would then also warn that the
     // command "did not parse its arguments" (outside production). One line is enough.
@@ -66,9 +71,31 @@ export abstract class ReplayCommand<T> extends Command {
     process.stdout.write(`${JSON.stringify(json, jsonValue, 2)}\n`);
   }
 
+  /** Neither --journal (-j) nor REPLAY_JOURNAL was given. */
+  private journalDefaulted(): boolean {
+    if (process.env.REPLAY_JOURNAL !== undefined && process.env.REPLAY_JOURNAL !== '') return false;
+    return !this.argv.some((a) => a === '--journal' || a.startsWith('--journal=') || /^-j/.test(a));
+  }
+
   /** --json even when parsing failed before oclif knew about it. */
   private jsonRequested(): boolean {
     return this.argv.includes('--json') || this.jsonEnabled();
+  }
+}
+
+/**
+ * Whether `file` is this process's standard output: `--out /dev/stdout`, or
+ * the very file stdout is redirected to. A command that writes its result
+ * there says what it did on stderr, so that the output stays what was asked
+ * for (`replay export --out /dev/stdout | jq`).
+ */
+export function isStandardOutput(file: string): boolean {
+  try {
+    const out = fs.fstatSync(1);
+    const target = fs.statSync(file);
+    return out.dev === target.dev && out.ino === target.ino;
+  } catch {
+    return false;
   }
 }
 

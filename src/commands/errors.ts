@@ -62,7 +62,7 @@ export function usageLine(text: string): string {
   if (/^Missing \d+ required args?:?$/.test(head)) {
     const names = rest.map((r) => {
       const [name, ...description] = r.split(/\s{2,}/);
-      return description.length > 0 ? `<${name}> (${description.join(' ').replace(/\.$/, '').toLowerCase()})` : `<${name}>`;
+      return description.length > 0 ? `<${name}> (${lowerFirst(description.join(' ').replace(/\.$/, ''))})` : `<${name}>`;
     });
     return names.length > 0 ? `missing required argument${names.length === 1 ? '' : 's'} ${names.join(', ')}` : lowerFirst(head.replace(/:$/, ''));
   }

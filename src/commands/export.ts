@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { exportTrace, type ExportResult } from '../services/export.js';
-import { ReplayCommand } from './base.js';
+import { isStandardOutput, ReplayCommand } from './base.js';
 
 export default class Export extends ReplayCommand<ExportResult> {
   static override summary = 'Export sessions and their steps as a timeline (Chrome trace format).';
@@ -22,7 +22,12 @@ export default class Export extends ReplayCommand<ExportResult> {
   async run(): Promise<ExportResult> {
     const { flags } = await this.parse(Export);
     const result = exportTrace({ journal: this.journalDir(flags), format: flags.format, out: flags.out, kind: flags.kind, since: flags.since, until: flags.until, limit: flags.limit });
-    if (!this.jsonEnabled()) this.log(`wrote ${result.out}: ${result.sessions} sessions, ${result.events} events; open it in https://ui.perfetto.dev or chrome://tracing`);
+    if (!this.jsonEnabled()) {
+      const line = `wrote ${result.out}: ${result.sessions} sessions, ${result.events} events; open it in https://ui.perfetto.dev or chrome://tracing`;
+      // The trace itself went to stdout: the line goes beside it, not into it.
+      if (isStandardOutput(result.out)) process.stderr.write(`${line}\n`);
+      else this.log(line);
+    }
     return result;
   }
 }

@@ -199,11 +199,19 @@ export function formatWind(r: WindResult): string {
   lines.push(
     '',
     chalk.dim('next:'),
-    chalk.dim(`  replay show ${example ? example.id : '<id>'}          the session's records`),
-    chalk.dim(`  replay state --tx ${Math.max(0, r.tx - 1)}   the database just before tx ${r.tx}`),
-    chalk.dim(`  replay wind --tx ${r.tx > 1 ? r.tx - 1 : r.tx + 1}    one transaction ${r.tx > 1 ? 'earlier' : 'later'}`),
+    ...hints([
+      [`replay show ${example ? example.id : '<id>'}`, "the session's records"],
+      [`replay state --tx ${Math.max(0, r.tx - 1)}`, `the database just before tx ${r.tx}`],
+      [`replay wind --tx ${r.tx > 1 ? r.tx - 1 : r.tx + 1}`, `one transaction ${r.tx > 1 ? 'earlier' : 'later'}`],
+    ]),
   );
   return lines.join('\n');
+}
+
+/** Commands to try next, their explanations in one column. */
+function hints(rows: [string, string][]): string[] {
+  const width = Math.max(...rows.map(([command]) => command.length));
+  return rows.map(([command, what]) => chalk.dim(`  ${command.padEnd(width)}   ${what}`));
 }
 
 // --- repair -------------------------------------------------------------------
@@ -224,7 +232,7 @@ export function formatRepair(r: RepairResult): string {
   const l = r.lost;
   const txs = l.transactions === 0 ? 'no write transactions' : `${l.transactions} write transaction${l.transactions === 1 ? '' : 's'} (tx ${l.firstTx} to ${l.lastTx})`;
   const lose = `${l.records.toLocaleString('en-US')} readable record${l.records === 1 ? '' : 's'} of ${l.sessions.toLocaleString('en-US')} session${l.sessions === 1 ? '' : 's'}, ${txs}, ${formatBytes(l.bytes)} in all (${formatBytes(l.unreadableBytes)} unreadable)`;
-  lines.push(`${r.truncated ? 'lost' : 'would lose'}  ${l.bytes === 0 ? 'nothing' : lose}`);
+  lines.push(`${(r.truncated ? 'lost' : 'would lose').padEnd(10)}  ${l.bytes === 0 ? 'nothing' : lose}`);
   if (r.truncated) {
     lines.push(chalk.green(`Truncated the journal at position ${r.newEnd}.`));
     if (r.removedSegments.length > 0) lines.push(`removed     ${r.removedSegments.join(', ')}`);

@@ -12,6 +12,8 @@ export async function main(argv: string[], binUrl: string): Promise<void> {
   // would otherwise look for TypeScript sources and warn on every run.
   settings.enableAutoTranspile = false;
   const output = guardOutput();
+  // `replay help` and `replay help <command>`, as many CLIs have it: the same as --help.
+  if (argv[0] === 'help') argv = [...argv.slice(1), '--help'];
   try {
     await run(argv, binUrl);
     await output.flush();

@@ -17,7 +17,7 @@ export default class RecordCommand extends ReplayCommand<RecordResult> {
     '<%= config.bin %> record fixtures/apps/bank/app.ts --port 8080',
     '<%= config.bin %> record app.ts --durability always --snapshot-every 500 --config \'{"fraudUrl":"http://127.0.0.1:7412"}\'',
   ];
-  static override args = { app: Args.string({ required: true, description: 'The app entry file (TypeScript or JavaScript).' }) };
+  static override args = { app: Args.string({ required: true, description: 'The app entry file, TypeScript or JavaScript.' }) };
   static override flags = {
     port: Flags.integer({ summary: 'Port to listen on (0 picks a free one).', default: 8080, min: 0, max: 65535 }),
     host: Flags.string({ summary: 'Address to listen on.', default: '127.0.0.1' }),
@@ -38,7 +38,7 @@ export default class RecordCommand extends ReplayCommand<RecordResult> {
     }),
     'max-body': Flags.integer({ summary: 'Largest request body, in bytes.', default: 1 << 20, min: 1 }),
     config: Flags.string({ summary: 'JSON object merged over the app\'s default config.' }),
-    'journal-secrets': Flags.boolean({ summary: 'Also journal Authorization and Cookie headers.' }),
+    'journal-secrets': Flags.boolean({ summary: 'Also journal the Authorization, Proxy-Authorization and Cookie headers.' }),
     'drain-timeout': Flags.integer({
       summary: 'On SIGTERM or SIGINT, wait at most this many ms for in-flight sessions.',
       description: 'Sessions still running when it expires are left open in the journal and resumed at the next start.',

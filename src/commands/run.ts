@@ -31,9 +31,8 @@ export default class Run extends ReplayCommand<RunResult> {
     if (flags.inspect) {
       const { openInspector } = await import('../services/inspect.js');
       inspector = openInspector(flags['inspect-address']);
-      process.stderr.write(
-        `Debugger listening on ${inspector.url}\nOpen in Chrome: ${inspector.devtoolsUrl}\nor attach VS Code (docs/debugging.md). Waiting for a debugger...\n`,
-      );
+      // Node itself has just printed "Debugger listening on <ws url>".
+      process.stderr.write(`Open in Chrome: ${inspector.devtoolsUrl}\nor attach VS Code (docs/debugging.md). Waiting for a debugger...\n`);
       inspector.waitForDebugger();
     }
     let result: RunResult;

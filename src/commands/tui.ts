@@ -36,7 +36,7 @@ export default class Tui extends ReplayCommand<void> {
   async run(): Promise<void> {
     const { flags } = await this.parse(Tui);
     if (!process.stdin.isTTY || !process.stdout.isTTY) {
-      throw new UsageError('replay tui needs an interactive terminal (stdin and stdout must be a TTY); in scripts use `replay show <session>`, `replay wind --tx N` or `replay run <session>`');
+      throw new UsageError('the TUI needs an interactive terminal (stdin and stdout must be a TTY); in scripts use `replay show <session>`, `replay wind --tx N` or `replay run <session>`');
     }
     // ink decides when it is first imported whether it runs "in CI" (CI or
     // CONTINUOUS_INTEGRATION set) and then draws nothing until exit. A person

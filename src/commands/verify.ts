@@ -1,6 +1,7 @@
+import * as path from 'node:path';
 import { Flags } from '@oclif/core';
 import type { VerifyResult } from '../services/verify.js';
-import { ReplayCommand } from './base.js';
+import { isStandardOutput, ReplayCommand } from './base.js';
 
 export default class Verify extends ReplayCommand<VerifyResult> {
   static override summary = 'Replay every recorded session and fail if any would change (the CI job).';
@@ -13,8 +14,8 @@ export default class Verify extends ReplayCommand<VerifyResult> {
   ];
   static override flags = {
     kind: Flags.string({ summary: 'Only sessions of this kind.' }),
-    'from-tx': Flags.string({ summary: 'Only sessions that started after this transaction or later.' }),
-    'to-tx': Flags.string({ summary: 'Only sessions that started after this transaction or earlier.' }),
+    'from-tx': Flags.string({ summary: 'Only sessions whose startedAfterTx (the last transaction committed when they began) is at least this.' }),
+    'to-tx': Flags.string({ summary: 'Only sessions whose startedAfterTx is at most this.' }),
     code: Flags.string({ summary: 'Replay with this app entry instead of the recorded code.' }),
     strict: Flags.boolean({ summary: 'Compare every value, digest and checkpoint (default for recorded code).', allowNo: true }),
     jobs: Flags.integer({ summary: 'Worker threads.', default: 1, min: 1, max: 64 }),
@@ -37,16 +38,18 @@ export default class Verify extends ReplayCommand<VerifyResult> {
       junit: flags.junit,
       githubAnnotations: process.env.GITHUB_ACTIONS === 'true',
     });
-    // Under --json, stdout is the JSON document alone; the runner reads workflow commands on stderr too.
-    const annotations = this.jsonEnabled() ? process.stderr : process.stdout;
-    for (const line of report.annotations) annotations.write(`${line}\n`);
+    // Under --json, stdout is the JSON document alone, and with --junit /dev/stdout
+    // the report alone; the runner reads workflow commands on stderr too.
+    const reportOnStdout = flags.junit !== undefined && isStandardOutput(path.resolve(flags.junit));
+    const out = this.jsonEnabled() || reportOnStdout ? process.stderr : process.stdout;
+    for (const line of report.annotations) out.write(`${line}\n`);
     if (!this.jsonEnabled()) {
       for (const f of report.failures) {
         const d = f.divergence!;
         const where = d.location ? ` at ${d.location.file}:${d.location.line}` : '';
-        this.log(`DIVERGED session ${f.session}: step ${d.step} (${d.kind})${where}: ${d.message}`);
+        out.write(`DIVERGED session ${f.session}: step ${d.step} (${d.kind})${where}: ${d.message}\n`);
       }
-      this.log(`${report.sessions} sessions replayed: ${report.passed} equal, ${report.diverged} diverged`);
+      out.write(`${report.sessions} sessions replayed: ${report.passed} equal, ${report.diverged} diverged\n`);
     }
     if (report.diverged > 0) this.exitCode = 1;
     const { sessions, passed, diverged, failures } = report;

@@ -148,7 +148,7 @@ export class StateCache {
 export function checkRange(catalog: Catalog, tx: TxId): void {
   const last = catalog.lastTx;
   if (!Number.isInteger(tx) || tx < 0 || tx > last) {
-    throw new OutOfRangeError(last === 0 ? `transaction ${tx} is out of range: the journal holds no transactions` : `transaction ${tx} is out of range: the journal holds 1 to ${last}`);
+    throw new OutOfRangeError(last === 0 ? `tx ${tx} is out of range: the journal holds no transactions` : `tx ${tx} is out of range: the journal holds tx 1 to ${last}`);
   }
 }
 

@@ -41,11 +41,23 @@ export interface LoadOptions {
   config?: Record<string, unknown>;
 }
 
-/** Bundle an app from its entry file and keep the bundle in the journal. */
-export async function loadApp(entry: string, options: LoadOptions): Promise<LoadedApp> {
+/**
+ * Bundle an app from its entry file, load it, and keep the bundle in the
+ * journal directory when one is given. Without one nothing is written: the
+ * server loads the app before it opens the journal, so that an entry that is
+ * missing or does not load is refused before the journal is created, and
+ * keeps the bundle with keepApp() once the journal is open.
+ */
+export async function loadApp(entry: string, options: Omit<LoadOptions, 'journalDir'> & { journalDir?: string }): Promise<LoadedApp> {
   const bundle = await bundleApp(entry);
-  storeBundle(options.journalDir, bundle);
-  return describe(bundle, options);
+  const app = describe(bundle, options);
+  if (options.journalDir !== undefined) keepApp(options.journalDir, app);
+  return app;
+}
+
+/** Keep a loaded app's bundle (and source map) in the journal directory, under its code version. */
+export function keepApp(journalDir: string, app: LoadedApp): void {
+  storeBundle(journalDir, app.bundle);
 }
 
 /** Load a recorded code version from the journal directory. */
@@ -53,7 +65,7 @@ export function loadRecordedApp(codeVersion: string, options: LoadOptions): Load
   return describe(loadStoredBundle(options.journalDir, codeVersion), options);
 }
 
-function describe(bundle: AppBundle, options: LoadOptions): LoadedApp {
+function describe(bundle: AppBundle, options: Omit<LoadOptions, 'journalDir'>): LoadedApp {
   const realm = CodeRealm.create(bundle, { timeZone: options.timeZone, locale: options.locale });
   let definition: AppDefinition;
   try {
@@ -108,7 +120,7 @@ function mergeConfig(defaults: unknown, overrides: Record<string, unknown> | und
 }
 
 /** Loading the module to read its definition consumes no journaled values. */
-function inspectionBridge(options: LoadOptions): SessionBridge {
+function inspectionBridge(options: Omit<LoadOptions, 'journalDir'>): SessionBridge {
   return {
     timeZone: options.timeZone,
     locale: options.locale,

@@ -11,7 +11,7 @@ import type { Durability, ResponseRecord, SessionId, SessionStartRecord, Session
 import { sessionHistory, type Positioned } from '../executor/history.js';
 import { InputNotJournalableError, journalableInput } from './input-check.js';
 import { fault, json, parseMethodCall, RPC_ID_META, rpcIdOf, stableJson, xml, XmlRpcParseError, type RenderedResponse } from '../executor/transports.js';
-import { loadApp, loadRecordedApp, type LoadedApp } from './app-host.js';
+import { keepApp, loadApp, loadRecordedApp, type LoadedApp } from './app-host.js';
 import { redactConfig } from './secrets.js';
 import { IdempotencyKeys, type EarlierKeyedSession, type IdempotencyEntry } from './idempotency-keys.js';
 import { LiveStore, type StoreRecovery } from './live-store.js';
@@ -124,6 +124,9 @@ async function start(appEntry: string, options: ServerOptions): Promise<RunningS
   // A port in use (or a host that is not this machine's) fails the start
   // before anything is created or changed: the journal directory, its files, a rebuilt database.
   await checkPortFree(options.port ?? 0, options.host ?? '127.0.0.1');
+  // So does an app entry that is missing or does not load (a typo in its path, a
+  // syntax error, a short secret): bundled and loaded before the journal is opened.
+  const app = await loadApp(appEntry, { timeZone, locale, config: options.config });
   const { writer, recovery } = await openJournalWriter(journalDir, { durability, segmentBytes: options.segmentBytes, layer: options.layer });
   let catalog: Catalog | null = null;
   let store: LiveStore | null = null;
@@ -133,7 +136,7 @@ async function start(appEntry: string, options: ServerOptions): Promise<RunningS
     const corrupt = catalog.corruptionError('cannot record');
     if (corrupt) throw corrupt;
     const reader = catalog.reader;
-    const app = await loadApp(appEntry, { journalDir, timeZone, locale, config: options.config });
+    keepApp(journalDir, app);
     void writer.append({
       kind: 'process-start',
       at: Date.now(),

@@ -127,7 +127,7 @@ function locate(reader: JournalReader, position: number): { newEnd: number; scan
       ? `the damage at position ${damage.position}`
       : `the committed end, ${scan.committedEnd}`;
     throw new UsageError(
-      `position ${position} is not a record boundary the scan reached: give the position of a readable record (see 'replay info'), ${where}${
+      `position ${position} is not a record boundary the scan reached: give the position of a readable record ('replay show <session> --json' lists them), ${where}${
         damage && damage.position !== scan.committedEnd ? `, or the committed end, ${scan.committedEnd}` : ''
       }`,
     );

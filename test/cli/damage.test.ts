@@ -160,6 +160,8 @@ describe('a corrupt journal', () => {
     ]);
     fails(odd, 2, 'E_USAGE', new RegExp(`position ${bad + 3} is not a record boundary.*damage at position ${bad}`));
     fails(past, 2, 'E_USAGE', new RegExp(`position ${after} is not a record boundary`));
+    // It says where the positions of records are to be found.
+    expect(past.json.error.message).toContain("'replay show <session> --json' lists them");
     fails(word, 2, 'E_USAGE', /--truncate-at .*"end"/);
   });
 
@@ -202,6 +204,14 @@ describe('a corrupt journal', () => {
     expect(r.json).toMatchObject({ damage: null, newEnd: j.batchEnds[1], truncated: false });
     // Sessions 2 to 9, and their transactions, tx 3 to 10.
     expect(r.json.lost).toMatchObject({ sessions: 8, transactions: 8, firstTx: 3, lastTx: 10, unreadableBytes: 0 });
+    // Read out as a table: every label's value starts in one column, before the cut and after it.
+    for (const args of [[], ['--yes']]) {
+      const human = replay(['repair', '--truncate-at', String(mid), ...args, '--journal', d]);
+      expect(human.code, human.stderr).toBe(0);
+      const labelled = human.stdout.split('\n').filter((l) => /^(journal|damage|cut at|would lose|lost) /.test(l));
+      expect(labelled, human.stdout).toHaveLength(4);
+      for (const line of labelled) expect(line.search(/(?<=\S {2,})\S/), line).toBe(12);
+    }
   });
 });
 

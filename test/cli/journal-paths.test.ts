@@ -70,6 +70,25 @@ describe('replay record, where it cannot start', () => {
   });
 });
 
+describe('replay record, given an app it cannot load', () => {
+  it('a missing entry, or one that does not load: exit 2, one line, and the journal it would have created is not there', () => {
+    const dir = tmp('no-app');
+    const journal = path.join(dir, 'journal');
+    const missing = path.join(dir, 'app.tx');
+    const r = replay(['record', missing, '--port', '0', '--journal', journal]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(oneLine(r)).toBe(`replay: app entry not found: ${missing}`);
+    expect(fs.existsSync(journal)).toBe(false);
+
+    const broken = path.join(dir, 'broken.ts');
+    fs.writeFileSync(broken, "import * as fs from 'node:fs';\nimport { defineApp } from 'windback';\nexport default defineApp({ name: 'x', migrations: [], kinds: { async a() { return fs !== null; } } });\n");
+    const b = replay(['record', broken, '--port', '0', '--journal', journal]);
+    expect(b.code, b.stderr).toBe(2);
+    expect(oneLine(b)).toMatch(/^replay: the app in .*broken\.ts does not load: .*require\('node:fs'\) is not deterministic/);
+    expect(fs.existsSync(journal)).toBe(false);
+  });
+});
+
 describe('the reading commands, given a --journal that is no journal directory', () => {
   it('a regular file: exit 3, one line saying it is not a directory; a missing directory: exit 3, saying so', () => {
     const file = path.join(tmp('file'), 'journal');
@@ -83,5 +102,18 @@ describe('the reading commands, given a --journal that is no journal directory',
       expect(m.code, `${args[0]}: ${m.stderr}`).toBe(3);
       expect(oneLine(m)).toBe(`replay: no journal at ${missing}: the directory does not exist`);
     }
+  });
+
+  it('none named, and no ./.windback: the line says where the default is and how to name one', () => {
+    const cwd = tmp('elsewhere');
+    const fallback = path.join(fs.realpathSync(cwd), '.windback');
+    for (const args of [['info'], ['sessions'], ['wind', '--tx', '1']]) {
+      const r = replay(args, { cwd });
+      expect(r.code, `${args[0]}: ${r.stderr}`).toBe(3);
+      expect(oneLine(r)).toBe(`replay: no journal at ${fallback}: the directory does not exist (the default, ./.windback: give --journal <dir> or set REPLAY_JOURNAL)`);
+    }
+    // Named by REPLAY_JOURNAL: the plain line.
+    const named = replay(['info'], { cwd, env: { REPLAY_JOURNAL: path.join(cwd, 'j') } });
+    expect(oneLine(named)).toBe(`replay: no journal at ${path.join(cwd, 'j')}: the directory does not exist`);
   });
 });

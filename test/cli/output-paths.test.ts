@@ -6,6 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { BIN, replay, replayAsync, tempDirs, type CliResult } from '../helpers/cli.js';
 import { loadSchema, validate } from '../helpers/schema.js';
 import { JournalScript } from '../helpers/script-journal.js';
+import { SAVE_KINDS, writeApp } from '../helpers/temp-app.js';
+import { startServer } from '../../src/runtime/server.js';
 
 // Files the CLI writes where it is told (`restore --out`, `export --out`,
 // `verify --junit`): never into the journal directory, whatever path leads
@@ -129,10 +131,35 @@ describe('an output path that is not a regular file', () => {
     expect(fs.readdirSync(target)).toEqual(['keep']);
 
     // export writes in place, not by a rename: a pipe (/dev/stdout) is fine.
+    // The pipe holds the trace alone (`| jq` reads it); what was written is said on stderr.
     const piped = spawnSync('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${BIN}" export --out /dev/stdout -j "${journal}" | cat`], { encoding: 'utf8' });
     expect(piped.status, piped.stderr).toBe(0);
     expect(piped.stdout).toMatch(/^\{"traceEvents":/);
-    expect(piped.stdout).toContain('wrote /dev/stdout: 6 sessions');
+    expect(JSON.parse(piped.stdout).traceEvents.length).toBeGreaterThan(0);
+    expect(piped.stderr).toContain('wrote /dev/stdout: 6 sessions');
+  });
+});
+
+describe('an output path that is standard output', () => {
+  it('verify --junit /dev/stdout: the pipe holds the JUnit report alone, the summary goes to stderr', async () => {
+    const dir = tmp('junit-stdout');
+    const recorded = path.join(dir, 'journal');
+    const server = await startServer(writeApp(dir, 'app.ts', SAVE_KINDS), { journal: recorded, durability: 'none', timeZone: 'UTC', locale: 'en-US', log: () => {} });
+    try {
+      const r = await fetch(`${server.url}/save`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ v: 'x' }) });
+      expect(r.status).toBe(200);
+    } finally {
+      await server.close();
+    }
+    const piped = spawnSync('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${BIN}" verify --junit /dev/stdout -j "${recorded}" | cat`], { encoding: 'utf8' });
+    expect(piped.status, piped.stderr).toBe(0);
+    expect(piped.stdout).toMatch(/^<\?xml [^\n]*\n<testsuites [\s\S]*<\/testsuites>\n?$/);
+    expect(piped.stdout).toContain('name="session 1"');
+    expect(piped.stderr).toContain('1 sessions replayed: 1 equal, 0 diverged');
+    // To a file, the summary stays on stdout as before.
+    const toFile = replay(['verify', '--junit', path.join(dir, 'report.xml'), '-j', recorded]);
+    expect(toFile.code, toFile.stderr).toBe(0);
+    expect(toFile.stdout).toBe('1 sessions replayed: 1 equal, 0 diverged\n');
   });
 });
 

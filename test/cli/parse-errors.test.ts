@@ -13,6 +13,8 @@ const cases: [string[], string][] = [
   [['state'], 'missing required flag --tx'],
   [['restore'], 'missing required flag --out; missing required flag --tx'],
   [['show'], 'missing required argument <session> (the session id)'],
+  // The argument's description keeps its capitals.
+  [['record'], 'missing required argument <app> (the app entry file, TypeScript or JavaScript)'],
   [['verify', '--jobs', '0'], '--jobs: expected an integer greater than or equal to 1 but received: 0'],
   [['verify', '--jobs', 'two'], '--jobs: expected an integer but received: two'],
   [['export', '--out', 'x.json', '--limit', '0'], '--limit: expected an integer greater than or equal to 1 but received: 0'],
@@ -43,5 +45,24 @@ describe('argument and flag errors', () => {
     expect(result.stderr.split('\n')[0]).toBe('replay: missing required flag --tx');
     expect(result.stderr).toContain('Missing required flag tx');
     expect(result.stderr).toMatch(/\n\s+at /);
+  });
+});
+
+describe('asking for help', () => {
+  it('`replay help`, `replay help <command>` and -h print what --help prints, exit 0', async () => {
+    const [root, rootHelp, wind, windHelp, windH] = await Promise.all([
+      replayAsync(['--help']),
+      replayAsync(['help']),
+      replayAsync(['wind', '--help']),
+      replayAsync(['help', 'wind']),
+      replayAsync(['wind', '-h']),
+    ]);
+    expect(root.code).toBe(0);
+    expect(root.stdout).toContain('COMMANDS');
+    expect(rootHelp).toEqual(root);
+    expect(wind.code).toBe(0);
+    expect(wind.stdout).toContain('$ replay wind');
+    expect(windHelp).toEqual(wind);
+    expect(windH).toEqual(wind);
   });
 });

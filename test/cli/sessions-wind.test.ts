@@ -174,6 +174,10 @@ describe('replay wind', () => {
     expect(r.stdout).toContain('3,4*'); // S2 committed tx 4
     expect(r.stdout).toContain('replay show 2');
     expect(r.stdout).toContain('replay state --tx 3');
+    // The next steps' explanations line up.
+    const hints = r.stdout.split('\n').filter((l) => /^ {2}replay /.test(l));
+    expect(hints).toHaveLength(3);
+    expect(new Set(hints.map((l) => l.search(/(?<=\S {3,})\S/))).size, hints.join('\n')).toBe(1);
     // The last checkpoint: its label and position, or (start) for a session that had reached none.
     expect(r.stdout).toMatch(new RegExp(`^\\s*2\\s+deposit\\s+error\\s+\\S+\\s+2\\s+start @${cp.s2start}\\s+3,4\\*`, 'm'));
     const at3 = replay(['wind', '--tx', '3', '--journal', dir]);

@@ -49,6 +49,8 @@ describe('replay run --inspect', () => {
       child.once('exit', (code) => reject(new Error(`replay run exited ${code} before listening: ${stderr}`)));
     });
     expect(stderr).toContain('devtools://devtools/bundled/js_app.html');
+    // Node prints where it listens; replay adds how to attach, without saying it twice.
+    expect(stderr.match(/Debugger listening on/g)).toHaveLength(1);
 
     const inspector = await Inspector.connect(url);
     await inspector.send('Runtime.enable');

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, replay, tempDirs } from '../helpers/cli.js';
 import { recordBankJournal, type BankJournal } from '../tui/fixture.js';
+import { SAVE_KINDS, writeApp } from '../helpers/temp-app.js';
 
 // Replay as a library: what `import ... from 'windback'` gives (the package's
 // main entry, dist/index.js), used as README.md shows.
@@ -47,5 +48,21 @@ describe("the package's replay API", () => {
       stepper.close();
       journal.close();
     }
+  });
+});
+
+describe("the package's recording API", () => {
+  it('startServer records sessions as replay record does (docs/server.md)', async () => {
+    const dir = tmp('record');
+    const journal = path.join(dir, 'journal');
+    const server = await windback.startServer(writeApp(dir, 'app.ts', SAVE_KINDS), { journal, durability: 'batch', port: 0, log: () => {} });
+    try {
+      const r = await fetch(`${server.url}/save`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ v: 'x' }) });
+      expect(r.status).toBe(200);
+      expect(r.headers.get('windback-session')).toBe('1');
+    } finally {
+      await server.close();
+    }
+    expect(replay(['run', '1', '--json', '-j', journal]).json).toMatchObject({ session: 1, equal: true });
   });
 });

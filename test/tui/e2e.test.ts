@@ -179,7 +179,7 @@ describe('replay tui without a terminal', () => {
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/^replay: replay tui needs an interactive terminal .*replay show <session>/);
+    expect(r.stderr).toMatch(/^replay: the TUI needs an interactive terminal .*replay show <session>/);
   });
 });
 
