@@ -5,7 +5,7 @@ import type { Catalog } from '../catalog/index.js';
 import type { JournalReader, JournalWriter } from '../journal/index.js';
 import type { TxId, WriteTxRecord } from '../model/records.js';
 import type { AppDb, LiveDatabase, LiveWrite } from '../executor/types.js';
-import { clearOpenMarker, distrustAfterOpen, writeOpenMarker } from './open-marker.js';
+import { clearOpenMarker, distrustAfterOpen, markFailed, writeOpenMarker } from './open-marker.js';
 import { DEFAULT_SNAPSHOT_KEEP, isRuntimeSnapshot, snapshotsToRemove, type RetainedSnapshot } from './snapshot-retention.js';
 import { appDb, latestIntactSnapshot, openSnapshotCopy, rollForward, SqliteStore, StoreDivergedError } from '../store/index.js';
 
@@ -287,9 +287,20 @@ export class LiveStore implements LiveDatabase {
     this.snapshot().catch(() => {});
   }
 
-  /** Close the file, sync it and say it was closed cleanly. */
+  /** Close the file, sync it and say it was closed cleanly; or, after it failed, that it must be rebuilt. */
   close(): void {
+    const failure = this.store.failed;
     this.store.close();
+    if (failure !== null) {
+      try {
+        const cause = failure.cause as { message?: unknown; code?: unknown } | undefined;
+        markFailed(this.options.journalDir, cause?.code !== undefined ? `${String(cause.message)} (${String(cause.code)})` : failure.message);
+      } catch (error) {
+        // The open marker from the start stays: the file is rolled forward, not rebuilt.
+        this.options.log?.(`warning: cannot mark the failed database for a rebuild: ${(error as Error).message}`);
+      }
+      return;
+    }
     try {
       clearOpenMarker(this.options.journalDir, this.store.file);
     } catch (error) {

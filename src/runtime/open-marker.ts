@@ -16,6 +16,8 @@ interface Marker {
   bootId: string;
   pid: number;
   openedAt: string;
+  /** Set when the process stopped because the file failed (markFailed): it is not trusted again. */
+  failed?: string;
 }
 
 /** This boot of the machine: the kernel's boot id on Linux, else the boot time to the minute. */
@@ -46,20 +48,43 @@ export function distrustAfterOpen(journalDir: string, bootId = currentBootId()):
   } catch {
     return 'its open marker is damaged, as after an OS crash, so it may have lost unsynced writes';
   }
+  if (typeof marker.failed === 'string') {
+    return `process ${marker.pid ?? '?'} stopped because the database failed under it: ${marker.failed}; a file that failed is not trusted`;
+  }
   if (marker.bootId === bootId) return null;
   return `the machine restarted while process ${marker.pid ?? '?'} had it open without syncs (opened ${marker.openedAt ?? 'at an unknown time'}), so unsynced writes may be lost`;
 }
 
 /** Say the live file is open (synced before any transaction runs on it). */
 export function writeOpenMarker(journalDir: string, bootId = currentBootId()): void {
+  replaceMarker(journalDir, { bootId, pid: process.pid, openedAt: new Date().toISOString() });
+}
+
+/**
+ * The live file failed under this process (a full disk, an I/O error,
+ * corruption): whatever the next start finds in it, it rebuilds it rather
+ * than trusting it. Replaces the marker, so the file is not closed cleanly.
+ */
+export function markFailed(journalDir: string, reason: string, bootId = currentBootId()): void {
+  replaceMarker(journalDir, { bootId, pid: process.pid, openedAt: new Date().toISOString(), failed: reason });
+}
+
+/** Write the marker beside the old one and rename it over: a failed write leaves the old marker as it was. */
+function replaceMarker(journalDir: string, marker: Marker): void {
   const file = path.join(journalDir, OPEN_MARKER_FILE);
-  const marker: Marker = { bootId, pid: process.pid, openedAt: new Date().toISOString() };
-  const fd = fs.openSync(file, 'w', 0o600);
+  const tmp = `${file}.${process.pid}.tmp`;
   try {
-    fs.writeSync(fd, `${JSON.stringify(marker)}\n`);
-    fs.fdatasyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(tmp, 'w', 0o600);
+    try {
+      fs.writeSync(fd, `${JSON.stringify(marker)}\n`);
+      fs.fdatasyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (error) {
+    fs.rmSync(tmp, { force: true });
+    throw error;
   }
   syncDir(journalDir);
 }

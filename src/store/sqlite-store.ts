@@ -258,6 +258,11 @@ export class SqliteStore implements Store {
     return this._lastAppliedTx;
   }
 
+  /** The storage failure every call now fails with (failureOf), or null. */
+  get failed(): StoreFailedError | null {
+    return this.failure;
+  }
+
   get lastAbort(): AbortedTx | null {
     return this._lastAbort;
   }

@@ -67,13 +67,16 @@ describe('the live database fails under the server', () => {
     const segment = path.join(journal, '00000001.wbj');
     expect(fs.statSync(segment).size).toBeLessThan(LIMIT);
 
-    // Without the limit, the next start brings the database up to date and resumes what was running.
+    // Without the limit, the next start rebuilds the database (a file that
+    // failed is not trusted) and resumes what was running.
     recorder = await spawnRecorder(APP, { journal, args: ['--durability', 'none', '--snapshot-every', '0'] });
     const again = new LoadClient(recorder.url);
     const count = await again.json('/count', {});
     again.close();
+    const second = recorder;
     expect((await recorder.stop()).code).toBe(0);
     recorder = null;
+    expect(second.stderr()).toMatch(/database rebuilt: \d+ transactions from the journal.* \(process \d+ stopped because the database failed under it: [^\n]*\(SQLITE_(IOERR|FULL)\w*\); a file that failed is not trusted\)/);
 
     const sessions = replay(['sessions', '-j', journal, '--json']);
     expect(sessions.code, sessions.stderr).toBe(0);
