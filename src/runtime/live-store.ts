@@ -98,6 +98,7 @@ export class LiveStore implements LiveDatabase {
     private readonly options: LiveStoreOptions,
   ) {
     this.dbBytes = fileSize(store.file);
+    this.lastCommittedAt = options.catalog.lastTx > 0 ? (options.catalog.tx(options.catalog.lastTx)?.committedAt ?? 0) : 0;
     removeUnfinishedSnapshots(path.join(options.journalDir, SNAPSHOT_DIR));
     this.retained = retainedSnapshots(options.catalog);
     removeLeftOverSnapshots(options.journalDir, options.catalog, this.retained);
@@ -145,6 +146,21 @@ export class LiveStore implements LiveDatabase {
     return new LiveStore(rebuilt.store, { action, applied: rebuilt.applied, fromSnapshot: rebuilt.fromSnapshot, reason, passedOver: rebuilt.passedOver }, options);
   }
 
+  /** The latest `committedAt` journaled: commit times never go back (commitTime). */
+  private lastCommittedAt: number;
+
+  /**
+   * The time a transaction commits at: the clock, or the last commit's time
+   * if the clock is behind it (stepped back by NTP, a VM resumed), so that
+   * journal order and time order agree and \`replay wind --at\` means one
+   * transaction.
+   */
+  private commitTime(): number {
+    const now = this.options.now();
+    if (now > this.lastCommittedAt) this.lastCommittedAt = now;
+    return this.lastCommittedAt;
+  }
+
   /** The writer new transactions are journaled through (for snapshot records). */
   attach(writer: JournalWriter): void {
     this.writer = writer;
@@ -177,7 +193,7 @@ export class LiveStore implements LiveDatabase {
         session: null,
         prev: null,
         tx,
-        committedAt: this.options.now(),
+        committedAt: this.commitTime(),
         readAtTx: tx - 1,
         changes: result.changes,
         readDigest: new Uint8Array(32),
@@ -196,7 +212,7 @@ export class LiveStore implements LiveDatabase {
       tx,
       (db) => body(appDb(db)),
       (r) => {
-        out = { tx, committedAt: this.options.now(), readAtTx: r.readAtTx, changes: r.changes, readDigest: r.readDigest, result: r.result };
+        out = { tx, committedAt: this.commitTime(), readAtTx: r.readAtTx, changes: r.changes, readDigest: r.readDigest, result: r.result };
         journal(out);
       },
     );
