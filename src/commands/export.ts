@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { Flags } from '@oclif/core';
 import { exportTrace, type ExportResult } from '../services/export.js';
 import { ReplayCommand } from './base.js';
@@ -13,6 +14,7 @@ export default class Export extends ReplayCommand<ExportResult> {
   static override flags = {
     format: Flags.string({ summary: 'The output format.', options: ['chrome-trace'], default: 'chrome-trace' }),
     out: Flags.string({ summary: 'The file to write.', required: true }),
+    force: Flags.boolean({ summary: 'Replace the file if it exists.' }),
     kind: Flags.string({ summary: 'Only sessions of this kind.' }),
     since: Flags.string({ summary: 'Only sessions started at or after this ISO-8601 time.' }),
     until: Flags.string({ summary: 'Only sessions started at or before this ISO-8601 time.' }),
@@ -21,8 +23,24 @@ export default class Export extends ReplayCommand<ExportResult> {
 
   async run(): Promise<ExportResult> {
     const { flags } = await this.parse(Export);
-    const result = exportTrace({ journal: this.journalDir(flags), format: flags.format, out: flags.out, kind: flags.kind, since: flags.since, until: flags.until, limit: flags.limit });
-    if (!this.jsonEnabled()) this.log(`wrote ${result.out}: ${result.sessions} sessions, ${result.events} events; open it in https://ui.perfetto.dev or chrome://tracing`);
+    const result = exportTrace({ journal: this.journalDir(flags), format: flags.format, out: flags.out, kind: flags.kind, since: flags.since, until: flags.until, limit: flags.limit, force: flags.force });
+    if (!this.jsonEnabled()) {
+      const line = `wrote ${result.out}: ${result.sessions} sessions, ${result.events} events; open it in https://ui.perfetto.dev or chrome://tracing`;
+      // The trace went to standard output (--out /dev/stdout, piped or redirected): the line goes to stderr, not after (or over) it.
+      if (isStandardOutput(result.out)) this.logToStderr(line);
+      else this.log(line);
+    }
     return result;
+  }
+}
+
+/** Whether `file` is the file standard output writes to (the same inode: a pipe, a terminal, a redirected file). */
+function isStandardOutput(file: string): boolean {
+  try {
+    const out = fs.fstatSync(1);
+    const target = fs.statSync(file);
+    return out.dev === target.dev && out.ino === target.ino;
+  } catch {
+    return false;
   }
 }

@@ -80,8 +80,7 @@ export interface RestoreResult {
 
 export function restore(options: RestoreOptions): RestoreResult {
   const tx = parseWholeNumber(options.tx, '--tx', 'a transaction id (a whole number)', 0);
-  const out = checkOutputPath(options.out, { flag: '--out', journal: options.journal, replaced: true });
-  if (fs.existsSync(out) && !options.force) throw new UsageError(`${out} exists; pass --force to replace it`);
+  const out = checkOutputPath(options.out, { flag: '--out', journal: options.journal, replaced: true, existing: { force: options.force === true } });
   const journal = openJournal(options.journal);
   let files: KeptOpenReader | null = null;
   let store: SqliteStore | null = null;
