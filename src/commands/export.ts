@@ -26,9 +26,8 @@ export default class Export extends ReplayCommand<ExportResult> {
     const result = exportTrace({ journal: this.journalDir(flags), format: flags.format, out: flags.out, kind: flags.kind, since: flags.since, until: flags.until, limit: flags.limit, force: flags.force });
     if (!this.jsonEnabled()) {
       const line = `wrote ${result.out}: ${result.sessions} sessions, ${result.events} events; open it in https://ui.perfetto.dev or chrome://tracing`;
-      // The trace went to standard output (--out /dev/stdout, piped or redirected): the line goes to stderr, not after (or over) it.
-      if (isStandardOutput(result.out)) this.logToStderr(line);
-      else this.log(line);
+      // Not when the trace went to standard output (--out /dev/stdout, piped or redirected): it would follow it (or overwrite its start).
+      if (!isStandardOutput(result.out)) this.log(line);
     }
     return result;
   }
