@@ -13,6 +13,7 @@ export default class Export extends ReplayCommand<ExportResult> {
   static override flags = {
     format: Flags.string({ summary: 'The output format.', options: ['chrome-trace'], default: 'chrome-trace' }),
     out: Flags.string({ summary: 'The file to write.', required: true }),
+    force: Flags.boolean({ summary: 'Replace the file if it exists.' }),
     kind: Flags.string({ summary: 'Only sessions of this kind.' }),
     since: Flags.string({ summary: 'Only sessions started at or after this ISO-8601 time.' }),
     until: Flags.string({ summary: 'Only sessions started at or before this ISO-8601 time.' }),
@@ -21,7 +22,7 @@ export default class Export extends ReplayCommand<ExportResult> {
 
   async run(): Promise<ExportResult> {
     const { flags } = await this.parse(Export);
-    const result = exportTrace({ journal: this.journalDir(flags), format: flags.format, out: flags.out, kind: flags.kind, since: flags.since, until: flags.until, limit: flags.limit });
+    const result = exportTrace({ journal: this.journalDir(flags), format: flags.format, out: flags.out, kind: flags.kind, since: flags.since, until: flags.until, limit: flags.limit, force: flags.force });
     if (!this.jsonEnabled()) {
       const line = `wrote ${result.out}: ${result.sessions} sessions, ${result.events} events; open it in https://ui.perfetto.dev or chrome://tracing`;
       // The trace itself went to stdout: the line goes beside it, not into it.

@@ -370,11 +370,12 @@ class SessionRun {
         this.stopped = true;
       } else {
         failed = true;
-        thrown = error;
-        if (this.options.replay && realm.isDeterminismError(error)) {
-          const e = error as { construct: string; message: string; stack?: string };
+        thrown = importRefusal(realm, error);
+        if (this.options.replay && realm.isDeterminismError(thrown)) {
+          const e = thrown as { construct: string; message: string; stack?: string };
           const recorded = this.options.replay.recordedError;
-          const reproduced = recorded?.name === 'DeterminismError' && recorded.message === e.message;
+          // Recorded before Node's TypeError for such an import() became this DeterminismError: the same failure.
+          const reproduced = (recorded?.name === 'DeterminismError' && recorded.message === e.message) || (thrown !== error && recorded != null && isNodeImportError(recorded));
           if (!reproduced) this.diverge('determinism', null, null, e.message, appLocation(realm.filename, e), null, false, e.construct);
         }
       }
@@ -1444,6 +1445,46 @@ function journalableResult(body: (db: AppDb) => unknown, construct: string): (db
 
 function lengthOf(value: unknown): number {
   return value && typeof (value as ArrayLike<number>).length === 'number' ? (value as ArrayLike<number>).length : -1;
+}
+
+/** The codes of Node's TypeError for an import() in a vm script (which has no import callback without --experimental-vm-modules). */
+const NODE_IMPORT_CODES: ReadonlySet<unknown> = new Set(['ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING', 'ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING_FLAG']);
+
+/** Node's TypeError for an import() in a vm script, as a session recorded before importRefusal journaled it. */
+export function isNodeImportError(error: { name: string; message: string }): boolean {
+  return error.name === 'TypeError' && /^A dynamic import callback was (not specified|invoked without --experimental-vm-modules)/.test(error.message);
+}
+
+/** The construct importRefusal names for an import() in code compiled from a string. */
+export const IMPORT_IN_COMPILED_CODE = 'import() in code compiled at run time (eval, new Function)';
+
+/**
+ * The error a session fails with for `error`: Node's TypeError for an import()
+ * it could not answer becomes a DeterminismError naming the import(), with
+ * the TypeError's stack (its first frame is the import's: the TypeError is
+ * raised synchronously by the import() expression). The app bundler turns
+ * the import()s of the app's source into a require() the sandbox answers
+ * (docs/sandbox.md); those that reach Node are in code compiled from a string
+ * at run time (eval, new Function), which the bundler never saw, or in a
+ * bundle built before it did that. A vm context cannot be given an import
+ * callback on Node 20 without --experimental-vm-modules, and eval'd code
+ * does not inherit its script's, so the TypeError is what there is to catch.
+ * Anything else is returned as it is.
+ */
+function importRefusal(realm: CodeRealm, error: unknown): unknown {
+  if (error === null || typeof error !== 'object' || !NODE_IMPORT_CODES.has((error as { code?: unknown }).code)) return error;
+  const stack = (error as { stack?: unknown }).stack;
+  // Node's own frames (the callback that threw) are not the app's.
+  const frames = (typeof stack === 'string' ? stack.split('\n') : []).filter((line) => /^\s+at /.test(line) && !/[( ]node:/.test(line));
+  const compiled = frames.length > 0 && frames[0].includes('(eval at ');
+  const refusal = compiled
+    ? realm.determinismError(
+        IMPORT_IN_COMPILED_CODE,
+        "modules are bundled when the app is built, and code compiled from a string is not: import the module in the app's source (a static import, or import('<literal>'))",
+      )
+    : realm.determinismError('import()', "this bundle was built by an earlier Windback, which left import() to Node (a vm script cannot answer it): record the app again so that its import()s are bundled");
+  refusal.stack = `${refusal.name}: ${refusal.message}\n${frames.join('\n')}`;
+  return refusal;
 }
 
 export function errorInfo(error: unknown, retryable: boolean): ErrorInfo {

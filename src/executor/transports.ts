@@ -1,6 +1,6 @@
-import { XMLBuilder, XMLParser } from 'fast-xml-parser';
+import { XMLParser } from 'fast-xml-parser';
 import type { Transport } from '../model/records.js';
-import { MAX_PAYLOAD } from '../journal/constants.js';
+import { MAX_INPUT_DEPTH, MAX_PAYLOAD } from '../journal/constants.js';
 
 // How a session's outcome becomes the bytes of its response, per transport.
 // The runtime renders responses with this, and replay renders the replayed
@@ -10,8 +10,8 @@ export interface RenderedResponse {
   status: number;
   headers: Record<string, string>;
   body: Uint8Array;
-  /** Set when the outcome's own response was too large to journal, and this error response was rendered instead. */
-  replacedBy?: ResponseTooLargeError;
+  /** Set when the outcome's own response was too large to journal, or could not be rendered, and this error response was rendered instead. */
+  replacedBy?: ResponseTooLargeError | ResponseNotRenderableError;
 }
 
 /**
@@ -28,6 +28,22 @@ export class ResponseTooLargeError extends Error {
   }
 }
 
+/**
+ * A response value may nest at most this many levels: twice an input's, so
+ * that a handler may wrap its input (rendering recurses once per level, and
+ * XML-RPC's three elements per level too).
+ */
+export const MAX_OUTPUT_DEPTH = 2 * MAX_INPUT_DEPTH;
+
+/** The outcome's value cannot become a response: circular, nested deeper than MAX_OUTPUT_DEPTH, or a toJSON that throws. */
+export class ResponseNotRenderableError extends Error {
+  override readonly name = 'ResponseNotRenderableError';
+  readonly status = 500;
+  constructor(readonly reason: string) {
+    super(`the response cannot be rendered: ${reason}`);
+  }
+}
+
 export interface OutcomeToRender {
   ok: boolean;
   output?: unknown;
@@ -40,8 +56,19 @@ export interface OutcomeToRender {
 const JSON_TYPE = 'application/json; charset=utf-8';
 const XML_TYPE = 'text/xml; charset=utf-8';
 
+/**
+ * The response to an outcome. Never throws: an outcome whose value cannot be
+ * rendered gets the 500 of a ResponseNotRenderableError instead (the same on
+ * record and on replay), so that its session still ends, with that error.
+ */
 export function renderResponse(transport: Transport, outcome: OutcomeToRender): RenderedResponse {
-  const response = renderOutcome(transport, outcome);
+  let response: RenderedResponse;
+  try {
+    response = renderOutcome(transport, outcome);
+  } catch (thrown) {
+    const error = thrown instanceof ResponseNotRenderableError ? thrown : new ResponseNotRenderableError(firstLine(thrown));
+    return { ...renderOutcome(transport, { ok: false, error, rpcId: outcome.rpcId }), replacedBy: error };
+  }
   if (response.body.byteLength <= MAX_RESPONSE_BODY) return response;
   // The same on record and on replay: the oversized response becomes this error's.
   const error = new ResponseTooLargeError(response.body.byteLength);
@@ -49,6 +76,8 @@ export function renderResponse(transport: Transport, outcome: OutcomeToRender): 
 }
 
 function renderOutcome(transport: Transport, outcome: OutcomeToRender): RenderedResponse {
+  // XML-RPC's rendering checks the depth itself; JSON.stringify would overflow the stack, or throw on a cycle.
+  if (transport !== 'xml-rpc') checkDepth(outcome.ok ? outcome.output : (outcome.error as { body?: unknown } | null | undefined)?.body, 0);
   switch (transport) {
     case 'json':
     case 'direct':
@@ -74,6 +103,40 @@ function renderOutcome(transport: Transport, outcome: OutcomeToRender): Rendered
 
 export function json(status: number, value: unknown): RenderedResponse {
   return { status, headers: { 'content-type': JSON_TYPE }, body: Buffer.from(stableJson(value)) };
+}
+
+function firstLine(thrown: unknown): string {
+  const e = thrown as { name?: unknown; message?: unknown } | null;
+  const text = e !== null && typeof e === 'object' && typeof e.message === 'string' ? `${String(e.name ?? 'Error')}: ${e.message}` : String(thrown);
+  return text.split('\n')[0];
+}
+
+/** The objects on the path checkDepth walks, by depth: looked at only to tell a cycle from mere depth. */
+const ancestors: unknown[] = [];
+
+/** Throws ResponseNotRenderableError for a value nested deeper than MAX_OUTPUT_DEPTH (a circular one is). One walk, no allocation. */
+function checkDepth(value: unknown, depth: number): void {
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return;
+  if (depth >= MAX_OUTPUT_DEPTH) {
+    const circular = ancestors.slice(0, depth).includes(value);
+    ancestors.length = 0;
+    throw new ResponseNotRenderableError(circular ? 'its value is circular' : `its value nests deeper than ${MAX_OUTPUT_DEPTH} levels`);
+  }
+  ancestors[depth] = value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      if (v !== null && typeof v === 'object') checkDepth(v, depth + 1);
+    }
+  } else {
+    const object = value as Record<string, unknown>;
+    for (const key in object) {
+      if (!Object.hasOwn(object, key)) continue; // JSON.stringify takes own properties only
+      const v = object[key];
+      if (v !== null && typeof v === 'object') checkDepth(v, depth + 1);
+    }
+  }
+  if (depth === 0) ancestors.length = 0;
 }
 
 export function xml(text: string): RenderedResponse {
@@ -108,43 +171,75 @@ function publicError(error: unknown): { name: string; message: string; details?:
 
 // ---- XML-RPC -------------------------------------------------------------------------
 
-const builder = new XMLBuilder({ ignoreAttributes: false, format: false, suppressEmptyNode: false });
+// Rendered by hand, not by fast-xml-parser's XMLBuilder: the builder recurses
+// about six frames per level of value (two per element) and overflowed the
+// stack past ~530 levels, and limits itself to 100 elements (~32 levels) by
+// default. This gives the same bytes (test/runtime/xml-render.test.ts checks
+// it against the builder) with one frame per level.
 
-function methodResponse(value: unknown): string {
-  return `<?xml version="1.0"?>${builder.build({ methodResponse: { params: { param: { value: toXmlRpc(value) } } } })}`;
+/** A <methodResponse> holding one value. */
+export function methodResponse(value: unknown): string {
+  return `<?xml version="1.0"?><methodResponse><params><param><value>${xmlRpcValue(value)}</value></param></params></methodResponse>`;
 }
 
 export function fault(code: number, message: string): string {
-  const value = toXmlRpc({ faultCode: code, faultString: message });
-  return `<?xml version="1.0"?>${builder.build({ methodResponse: { fault: { value } } })}`;
+  return `<?xml version="1.0"?><methodResponse><fault><value>${xmlRpcValue({ faultCode: code, faultString: message })}</value></fault></methodResponse>`;
 }
 
-/** A JavaScript value as an XML-RPC <value> body (for the builder). */
-export function toXmlRpc(value: unknown): Record<string, unknown> {
-  if (value === null || value === undefined) return { nil: '' };
+/** Text content, escaped as the builder does (all five predefined entities). */
+function xmlText(text: string): string {
+  return /[&<>'"]/.test(text) ? text.replace(/&/g, '&amp;').replace(/>/g, '&gt;').replace(/</g, '&lt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;') : text;
+}
+
+/** A number's text, keeping the sign of -0 as the builder does. */
+function numberText(n: number): string {
+  return Object.is(n, -0) ? '-0' : String(n);
+}
+
+/**
+ * A JavaScript value as the content of an XML-RPC <value> (its type
+ * element). Throws ResponseNotRenderableError for a value nested deeper than
+ * MAX_OUTPUT_DEPTH (a circular one is).
+ */
+export function xmlRpcValue(value: unknown, depth = 0, seen: unknown[] = []): string {
+  if (value === null || value === undefined) return '<nil></nil>';
   switch (typeof value) {
     case 'boolean':
-      return { boolean: value ? 1 : 0 };
+      return value ? '<boolean>1</boolean>' : '<boolean>0</boolean>';
     case 'number':
-      return Number.isInteger(value) && Math.abs(value) < 2 ** 31 ? { int: value } : { double: value };
+      return Number.isInteger(value) && Math.abs(value) < 2 ** 31 ? `<int>${numberText(value)}</int>` : `<double>${numberText(value)}</double>`;
     case 'bigint':
-      return { i8: value.toString() };
+      return `<i8>${value.toString()}</i8>`;
     case 'string':
-      return { string: value };
+      return `<string>${xmlText(value)}</string>`;
     case 'object':
       break;
     default:
-      return { string: String(value) };
+      return `<string>${xmlText(String(value))}</string>`;
   }
   if (value instanceof Date || Object.prototype.toString.call(value) === '[object Date]') {
-    return { 'dateTime.iso8601': (value as Date).toISOString().replace(/\.\d{3}Z$/, '').replace(/-/g, '') };
+    return `<dateTime.iso8601>${(value as Date).toISOString().replace(/\.\d{3}Z$/, '').replace(/-/g, '')}</dateTime.iso8601>`;
   }
-  if (ArrayBuffer.isView(value)) return { base64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
-  if (Array.isArray(value)) return { array: { data: { value: value.map(toXmlRpc) } } };
-  const member = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .map(([name, v]) => ({ name, value: toXmlRpc(v) }));
-  return { struct: { member } };
+  if (ArrayBuffer.isView(value)) return `<base64>${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')}</base64>`;
+  if (depth >= MAX_OUTPUT_DEPTH) {
+    throw new ResponseNotRenderableError(seen.slice(0, depth).includes(value) ? 'its value is circular' : `its value nests deeper than ${MAX_OUTPUT_DEPTH} levels`);
+  }
+  seen[depth] = value;
+  let out: string;
+  if (Array.isArray(value)) {
+    out = '<array><data>';
+    for (let i = 0; i < value.length; i++) {
+      if (i in value) out += `<value>${xmlRpcValue(value[i], depth + 1, seen)}</value>`; // a hole is left out, as the builder did
+    }
+    out += '</data></array>';
+  } else {
+    out = '<struct>';
+    for (const [name, v] of Object.entries(value as Record<string, unknown>)) {
+      if (v !== undefined) out += `<member><name>${xmlText(name)}</name><value>${xmlRpcValue(v, depth + 1, seen)}</value></member>`;
+    }
+    out += '</struct>';
+  }
+  return out;
 }
 
 /**
@@ -161,21 +256,107 @@ export class XmlRpcParseError extends Error {
   }
 }
 
+/**
+ * The deepest element nesting a methodCall needs for an input the server
+ * accepts (MAX_INPUT_DEPTH levels, like a JSON body): <methodCall>, <params>,
+ * <param> and <value> hold the first parameter's type element at depth 5,
+ * and each level of <array> or <struct> adds three (<data>/<member>, <value>,
+ * the type), so a container at the deepest level accepted, 511, has its type
+ * element at 3 * 511 + 2 and its scalar members theirs at 3 * 512 + 2.
+ * A deeper document cannot hold an acceptable input; it is refused before it
+ * is parsed, by a scan that does not recurse (the parser's conversion of its
+ * tree to objects does, once per element).
+ */
+export const MAX_XML_DEPTH = 3 * MAX_INPUT_DEPTH + 2;
+
 const parser = new XMLParser({
   ignoreAttributes: true,
   parseTagValue: false,
   trimValues: false,
   processEntities: true,
+  // A backstop only (fast-xml-parser >= 5.3.8 has it; its default, 100, would refuse inputs past ~32 levels): xmlDepthRefusal runs first.
+  maxNestedTags: MAX_XML_DEPTH + 1,
   isArray: (name) => name === 'param' || name === 'member' || name === 'value',
 });
 
+/**
+ * Why `text` is refused before parsing: its elements nest deeper than
+ * MAX_XML_DEPTH (naming the offset of the first element too deep), or null.
+ * One pass, no recursion, no allocation: comments, CDATA sections,
+ * processing instructions and declarations are skipped, quoted attribute
+ * values may hold `>`, and an empty-element tag (`<nil/>`) does not nest.
+ * Anything malformed is left for the parser to report.
+ */
+export function xmlDepthRefusal(text: string): string | null {
+  let depth = 0;
+  let i = text.indexOf('<');
+  const n = text.length;
+  while (i !== -1 && i < n - 1) {
+    const next = text.charCodeAt(i + 1);
+    let end: number;
+    if (next === 0x2f /* / */) {
+      depth--;
+      end = text.indexOf('>', i + 2);
+    } else if (next === 0x3f /* ? */) {
+      end = text.indexOf('?>', i + 2);
+      if (end !== -1) end++;
+    } else if (next === 0x21 /* ! */) {
+      if (text.startsWith('<!--', i)) {
+        end = text.indexOf('-->', i + 4);
+        if (end !== -1) end += 2;
+      } else if (text.startsWith('<![CDATA[', i)) {
+        end = text.indexOf(']]>', i + 9);
+        if (end !== -1) end += 2;
+      } else end = text.indexOf('>', i + 2); // <!DOCTYPE ...>, <!ENTITY ...>: never an element
+    } else {
+      // A start tag: find its '>' outside quoted attribute values.
+      let j = i + 1;
+      let quote = 0;
+      for (; j < n; j++) {
+        const c = text.charCodeAt(j);
+        if (quote !== 0) {
+          if (c === quote) quote = 0;
+        } else if (c === 0x22 || c === 0x27) quote = c;
+        else if (c === 0x3e /* > */) break;
+      }
+      end = j < n ? j : -1;
+      if (end === -1 || text.charCodeAt(end - 1) !== 0x2f /* / */) {
+        depth++;
+        if (depth > MAX_XML_DEPTH) {
+          return `XML elements nested deeper than ${MAX_XML_DEPTH} (at offset ${i}): an XML-RPC value may nest at most ${MAX_INPUT_DEPTH} levels`;
+        }
+      }
+    }
+    if (end === -1) return null; // unterminated: the parser says so
+    i = text.indexOf('<', end + 1);
+  }
+  return null;
+}
+
+/** The parser's message, on one line and short: its "Invalid '[...]' found" lists every unclosed element. */
+function parserMessage(error: unknown): string {
+  const message = String((error as Error)?.message ?? error).replace(/\s+/g, ' ');
+  const unclosed = /^Invalid '(\[.*\])' found\.(:\d+:\d+)?$/.exec(message);
+  if (unclosed) {
+    try {
+      const tags = JSON.parse(unclosed[1]) as string[];
+      return `${tags.length} elements are not closed (the innermost is <${tags[tags.length - 1]}>)`;
+    } catch {
+      // fall through to the cut below
+    }
+  }
+  return message.length > 300 ? `${message.slice(0, 300)}...` : message;
+}
+
 /** Parse a <methodCall>: its method name and parameters. */
 export function parseMethodCall(text: string): { method: string; params: unknown[] } {
+  const tooDeep = xmlDepthRefusal(text);
+  if (tooDeep !== null) throw new XmlRpcParseError(`request not accepted: ${tooDeep}`);
   let doc: Record<string, unknown>;
   try {
     doc = parser.parse(text, true) as Record<string, unknown>;
   } catch (error) {
-    throw new XmlRpcParseError(`malformed XML: ${(error as Error).message}`);
+    throw new XmlRpcParseError(`malformed XML: ${parserMessage(error)}`);
   }
   const call = doc.methodCall as Record<string, unknown> | undefined;
   if (!call || typeof call !== 'object') throw new XmlRpcParseError('not an XML-RPC methodCall');

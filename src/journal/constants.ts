@@ -6,6 +6,12 @@ export const MAGIC = Buffer.from('WNDBKJNL', 'ascii');
 export const HEADER_SIZE = 96;
 export const FRAME_HEADER_SIZE = 9;
 export const MAX_PAYLOAD = 64 * 1024 * 1024;
+/**
+ * A session's input may nest at most this many levels: the codec (and
+ * replay's decoder) recurse once per level. The server refuses deeper inputs
+ * on every transport (src/runtime/input-check.ts, and the XML-RPC pre-scan).
+ */
+export const MAX_INPUT_DEPTH = 512;
 export const BATCH_COMMIT_TYPE = 15;
 export const BATCH_COMMIT_PAYLOAD_SIZE = 88;
 export const BATCH_COMMIT_FRAME_SIZE = FRAME_HEADER_SIZE + BATCH_COMMIT_PAYLOAD_SIZE;

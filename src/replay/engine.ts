@@ -1,7 +1,7 @@
 import { NotFoundError } from '../model/errors.js';
 import type { ErrorInfo, Position, ProcessStartRecord, SessionId, TxId } from '../model/records.js';
 import { bundleApp, loadStoredBundle, type AppBundle } from '../executor/bundle.js';
-import { executeSession } from '../executor/execute.js';
+import { executeSession, isNodeImportError } from '../executor/execute.js';
 import { sessionHistory, type Positioned, type SessionHistory } from '../executor/history.js';
 import { CodeRealm } from '../executor/realm.js';
 import { renderResponse, rpcIdOf } from '../executor/transports.js';
@@ -349,8 +349,14 @@ function briefError(error: ErrorInfo | null | undefined): SessionErrorBrief | nu
   return { name: error.name, message: error.message, location: error.location ?? null };
 }
 
-/** The same failure: name and message (a record too large is sized again on replay, where a few header bytes differ). */
+/**
+ * The same failure: name and message (a record too large is sized again on
+ * replay, where a few header bytes differ). Node's TypeError for an import()
+ * in a vm script, as sessions recorded before it became a DeterminismError
+ * journaled it, is that DeterminismError.
+ */
 function sameError(recorded: SessionErrorBrief, replayed: SessionErrorBrief): boolean {
+  if (isNodeImportError(recorded) && replayed.name === 'DeterminismError' && replayed.message.startsWith('import()')) return true;
   if (recorded.name !== replayed.name) return false;
   return recorded.message === replayed.message || recorded.name === RecordTooLargeError.name;
 }

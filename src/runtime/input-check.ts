@@ -9,8 +9,10 @@
 // A single walk, with no copy and no path kept unless it fails: a few hundred
 // nanoseconds for a typical input, against ~50 µs for a whole deposit.
 
+import { MAX_INPUT_DEPTH } from '../journal/constants.js';
+
 /** Deeper inputs are refused: the journal's codec (and replay's decoder) recurse per level. */
-export const MAX_INPUT_DEPTH = 512;
+export { MAX_INPUT_DEPTH };
 
 /** An input the journal cannot represent faithfully; `path` names the offending spot (`params.a[2].__proto__`). */
 export class InputNotJournalableError extends Error {

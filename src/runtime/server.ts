@@ -10,7 +10,7 @@ import { EnvironmentError, isFailStop, JournalFailedError, StoreFailedError, Usa
 import type { Durability, ResponseRecord, SessionId, SessionStartRecord, SessionStatus, Transport } from '../model/records.js';
 import { sessionHistory, type Positioned } from '../executor/history.js';
 import { InputNotJournalableError, journalableInput } from './input-check.js';
-import { fault, json, parseMethodCall, RPC_ID_META, rpcIdOf, stableJson, xml, XmlRpcParseError, type RenderedResponse } from '../executor/transports.js';
+import { fault, json, methodResponse, parseMethodCall, RPC_ID_META, rpcIdOf, stableJson, xml, XmlRpcParseError, type RenderedResponse } from '../executor/transports.js';
 import { keepApp, loadApp, loadRecordedApp, type LoadedApp } from './app-host.js';
 import { redactConfig } from './secrets.js';
 import { IdempotencyKeys, type EarlierKeyedSession, type IdempotencyEntry } from './idempotency-keys.js';
@@ -467,7 +467,7 @@ class RecordingServer {
       if (error.invalidParams) return this.send(res, xml(fault(-32602, error.message)));
       return this.send(res, { ...xml(fault(400, error.message)), status: 400 });
     }
-    if (call.method === 'system.listMethods') return this.send(res, xml(xmlValue(['system.listMethods', ...this.app.kinds])));
+    if (call.method === 'system.listMethods') return this.send(res, xml(methodResponse(['system.listMethods', ...this.app.kinds])));
     if (!this.app.kinds.includes(call.method)) {
       return this.send(res, xml(fault(-32601, `method not found: ${call.method}; methods: ${['system.listMethods', ...this.app.kinds].join(', ')}`)));
     }
@@ -821,13 +821,6 @@ function header(req: http.IncomingMessage, name: string): string | null {
   const value = req.headers[name];
   if (value === undefined) return null;
   return Array.isArray(value) ? value[0] : value;
-}
-
-function xmlValue(value: unknown): string {
-  // system.listMethods: an array of strings, rendered like any result.
-  return `<?xml version="1.0"?><methodResponse><params><param><value><array><data>${(value as string[])
-    .map((v) => `<value><string>${v.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</string></value>`)
-    .join('')}</data></array></value></param></params></methodResponse>`;
 }
 
 function requestOf(start: SessionStartRecord): SessionRequest {

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../model/errors.js';
 import type { JournalRecord, Position } from '../model/records.js';
@@ -21,6 +22,8 @@ export interface ExportOptions {
   until?: string;
   /** At most this many sessions, the most recent (default 10,000). */
   limit?: number;
+  /** Overwrite an existing file at `out`. */
+  force?: boolean;
 }
 
 export interface ExportResult {
@@ -49,7 +52,10 @@ export function exportTrace(options: ExportOptions): ExportResult {
   if (options.format !== 'chrome-trace') throw new UsageError(`--format must be chrome-trace, got "${options.format}"`);
   const limit = options.limit ?? 10_000;
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a whole number from 1, got ${options.limit}`);
-  const out = checkOutputPath(options.out, { flag: '--out', journal: options.journal, replaced: false });
+  const force = options.force === true;
+  const out = checkOutputPath(options.out, { flag: '--out', journal: options.journal, replaced: false, existing: { force } });
+  // Nothing there now (or a device, or a descriptor already open): a file that appears meanwhile is not overwritten either.
+  const create = !force && !fs.existsSync(out) && !isLink(out);
   const journal = openJournal(options.journal);
   try {
     const corrupt = journal.catalog.corruptionError('cannot export every session');
@@ -88,7 +94,7 @@ export function exportTrace(options: ExportOptions): ExportResult {
     }
     for (const event of events) if (event.pid === TX_PID) event.tid = 1;
     const trace = { traceEvents: events, displayTimeUnit: 'ms', otherData: { journal: journal.journalDir, exportedBy: 'replay export' } };
-    writeOutputFile(out, JSON.stringify(trace, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)), '--out');
+    writeOutputFile(out, JSON.stringify(trace, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)), '--out', { create });
     return { format: 'chrome-trace', out, sessions: sessions.length, events: events.length };
   } finally {
     journal.close();
@@ -140,4 +146,13 @@ function stepEvents(records: { position: Position; record: JournalRecord }[], ti
     events.push({ name: `call ${start.name} (no result)`, cat: 'call,in-doubt', ph: 'i', s: 't', ts: us(start.at), pid: SESSIONS_PID, tid, args: { call, position: start.position } });
   }
   return events;
+}
+
+/** A symbolic link, dangling or not: written through (O_EXCL would refuse any link), after checkOutputPath vetted where it leads. */
+function isLink(file: string): boolean {
+  try {
+    return fs.lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }

@@ -7,9 +7,11 @@ import { EnvironmentError, UsageError } from '../model/errors.js';
 // journal directory (a segment, the catalog or a snapshot would be destroyed),
 // never over a directory, and, for a file replaced by a rename (restore), never
 // over anything that is not a regular file (a rename would replace a device
-// such as /dev/full with a regular file). Failures of the file system become
-// one line naming the path: a path that cannot be written to as given is a
-// usage error (exit 2), a refusal of the environment exit 74.
+// such as /dev/full with a regular file). An existing regular file is kept
+// unless the user says --force (restore, export; a JUnit report is rewritten
+// by every run on purpose). Failures of the file system become one line
+// naming the path: a path that cannot be written to as given is a usage error
+// (exit 2), a refusal of the environment exit 74.
 
 export interface OutputPathOptions {
   /** The flag that named the path, for messages: `--out`. */
@@ -21,6 +23,14 @@ export interface OutputPathOptions {
    * Otherwise the file is written in place, so a device or FIFO (/dev/stdout) is fine.
    */
   replaced: boolean;
+  /**
+   * Set (restore, export): an existing regular file is refused unless `force`
+   * (`E_EXISTS`, exit 2). A path naming a descriptor the process already has
+   * open (/dev/stdout, /dev/fd/1: the shell opened it, `> file`) and a device
+   * or FIFO hold nothing to lose, and are written anyway. Unset (verify
+   * --junit): a file there is overwritten.
+   */
+  existing?: { force: boolean };
 }
 
 const MAX_LINKS = 40;
@@ -62,8 +72,28 @@ export function checkOutputPath(given: string, options: OutputPathOptions): stri
     if (stat.isFile() && stat.nlink > 1 && holdsFile(journal, stat)) {
       throw new UsageError(`${flag} ${out} is a hard link to a file of the journal directory ${journal}; write it somewhere else`, 'E_BAD_PATH');
     }
+    if (stat.isFile() && options.existing && !options.existing.force && !namesOpenDescriptor(out)) throw existsError(flag, out);
   }
   return out;
+}
+
+function existsError(flag: string, out: string): UsageError {
+  return new UsageError(`${flag} ${out} exists; pass --force to replace it`, 'E_EXISTS');
+}
+
+/** /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N, or a symbolic link that leads through one of them. */
+function namesOpenDescriptor(file: string): boolean {
+  let current = file;
+  for (let i = 0; i < MAX_LINKS; i++) {
+    if (/^\/(dev\/(stdout|stderr|fd\/\d+)|proc\/(self|thread-self|\d+)\/fd\/\d+)$/.test(current)) return true;
+    try {
+      if (!fs.lstatSync(current).isSymbolicLink()) return false;
+      current = path.resolve(path.dirname(current), fs.readlinkSync(current));
+    } catch {
+      return false;
+    }
+  }
+  return false;
 }
 
 /**
@@ -71,11 +101,13 @@ export function checkOutputPath(given: string, options: OutputPathOptions): stri
  * included). A reader that went away (EPIPE) is not an error: like output
  * piped into `head`, it had all it wanted.
  */
-export function writeOutputFile(file: string, data: string | Buffer, flag: string): void {
+export function writeOutputFile(file: string, data: string | Buffer, flag: string, options: { create?: boolean } = {}): void {
   try {
-    fs.writeFileSync(file, data);
+    // `create`: the file must not be there (checked before the work; this closes the gap since).
+    fs.writeFileSync(file, data, { flag: options.create ? 'wx' : 'w' });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EPIPE') return;
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw existsError(flag, file);
     throw pathError(error, flag, file, 'it');
   }
 }

@@ -1,11 +1,12 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Catalog } from '../catalog/index.js';
-import { UsageError, WindbackError, type ExitCode } from '../model/errors.js';
+import { UsageError } from '../model/errors.js';
 import { reportStrayRejections, strayToStderr } from '../executor/stray-rejections.js';
 import { RealmCache, replaySession } from '../replay/engine.js';
 import { openKeptOpenReader, type KeptOpenReader } from '../replay/reader.js';
 import { openJournal } from './journal-access.js';
+import { forwardedError, type ForwardedFailure } from './forwarded-error.js';
 import { checkOutputPath, writeOutputFile } from './output-path.js';
 import { publicDivergence, type RunResult } from './run.js';
 import { parseWholeNumber } from './time.js';
@@ -178,8 +179,8 @@ async function verifyInWorkers(options: VerifyOptions, ids: { id: number; kind: 
       (part) =>
         new Promise<SessionVerdict[]>((resolve, reject) => {
           const worker = new Worker(workerFile, { workerData: { options: { journal: options.journal, code: options.code, strict: options.strict }, ids: part } });
-          worker.once('message', (message: { verdicts?: SessionVerdict[]; error?: WorkerFailure }) => {
-            if (message.error) reject(workerError(message.error));
+          worker.once('message', (message: { verdicts?: SessionVerdict[]; error?: ForwardedFailure }) => {
+            if (message.error) reject(forwardedError(message.error));
             else resolve(message.verdicts!);
           });
           worker.once('error', reject);
@@ -190,31 +191,6 @@ async function verifyInWorkers(options: VerifyOptions, ids: { id: number; kind: 
     ),
   );
   return results.flat();
-}
-
-/** An error a verify worker posts: structured clones drop the class, so its kind travels as fields. */
-export interface WorkerFailure {
-  message: string;
-  stack: string | null;
-  code: string | null;
-  exitCode: ExitCode | null;
-}
-
-/** A worker's error as the same kind of error (the same code and exit code) in this thread. */
-class ForwardedError extends WindbackError {
-  constructor(
-    message: string,
-    readonly code: string,
-    readonly exitCode: ExitCode,
-  ) {
-    super(message);
-  }
-}
-
-function workerError(failure: WorkerFailure): Error {
-  const error = failure.code !== null && failure.exitCode !== null ? new ForwardedError(failure.message, failure.code, failure.exitCode) : new Error(failure.message);
-  if (failure.stack) error.stack = failure.stack;
-  return error;
 }
 
 function parseShard(shard: string | undefined): { index: number; count: number } {

@@ -191,6 +191,59 @@ describe('an output path that cannot be written', () => {
   });
 });
 
+describe('an output path where a file exists', () => {
+  it('export refuses it, one line naming it, exit 2 (E_EXISTS), and leaves it alone; --force replaces it', () => {
+    const dir = tmp('exists');
+    const out = path.join(dir, 'trace.json');
+    fs.writeFileSync(out, 'precious');
+    const message = `replay: --out ${out} exists; pass --force to replace it\n`;
+    const result = replay(['export', '--out', out, '-j', journal]);
+    refused(result, /exists/);
+    expect(result.stderr).toBe(message);
+    // However it is named: a relative path, a symbolic link to it.
+    const relative = spawnSync(process.execPath, [BIN, 'export', '--out', 'trace.json', '-j', journal], { cwd: dir, encoding: 'utf8' });
+    expect([relative.status, relative.stderr]).toEqual([2, message]);
+    fs.symlinkSync(out, path.join(dir, 'link'));
+    expect(replay(['export', '--out', path.join(dir, 'link'), '-j', journal]).stderr).toBe(`replay: --out ${path.join(dir, 'link')} exists; pass --force to replace it\n`);
+    const json = replay(['export', '--out', out, '--json', '-j', journal]);
+    expect(json.code).toBe(2);
+    expect(validate(json.json, errorSchema)).toEqual([]);
+    expect(json.json.error).toEqual({ code: 'E_EXISTS', message: message.slice('replay: '.length, -1), exitCode: 2 });
+    expect(fs.readFileSync(out, 'utf8')).toBe('precious');
+
+    const forced = replay(['export', '--out', out, '--force', '-j', journal]);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(JSON.parse(fs.readFileSync(out, 'utf8'))).toHaveProperty('traceEvents');
+    expect(fs.readdirSync(dir).sort()).toEqual(['link', 'trace.json']);
+  });
+
+  it('export writes a new file, and a descriptor the shell opened (--out /dev/stdout > file) or a device, without --force', () => {
+    const dir = tmp('fresh');
+    const out = path.join(dir, 'new.json');
+    expect(replay(['export', '--out', out, '-j', journal]).code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(out, 'utf8'))).toHaveProperty('traceEvents');
+    // The shell created (or truncated) the file: the user asked for it with `>`.
+    const redirected = path.join(dir, 'redirected.json');
+    fs.writeFileSync(redirected, 'old');
+    const run = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" export --out /dev/stdout -j "${journal}" > "${redirected}"`], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    // The whole file is the trace: no line saying so was written over its first bytes.
+    expect(JSON.parse(fs.readFileSync(redirected, 'utf8'))).toHaveProperty('traceEvents');
+    expect(run.stderr).toMatch(/^wrote \/dev\/stdout: 6 sessions/);
+    expect(replay(['export', '--out', '/dev/null', '-j', journal]).code).toBe(0);
+  });
+
+  it('restore refuses it the same way (E_EXISTS)', () => {
+    const dir = tmp('exists-restore');
+    const out = path.join(dir, 'db.sqlite');
+    fs.writeFileSync(out, 'precious');
+    const result = replay(['restore', '--tx', '3', '--out', out, '--json', '-j', journal]);
+    expect(result.code).toBe(2);
+    expect(result.json.error).toEqual({ code: 'E_EXISTS', message: `--out ${out} exists; pass --force to replace it`, exitCode: 2 });
+    expect(fs.readFileSync(out, 'utf8')).toBe('precious');
+  });
+});
+
 describe('a catalog path that is not a file', () => {
   it('is one line naming it, exit 74, and is left alone', () => {
     const copy = tmp('catalog-dir');

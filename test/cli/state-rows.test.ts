@@ -103,3 +103,43 @@ describe('replay state --limit', () => {
     expect(result.stderr).toBe('replay: --limit applies to --table or --sql\n');
   });
 });
+
+describe('replay state --timeout', () => {
+  // A query with no end that yields no row either: the row cap cannot stop it.
+  const RUNAWAY = 'with recursive c(x) as (select 1 union all select x + 1 from c) select max(x) from c';
+
+  it('stops a query that runs longer, one line naming the limit and the query, exit 2 (E_TIMEOUT), and leaves no process behind', () => {
+    const started = Date.now();
+    const text = bounded(['state', '--tx', '2', '--sql', RUNAWAY, '--timeout', '1', '-j', journal]);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(text.code, text.stderr).toBe(2);
+    expect(text.stdout).toBe('');
+    expect(text.stderr).toBe(`replay: the query ran longer than --timeout 1 s and was stopped (raise --timeout, or 0 for no limit): ${RUNAWAY}\n`);
+    const json = bounded(['state', '--tx', '2', '--sql', RUNAWAY, '--timeout', '1', '--json', '-j', journal]);
+    expect(json.code).toBe(2);
+    expect(json.json).toEqual({ error: { code: 'E_TIMEOUT', message: expect.stringMatching(/^the query ran longer than --timeout 1 s/), exitCode: 2 } });
+    // The process that ran it is gone (it was killed, not left running).
+    const left = spawnSync('pgrep', ['-f', 'state-query-child'], { encoding: 'utf8' });
+    expect(left.stdout.trim(), 'a state-query-child process is still running').toBe('');
+  });
+
+  it('gives a query that ends in time its rows, and a query error its own one line, as without it', () => {
+    const ok = replay(['state', '--tx', '2', '--sql', 'select id from accounts order by id', '--timeout', '5', '--json', '-j', journal]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.json).toMatchObject({ rows: [[1], [2], [3]], truncated: false });
+    const write = replay(['state', '--tx', '2', '--sql', 'delete from accounts', '-j', journal]);
+    expect(write.code).toBe(2);
+    expect(write.stderr).toMatch(/^replay: [^\n]*not a read-only query[^\n]*\n$/);
+    const range = replay(['state', '--tx', '99', '--sql', 'select 1', '--json', '-j', journal]);
+    expect(range.code).toBe(2);
+    expect(range.json.error).toMatchObject({ code: 'E_OUT_OF_RANGE', exitCode: 2 });
+  });
+
+  it('is refused without --sql; 0 means no limit', () => {
+    const result = replay(['state', '--tx', '2', '--table', 'accounts', '--timeout', '5', '-j', journal]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('replay: --timeout applies to --sql\n');
+    const none = replay(['state', '--tx', '2', '--sql', 'select 7 as n', '--timeout', '0', '--json', '-j', journal]);
+    expect(none.json).toMatchObject({ rows: [[7]] });
+  });
+});

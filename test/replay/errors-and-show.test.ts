@@ -92,7 +92,7 @@ describe('bad input', () => {
     expectFailure(r, 2, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*--force`));
     expect(fs.readFileSync(file, 'utf8')).toBe('precious, not a database');
     expect(fs.existsSync(`${file}.partial`)).toBe(false);
-    expectJsonFailure(replay(['restore', '--tx', '3', '--out', file, '--json', '-j', dir]), 2, 'E_USAGE', /--force/);
+    expectJsonFailure(replay(['restore', '--tx', '3', '--out', file, '--json', '-j', dir]), 2, 'E_EXISTS', /--force/);
   });
 
   it('a directory that is not a journal: exit 3 naming it', () => {

@@ -27,6 +27,8 @@ afterAll(async () => {
 const CASES: [kind: string, construct: string][] = [
   ['readFile', "require('node:fs')"],
   ['dynamicImport', "import('node:fs')"],
+  ['evalImport', 'import() in code compiled at run time (eval, new Function)'],
+  ['functionImport', 'import() in code compiled at run time (eval, new Function)'],
   ['weakRef', 'WeakRef'],
   ['sharedMemory', 'SharedArrayBuffer'],
   ['wallClock', 'Date.now outside a session'],
@@ -63,6 +65,19 @@ describe('determinism guards through the server', () => {
     expect(end?.error).toMatchObject({ name: 'DeterminismError', location: { file: APP, line, column: expect.any(Number) } });
   });
 
+  it.each([
+    ['evalImport', `await eval("import('node:fs')")`],
+    ['functionImport', "await load('node:fs')"],
+  ])('%s: names the app line of the import() in code compiled at run time, with no Node frame in the stack', async (kind, source) => {
+    const r = await client.json(`/${kind}`, {});
+    const end = expectJournaled(readJournal(journal), r).end?.record;
+    const line = fs.readFileSync(APP, 'utf8').split('\n').findIndex((l) => l.includes(source)) + 1;
+    expect(line).toBeGreaterThan(0);
+    expect(end?.error).toMatchObject({ name: 'DeterminismError', location: { file: APP, line, column: expect.any(Number) } });
+    expect(end?.error?.stack).toMatch(/^DeterminismError: import\(\) in code compiled at run time \(eval, new Function\) is not deterministic: modules are bundled when the app is built/);
+    expect(end?.error?.stack).not.toMatch(/node:internal|A dynamic import callback/);
+  });
+
   it('fails only the session whose timer callback throws, never the server', async () => {
     const r = await client.json('/throwInTimer', {});
     expect(r.status).toBe(500);
@@ -78,14 +93,14 @@ describe('determinism guards through the server', () => {
     const view = readJournal(journal);
     expectJournaled(view, r);
     expect([...view.sessions.values()].filter((s) => s.end === null)).toEqual([]);
-    // Each case twice, the dynamic import's location once more, and the throwing timer.
-    expect([...view.sessions.values()].filter((s) => s.end?.record.status === 'error')).toHaveLength(CASES.length * 2 + 2);
+    // Each case twice, the dynamic imports' locations once more (three), and the throwing timer.
+    expect([...view.sessions.values()].filter((s) => s.end?.record.status === 'error')).toHaveLength(CASES.length * 2 + 4);
   });
 
   it('replay verify finds every session equal: replaying the same DeterminismError reproduces what was recorded', () => {
     const r = replay(['verify', '--journal', journal, '--json']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.json).toMatchObject({ diverged: 0, failures: [] });
-    expect(r.json.sessions).toBeGreaterThanOrEqual(CASES.length * 2 + 3);
+    expect(r.json.sessions).toBeGreaterThanOrEqual(CASES.length * 2 + 5);
   });
 });

@@ -395,6 +395,127 @@ print(json.dumps(out))
   });
 });
 
+describe('deeply nested requests and responses', () => {
+  // Inputs may nest 512 levels on every transport, responses 1,024. Past
+  // that, a request is refused before anything is journaled (a body 100,000
+  // levels deep too: nothing may recurse per level on it), and a response is
+  // replaced by a journaled 500: the server stays up, and every session ends.
+  const ECHO_APP = path.join(ROOT, 'fixtures', 'apps', 'echo', 'app.ts');
+  const DEEP = 100_000;
+  const call = (inner: string): string => `<?xml version="1.0"?><methodCall><methodName>echo</methodName><params><param>${inner}</param></params></methodCall>`;
+  const nestedXml = (levels: number): string => '<value><array><data>'.repeat(levels) + '<value><int>1</int></value>' + '</data></array></value>'.repeat(levels);
+  const faultOf = (body: Buffer): { code: number; string: string } => {
+    const text = body.toString('utf8');
+    const code = /<name>faultCode<\/name><value><int>(-?\d+)<\/int>/.exec(text);
+    const string = /<name>faultString<\/name><value><string>([^<]*)<\/string>/.exec(text);
+    expect(code && string, `an XML-RPC fault: ${text.slice(0, 300)}`).toBeTruthy();
+    return { code: Number(code![1]), string: string![1].replace(/&apos;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&') };
+  };
+
+  it(`refuses a request nested ${DEEP.toLocaleString('en-US')} levels deep on every transport with a one-line 400, and accepts a parameter 511 levels deep over XML-RPC`, async () => {
+    const dir = tmp('deep');
+    const echo = await spawnRecorder(ECHO_APP, { journal: dir, args: ['--max-body', String(8 << 20)] });
+    const c = new LoadClient(echo.url);
+    try {
+      const xmlPost = (body: string) => c.request('POST', '/RPC2', body, { 'content-type': 'text/xml' });
+      const tooDeep = (offset: number): string => `request not accepted: XML elements nested deeper than 1538 (at offset ${offset}): an XML-RPC value may nest at most 512 levels`;
+      // The offset of the 1,539th element: after <methodCall><params><param>, 511 of <value><array><data>, and <value><array>, that <data>.
+      const start = call('').indexOf('</param>');
+
+      // XML-RPC: refused by a scan before the parser (which recursed per element) sees it.
+      const deep = await xmlPost(call(nestedXml(DEEP)));
+      expect(deep.status).toBe(400);
+      expect(deep.session).toBeNull();
+      expect(faultOf(deep.body)).toEqual({ code: 400, string: tooDeep(start + 511 * '<value><array><data>'.length + '<value><array>'.length) });
+      // Never closed: the same, and a document merely unclosed says so in one short line.
+      const unclosed = await xmlPost(call('<value><struct><member><name>a</name>'.repeat(DEEP)).replace(/<\/param>.*$/, ''));
+      expect(unclosed.status).toBe(400);
+      expect(faultOf(unclosed.body)).toEqual({ code: 400, string: tooDeep(start + 511 * '<value><struct><member><name>a</name>'.length + '<value><struct>'.length) });
+      const cut = await xmlPost(call('<value><array><data>'.repeat(300)).replace(/<\/param>.*$/, ''));
+      expect(cut.status).toBe(400);
+      expect(cut.body.byteLength).toBeLessThan(1000);
+      expect(faultOf(cut.body)).toEqual({ code: 400, string: expect.stringMatching(/^malformed XML: \d+ elements are not closed \(the innermost is <\w+>\)$/) });
+
+      // 511 levels are accepted (fast-xml-parser's default stopped at 100 elements, ~32 levels), and echoed 512 deep.
+      const ok = await xmlPost(call(nestedXml(511)));
+      expect(ok.status, ok.body.toString('utf8').slice(0, 400)).toBe(200);
+      expect(ok.body.toString('utf8')).not.toMatch(/<fault>/);
+      // The input is the params array (its one parameter is no struct), so the handler gets 512 arrays.
+      expect(ok.body.toString('utf8').split('<array>').length - 1).toBe(512);
+      expectJournaled(readJournal(dir), ok);
+
+      // JSON and JSON-RPC: JSON.parse does not recurse; the input check stops at 512 levels.
+      const json = await c.request('POST', '/echo', '['.repeat(DEEP) + ']'.repeat(DEEP), { 'content-type': 'application/json' });
+      expect(json.status).toBe(400);
+      expect(JSON.parse(json.body.toString()).error.message).toMatch(/^input not accepted: body(\[0\]){512}: nested deeper than 512 levels$/);
+      const rpc = await c.request('POST', '/rpc', `{"jsonrpc": "2.0", "id": 3, "method": "echo", "params": ${'['.repeat(DEEP) + ']'.repeat(DEEP)}}`, { 'content-type': 'application/json' });
+      expect(rpc.status).toBe(400);
+      expect(JSON.parse(rpc.body.toString())).toMatchObject({ error: { code: -32602, message: expect.stringMatching(/^invalid params: params(\[0\]){512}: nested deeper than 512 levels$/) }, id: 3 });
+
+      const health = await c.request('GET', '/_windback/health');
+      expect(JSON.parse(health.body.toString())).toMatchObject({ status: 'ok', inFlight: 0 });
+    } finally {
+      c.close();
+      expect((await echo.stop()).code).toBe(0);
+    }
+    expect(echo.stderr()).not.toMatch(/internal error/);
+    // One session ran (the 511 levels), and ended.
+    expect([...readJournal(dir).sessions.values()].map((s) => s.end?.record.status)).toEqual(['ok']);
+    const verify = await runReplay(['verify', '--journal', dir, '--json']);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+  });
+
+  it('answers a response it cannot render (1,025 levels, circular) with a journaled 500, ends the session, and replays it the same', async () => {
+    const dir = tmp('deep-out');
+    const echo = await spawnRecorder(ECHO_APP, { journal: dir });
+    const c = new LoadClient(echo.url);
+    try {
+      expect((await c.json('/nest', { levels: 1024 })).status).toBe(200);
+      for (const r of [await c.json('/nest', { levels: 1025 }), await c.json('/nest', { levels: DEEP }), await c.json('/circular', {})]) {
+        expect(r.status).toBe(500);
+        expect(r.error).toEqual({ name: 'InternalError', message: 'the session failed; its error is in the journal' });
+      }
+      const rpc = await c.rpc('nest', { levels: 1025 }, { id: 'x' });
+      expect(rpc).toMatchObject({ status: 200, error: { code: -32603 } });
+      // XML-RPC: fast-xml-parser's builder stopped at 100 elements; now 1,024 levels render, and past that a fault.
+      const xmlOk = await c.xmlRpc('nest', [{ levels: 1024 }]);
+      expect(xmlOk.status).toBe(200);
+      expect(xmlOk.body.toString('utf8').split('<array>').length - 1).toBe(1024);
+      const xmlDeep = await c.request('POST', '/RPC2', xmlRpcRequest('nest', [{ levels: 1025 }]), { 'content-type': 'text/xml' });
+      expect(xmlDeep.status).toBe(200);
+      expect(faultOf(xmlDeep.body)).toEqual({ code: 500, string: 'the session failed; its error is in the journal' });
+      const xmlCircular = await c.request('POST', '/RPC2', xmlRpcRequest('circular', []), { 'content-type': 'text/xml' });
+      expect(faultOf(xmlCircular.body).code).toBe(500);
+      const view = readJournal(dir);
+      for (const r of [rpc, xmlOk, xmlDeep, xmlCircular]) expectJournaled(view, r);
+    } finally {
+      c.close();
+      expect((await echo.stop()).code).toBe(0);
+    }
+    expect(echo.stderr()).not.toMatch(/internal error/);
+    const ends = [...readJournal(dir).sessions.values()].map((s) => [s.start.sessionKind, s.end?.record.status, s.end?.record.error?.message ?? null]);
+    const tooDeep = 'the response cannot be rendered: its value nests deeper than 1024 levels';
+    const circular = 'the response cannot be rendered: its value is circular';
+    expect(ends).toEqual([
+      ['nest', 'ok', null],
+      ['nest', 'error', tooDeep],
+      ['nest', 'error', tooDeep],
+      ['circular', 'error', circular],
+      ['nest', 'error', tooDeep],
+      ['nest', 'ok', null],
+      ['nest', 'error', tooDeep],
+      ['circular', 'error', circular],
+    ]);
+    const verify = await runReplay(['verify', '--journal', dir, '--json']);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ diverged: 0 });
+    // Nothing is left open for a restart to resume.
+    const again = await spawnRecorder(ECHO_APP, { journal: dir });
+    expect((await again.stop()).code).toBe(0);
+    expect(again.stderr()).not.toMatch(/resum/);
+  });
+});
+
 describe('replay verify', () => {
   it('replays every session of this file to the response it journaled (notifications included)', async () => {
     const verify = await runReplay(['verify', '--journal', journal, '--json']);
