@@ -2,8 +2,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
+import { BANK_APP, BIN, LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
+import { Rng } from '../helpers/arbitraries.js';
 import { replay, tempDirs } from '../helpers/cli.js';
+import { LONG, size } from '../helpers/journal.js';
+import { expectLiveIsJournal } from './journal-view.js';
 
 // The live database is a cache of the journal. When the storage under it
 // fails (a full disk, a file-size limit, an I/O error), that is not the
@@ -112,5 +115,76 @@ describe('the live database fails under the server', () => {
     const info = replay(['info', '-j', journal, '--json']);
     expect(info.code, info.stderr).toBe(0);
     expect(info.json).toMatchObject({ integrity: 'ok', tornTailBytes: 0 });
+  });
+
+  // The campaign: runs of a recorder that end when a file meets a random
+  // file-size limit, under concurrent load, each followed by a restart
+  // without the limit. The bulky app's database meets it first, the bank's
+  // journal does; the limit lands anywhere (a batch, a rotation of the live
+  // file's WAL, a snapshot, a preallocation). After each restart: every
+  // acknowledged session is in the journal and ended ok, no session ended in
+  // error, the live database equals the journal's, and every session replays
+  // equal. WINDBACK_LONG=1 runs the full size.
+  const RUNS = size(2, 16);
+  it(`${RUNS} runs stopped by a file-size limit at random points: nothing acknowledged is lost, and every session replays equal`, { timeout: LONG ? 1_500_000 : 120_000 }, async () => {
+    const rng = new Rng(20261128);
+    const journals = { bulky: tmp('bulky'), bank: tmp('bank') };
+    const acknowledged = { bulky: new Set<number>(), bank: new Set<number>() };
+    for (let run = 0; run < RUNS; run++) {
+      const which = run % 2 === 0 ? 'bulky' : 'bank';
+      const journal = journals[which];
+      const app = which === 'bulky' ? APP : BANK_APP;
+      const args = ['--durability', rng.pick(['none', 'batch']), '--snapshot-every', String(rng.pick([0, 50, 200]))];
+      const config = which === 'bank' ? { fraudUrl: 'http://127.0.0.1:1' } : undefined;
+      recorder = await spawnRecorder(app, { journal, args, config });
+      const largest = Math.max(...fs.readdirSync(journal, { recursive: true }).map((f) => fs.statSync(path.join(journal, String(f))).size));
+      const limit = largest + rng.int(50_000, 1_500_000);
+      execFileSync('prlimit', ['--pid', String(recorder.pid), `--fsize=${limit}`]);
+      const client = new LoadClient(recorder.url);
+      const label = `run ${run} (${which}, ${args.join(' ')}, limit ${limit})`;
+      let stopped = false;
+      const loop = async (n: number): Promise<void> => {
+        let account: string | null = null;
+        for (let i = 0; !stopped && i < 20_000; i++) {
+          let r;
+          try {
+            if (which === 'bulky') r = await client.json('/note', { size: rng.int(100, 3000) });
+            else if (account === null) r = await client.json('/open', { owner: `o${run}-${n}`, initial: 1000 });
+            else r = await client.json(rng.next() < 0.7 ? '/deposit' : '/balance', { account, amount: rng.int(1, 99) });
+          } catch {
+            break; // the server exited
+          }
+          if (r.status !== 200) {
+            expect(r.status, `${label}: ${r.body.toString()}`).toBe(503);
+            break;
+          }
+          acknowledged[which].add(r.session!);
+          if (account === null && which === 'bank') account = (r.value as { id: string }).id;
+        }
+      };
+      await Promise.all(Array.from({ length: 6 }, (_, n) => loop(n)));
+      stopped = true;
+      client.close();
+      const first = recorder;
+      const exit = await Promise.race([first.exited, new Promise<null>((resolve) => setTimeout(() => resolve(null), 30_000))]);
+      expect(exit?.code, `${label}: ${first.stderr()}`).toBe(74);
+      expect(first.stderr().split('\n').filter((line) => line.startsWith('fatal:')), label).toHaveLength(1);
+      expect(first.stderr(), label).not.toMatch(/^\s+at |internal error/m);
+      recorder = null;
+
+      // The restart, without the limit.
+      recorder = await spawnRecorder(app, { journal, args, config });
+      expect((await recorder.stop()).code, `${label}, restart: ${recorder.stderr()}`).toBe(0);
+      recorder = null;
+      const list = replay(['sessions', '-j', journal, '--json']).json as { id: number; status: string }[];
+      const byId = new Map(list.map((s) => [s.id, s.status]));
+      for (const id of acknowledged[which]) expect(byId.get(id), `${label}: session ${id}`).toBe('ok');
+      expect(list.filter((s) => s.status !== 'ok'), label).toEqual([]);
+      expectLiveIsJournal(journal, tmp('rebuilt'));
+    }
+    for (const journal of Object.values(journals)) {
+      const verify = replay(['verify', '-j', journal, '--jobs', '2'], { timeoutMs: 600_000 });
+      expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    }
   });
 });
