@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { Catalog } from '../catalog/index.js';
 import { openJournalWriter, type FileLayer, type JournalReader, type JournalWriter, type Recovery } from '../journal/index.js';
 import { EnvironmentError, isFailStop, JournalFailedError, StoreFailedError, UsageError, type FailStopError } from '../model/errors.js';
-import type { Durability, ResponseRecord, SessionId, SessionStartRecord, SessionStatus, Transport } from '../model/records.js';
+import type { Durability, ErrorInfo, ResponseRecord, SessionId, SessionStartRecord, SessionStatus, Transport } from '../model/records.js';
 import { sessionHistory, type Positioned } from '../executor/history.js';
 import { InputNotJournalableError, journalableInput } from './input-check.js';
 import { fault, json, methodResponse, parseMethodCall, RPC_ID_META, rpcIdOf, stableJson, xml, XmlRpcParseError, type RenderedResponse } from '../executor/transports.js';
@@ -184,7 +184,11 @@ async function start(appEntry: string, options: ServerOptions): Promise<RunningS
       {
         call: (name, request, key) => performCall(name, request, key, calls.signal, callTimeoutMs),
         log: (session, level, text) => log(`[session ${session}] ${level}: ${text}`),
-        ended: (_session, status) => bump(status),
+        ended: (session, status, failure) => {
+          bump(status);
+          // A 5xx is worth a line in the log: the client saw only that it failed.
+          if (failure !== undefined) log(failureLine(session, failure));
+        },
       },
       { lastSessionId, keyPrefix, timeZone, locale },
     );
@@ -848,4 +852,11 @@ export function resumesInARow(attempts: readonly { reason: 'first' | 'retry' | '
 /** Why a fail-stopped server answers 503, in a client's words. */
 function unavailableBecause(error: FailStopError): string {
   return error instanceof JournalFailedError ? 'the journal stopped accepting records' : 'the live database failed';
+}
+
+/** The log line for a session that answered 5xx: what failed, where, and how to look. */
+export function failureLine(session: SessionId, failure: ErrorInfo): string {
+  const at = failure.location ? ` at ${failure.location.file}:${failure.location.line}:${failure.location.column}` : '';
+  const message = failure.message.split('\n')[0];
+  return `[session ${session}] failed: ${failure.name}: ${message}${at} (replay show ${session})`;
 }

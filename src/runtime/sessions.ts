@@ -41,7 +41,8 @@ export interface SessionHooks {
   call(name: string, request: unknown, idempotencyKey: string): Promise<unknown>;
   /** Console output of live sessions. */
   log?(session: SessionId, level: string, text: string): void;
-  ended?(session: SessionId, status: SessionStatus): void;
+  /** A session ended; `failure` is its error when its response is a 5xx (the app's bug or an outage, not a business error). */
+  ended?(session: SessionId, status: SessionStatus, failure?: ErrorInfo): void;
 }
 
 /** The last `durable` promise marked handled, shared by one runner's sessions (see LiveSessionJournal.append). */
@@ -235,7 +236,7 @@ export class SessionRunner {
       journal.effects.length = 0;
       // The response leaves only once it is durable in the chosen mode.
       await written.durable;
-      this.hooks.ended?.(id, status);
+      this.hooks.ended?.(id, status, response.status >= 500 && error !== null ? error : undefined);
       return { session: id, status, response, endPosition: end.position };
     } finally {
       this.running.delete(id);

@@ -125,7 +125,7 @@ describe('the live database fails under the server', () => {
   // acknowledged session is in the journal and ended ok, no session ended in
   // error, the live database equals the journal's, and every session replays
   // equal. WINDBACK_LONG=1 runs the full size.
-  const RUNS = size(2, 16);
+  const RUNS = size(2, 40);
   it(`${RUNS} runs stopped by a file-size limit at random points: nothing acknowledged is lost, and every session replays equal`, { timeout: LONG ? 1_500_000 : 120_000 }, async () => {
     const rng = new Rng(20261128);
     const journals = { bulky: tmp('bulky'), bank: tmp('bank') };
