@@ -84,8 +84,9 @@ export interface SessionContext<Config = unknown> {
    */
   checkpoint(label?: string, state?: unknown): Promise<void>;
   /**
-   * Declares data the session needs loaded; if it is not, the session is
-   * suspended, the data fetched, and the session re-run from its checkpoint.
+   * Not available yet: throws a TypeError. (Meant to declare data the session
+   * needs loaded; if it is not, the session would be suspended, the data
+   * fetched, and the session re-run from its checkpoint.)
    */
   need(what: unknown): void;
 }
