@@ -10,8 +10,8 @@ export interface RenderedResponse {
   status: number;
   headers: Record<string, string>;
   body: Uint8Array;
-  /** Set when the outcome's own response was too large to journal, and this error response was rendered instead. */
-  replacedBy?: ResponseTooLargeError;
+  /** Set when the outcome's own response could not be rendered, or was too large to journal, and this error response was rendered instead. */
+  replacedBy?: ResponseTooLargeError | ResponseNotRenderableError;
 }
 
 /**
@@ -28,6 +28,23 @@ export class ResponseTooLargeError extends Error {
   }
 }
 
+/**
+ * The session's outcome could not be rendered in its transport's format: its
+ * return value (or the `body` of the error it threw) holds a cycle, or a
+ * `toJSON` or getter in it throws. The session fails with this error instead,
+ * journaled like any other, and answers a 500.
+ */
+export class ResponseNotRenderableError extends Error {
+  override readonly name = 'ResponseNotRenderableError';
+  readonly status = 500;
+  constructor(transport: Transport, ok: boolean, cause: unknown) {
+    const what = ok ? "the handler's return value" : 'the body of the error the handler threw';
+    const format = transport === 'xml-rpc' ? 'XML-RPC' : 'JSON';
+    const why = cause instanceof Error || (cause !== null && typeof cause === 'object' && 'message' in cause) ? String((cause as Error).message) : String(cause);
+    super(`${what} cannot be rendered as ${format}: ${why.replace(/\s*\n\s*/g, ' ')}`);
+  }
+}
+
 export interface OutcomeToRender {
   ok: boolean;
   output?: unknown;
@@ -41,7 +58,14 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 const XML_TYPE = 'text/xml; charset=utf-8';
 
 export function renderResponse(transport: Transport, outcome: OutcomeToRender): RenderedResponse {
-  const response = renderOutcome(transport, outcome);
+  let response: RenderedResponse;
+  try {
+    response = renderOutcome(transport, outcome);
+  } catch (cause) {
+    // The same on record and on replay: the outcome becomes this error's.
+    const error = new ResponseNotRenderableError(transport, outcome.ok, cause);
+    return { ...renderOutcome(transport, { ok: false, error, rpcId: outcome.rpcId }), replacedBy: error };
+  }
   if (response.body.byteLength <= MAX_RESPONSE_BODY) return response;
   // The same on record and on replay: the oversized response becomes this error's.
   const error = new ResponseTooLargeError(response.body.byteLength);
@@ -121,6 +145,10 @@ export function fault(code: number, message: string): string {
 
 /** A JavaScript value as an XML-RPC <value> body (for the builder). */
 export function toXmlRpc(value: unknown): Record<string, unknown> {
+  return xmlRpcValue(value, []);
+}
+
+function xmlRpcValue(value: unknown, ancestors: object[]): Record<string, unknown> {
   if (value === null || value === undefined) return { nil: '' };
   switch (typeof value) {
     case 'boolean':
@@ -140,11 +168,17 @@ export function toXmlRpc(value: unknown): Record<string, unknown> {
     return { 'dateTime.iso8601': (value as Date).toISOString().replace(/\.\d{3}Z$/, '').replace(/-/g, '') };
   }
   if (ArrayBuffer.isView(value)) return { base64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
-  if (Array.isArray(value)) return { array: { data: { value: value.map(toXmlRpc) } } };
-  const member = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .map(([name, v]) => ({ name, value: toXmlRpc(v) }));
-  return { struct: { member } };
+  if (ancestors.includes(value as object)) throw new TypeError('a circular structure: an object contains itself');
+  ancestors.push(value as object);
+  try {
+    if (Array.isArray(value)) return { array: { data: { value: value.map((v) => xmlRpcValue(v, ancestors)) } } };
+    const member = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .map(([name, v]) => ({ name, value: xmlRpcValue(v, ancestors) }));
+    return { struct: { member } };
+  } finally {
+    ancestors.pop();
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import { NotFoundError } from '../model/errors.js';
 import type { ErrorInfo, Position, ProcessStartRecord, SessionId, TxId } from '../model/records.js';
 import { bundleApp, loadStoredBundle, type AppBundle } from '../executor/bundle.js';
-import { executeSession } from '../executor/execute.js';
+import { errorInfo, executeSession } from '../executor/execute.js';
 import { sessionHistory, type Positioned, type SessionHistory } from '../executor/history.js';
 import { CodeRealm } from '../executor/realm.js';
 import { renderResponse, rpcIdOf } from '../executor/transports.js';
@@ -325,17 +325,21 @@ export class SessionReplay {
               : `the response body differs (status ${recorded.status} both times): recorded ${recorded.body.byteLength} bytes, replayed ${rendered.body.byteLength}`) + threw,
           ...errors,
         });
-      } else if (recordedError && replayedError && !sameError(recordedError, replayedError)) {
+        return done();
+      }
+      // The error the session ended with: the handler's, or the one its response was replaced by (an outcome that could not be rendered, or too large).
+      const endedWith = rendered.replacedBy !== undefined ? briefError(errorInfo(rendered.replacedBy, false)) : replayedError;
+      if (recordedError && endedWith && !sameError(recordedError, endedWith)) {
         // A 500 says only that the session failed: the same bytes for any error. The journal says which.
         report({
           step,
           position: attempt.response.position,
           kind: 'response',
           expected: { error: { name: recordedError.name, message: recordedError.message } },
-          actual: { error: { name: replayedError.name, message: replayedError.message } },
-          location: replayedError.location,
+          actual: { error: { name: endedWith.name, message: endedWith.message } },
+          location: endedWith.location,
           construct: null,
-          message: `the session failed with a different error: recorded ${recordedError.name}: ${firstLine(recordedError.message)}; replayed ${replayedError.name}: ${firstLine(replayedError.message)}`,
+          message: `the session failed with a different error: recorded ${recordedError.name}: ${firstLine(recordedError.message)}; replayed ${endedWith.name}: ${firstLine(endedWith.message)}`,
           ...errors,
         });
       }
