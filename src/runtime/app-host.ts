@@ -66,7 +66,22 @@ function describe(bundle: AppBundle, options: LoadOptions): LoadedApp {
   }
   const routes = new Map<string, AppRoute>();
   for (const kind of Object.keys(definition.kinds)) routes.set(`/${kind}`, { kind, method: 'POST', transport: 'json' });
-  for (const [path, route] of Object.entries(definition.routes ?? {})) routes.set(normalizePath(path), toRoute(route));
+  const declared = new Map<string, string>();
+  for (const [key, route] of Object.entries(definition.routes ?? {})) {
+    const { path, method } = parseRouteKey(key);
+    const appRoute = toRoute(route);
+    const refuse = (why: string): never => {
+      throw new UsageError(`the app in ${bundle.entry} does not load: routes["${key}"] ${why}`, 'E_APP');
+    };
+    if (method !== null && typeof route !== 'string' && route.method !== undefined && route.method.toUpperCase() !== method) {
+      refuse(`says ${method} in its path and ${route.method.toUpperCase()} in its method; give it once`);
+    }
+    if (method !== null) appRoute.method = method;
+    const earlier = declared.get(path);
+    if (earlier !== undefined) refuse(`serves ${path}, as routes["${earlier}"] does; a path is served by one route, with one method`);
+    declared.set(path, key);
+    routes.set(path, appRoute);
+  }
   const config = mergeConfig(definition.config, options.config);
   const secretFields = [...(definition.secretFields ?? [])];
   // Refuses a secret too short to redact (a usage error) before anything is journaled.
@@ -96,9 +111,11 @@ function toRoute(route: RouteDefinition): AppRoute {
   return { kind: route.kind, method: (route.method ?? 'POST').toUpperCase(), transport: route.transport ?? 'json' };
 }
 
-function normalizePath(path: string): string {
-  const p = path.replace(/^(GET|POST|PUT|PATCH|DELETE)\s+/i, '');
-  return p.startsWith('/') ? p : `/${p}`;
+/** A route's key: a path, `'/orders'` or `'orders'`, or a method and a path, `'GET /orders'`. */
+function parseRouteKey(key: string): { path: string; method: string | null } {
+  const m = /^(GET|POST|PUT|PATCH|DELETE)\s+/i.exec(key);
+  const p = m ? key.slice(m[0].length) : key;
+  return { path: p.startsWith('/') ? p : `/${p}`, method: m ? m[1].toUpperCase() : null };
 }
 
 function mergeConfig(defaults: unknown, overrides: Record<string, unknown> | undefined): unknown {

@@ -113,6 +113,11 @@ export interface AppDefinition<Config = unknown> {
   migrations: readonly Migration[];
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   kinds: Record<string, KindHandler<any, any, Config>>;
-  /** Path to kind. Optional: the runtime defines what an app without routes serves. */
+  /**
+   * Paths of the app's own, to kinds: `'/orders': 'placeOrder'`, with a
+   * method, `'GET /orders': 'listOrders'` or `'/orders': { kind: 'listOrders',
+   * method: 'GET' }` (POST when none is given). One route per path. Every kind
+   * is also served at `POST /<kind>` (docs/server.md, "Endpoints").
+   */
   routes?: Record<string, RouteDefinition>;
 }
