@@ -58,7 +58,7 @@ describe('routes that contradict each other', () => {
   ])('%s: replay record refuses the app, exit 2, one line', (routes, message) => {
     const dir = tmp();
     const file = app(dir, routes);
-    const r = replay(['record', file, '--port', '0', '--journal', path.join(dir, 'journal')]);
+    const r = replay(['record', file, '--port', '0', '--journal', path.join(dir, 'journal')], { timeoutMs: 20_000 });
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr.trim()).toBe(`replay: the app in ${file} does not load: ${message}`);
   });
