@@ -8,6 +8,7 @@ import { renderResponse, rpcIdOf } from '../executor/transports.js';
 import type { Divergence, ExecutionObserver, ExecutionStep, ReplayDatabase, SessionErrorBrief } from '../executor/types.js';
 import { encodePayload, MAX_PAYLOAD, RecordTooLargeError } from '../journal/index.js';
 import { appDb, type SqliteStore } from '../store/index.js';
+import { sameRefusal } from '../journal/app-values.js';
 import { StateCache, type JournalAccess } from './state.js';
 
 // Re-executes one recorded session, attempt by attempt, in a fresh vm scope
@@ -353,10 +354,10 @@ function briefError(error: ErrorInfo | null | undefined): SessionErrorBrief | nu
   return { name: error.name, message: error.message, location: error.location ?? null };
 }
 
-/** The same failure: name and message (a record too large is sized again on replay, where a few header bytes differ). */
+/** The same failure: name and message (a record too large is sized again on replay, where a few header bytes differ; a refused value's advice may be worded differently). */
 function sameError(recorded: SessionErrorBrief, replayed: SessionErrorBrief): boolean {
   if (recorded.name !== replayed.name) return false;
-  return recorded.message === replayed.message || recorded.name === RecordTooLargeError.name;
+  return recorded.message === replayed.message || recorded.name === RecordTooLargeError.name || sameRefusal(recorded.message, replayed.message);
 }
 
 function firstLine(text: string): string {
