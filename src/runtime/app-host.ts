@@ -4,7 +4,7 @@ import type { Transport } from '../model/records.js';
 import { UsageError } from '../model/errors.js';
 import { bundleApp, loadStoredBundle, storeBundle, type AppBundle } from '../executor/bundle.js';
 import { CodeRealm } from '../executor/realm.js';
-import { appLocation } from '../executor/source-maps.js';
+import { bundleLocation } from '../executor/source-maps.js';
 import { secretsOf, type Secrets } from './secrets.js';
 
 // The app a server runs: bundled, kept in the journal directory under its code
@@ -60,7 +60,7 @@ function describe(bundle: AppBundle, options: LoadOptions): LoadedApp {
     definition = realm.instantiate(inspectionBridge(options)).definition;
   } catch (error) {
     // Where the module's top level threw (a static import of a Node built-in, say), in the app's sources.
-    const at = error !== null && typeof error === 'object' ? appLocation(realm.filename, error as { stack?: string }) : null;
+    const at = error !== null && typeof error === 'object' ? bundleLocation(realm.filename, error as { stack?: string }) : null;
     const where = at ? `${at.file}:${at.line}:${at.column}: ` : '';
     throw new UsageError(`the app in ${bundle.entry} does not load: ${where}${(error as Error).message}`, 'E_APP');
   }
