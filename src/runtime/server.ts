@@ -123,10 +123,20 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
     store.attach(writer);
     for (const line of store.recovery.passedOver) log(`warning: ${line}`);
     if (store.recovery.action !== 'up-to-date') log(recoveryLine(store.recovery));
-    const appliedMigrations = new Set(
-      (catalog.db.prepare('SELECT migration FROM write_txs WHERE migration IS NOT NULL').all() as { migration: string }[]).map((r) => r.migration),
-    );
+    const applied = catalog.db.prepare('SELECT migration, tx, position FROM write_txs WHERE migration IS NOT NULL').all() as { migration: string; tx: number; position: number }[];
+    const appliedMigrations = new Set(applied.map((r) => r.migration));
+    // A migration runs once, by name: one whose SQL was edited since it ran is not run again. Say so.
+    for (const row of applied) {
+      const now = app.migrations.find((m) => m.name === row.migration);
+      if (now === undefined) continue;
+      const ran = reader.readAt(row.position).record as { result?: unknown };
+      if (typeof ran.result === 'string' && ran.result !== now.sql) {
+        log(`warning: migration "${row.migration}" was edited after it ran (transaction ${row.tx}); migrations run once, by name, so the edit is not applied: add a new migration instead`);
+      }
+    }
+    const lastTxBefore = store.lastTx;
     const migrations = store.migrate(app.migrations, appliedMigrations);
+    migrations.forEach((name, i) => log(`migrated: ${name} (transaction ${lastTxBefore + i + 1})`));
     await writer.flush();
 
     const lastSessionId = (catalog.db.prepare('SELECT coalesce(max(id), 0) AS id FROM sessions').get() as { id: number }).id;
