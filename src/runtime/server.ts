@@ -134,9 +134,7 @@ export async function startServer(appEntry: string, options: ServerOptions): Pro
         log(`warning: migration "${row.migration}" was edited after it ran (transaction ${row.tx}); migrations run once, by name, so the edit is not applied: add a new migration instead`);
       }
     }
-    const lastTxBefore = store.lastTx;
-    const migrations = store.migrate(app.migrations, appliedMigrations);
-    migrations.forEach((name, i) => log(`migrated: ${name} (transaction ${lastTxBefore + i + 1})`));
+    const migrations = store.migrate(app.migrations, appliedMigrations, (name, tx) => log(`migrated: ${name} (transaction ${tx})`));
     await writer.flush();
 
     const lastSessionId = (catalog.db.prepare('SELECT coalesce(max(id), 0) AS id FROM sessions').get() as { id: number }).id;
