@@ -262,6 +262,13 @@ class RecordingServer {
     const drained = Promise.allSettled([...this.inFlight]);
     const timeout = new Promise((resolve) => setTimeout(resolve, this.settings.drainTimeoutMs).unref());
     await Promise.race([drained, timeout]);
+    const left = this.runner.runningSessions();
+    if (left.length > 0) {
+      const ids = left.length <= 5 ? left.join(', ') : `${left.slice(0, 5).join(', ')} and ${left.length - 5} more`;
+      this.settings.log(
+        `shutting down: ${left.length} session(s) still running after the ${this.settings.drainTimeoutMs} ms drain timeout (${ids}) stopped where they were; the next start resumes them`,
+      );
+    }
     // Sessions still running are left open in the journal for the next start
     // to resume. Stop them where they are: otherwise a timer of theirs keeps
     // the process alive, and when it fires the session goes on (a
