@@ -62,7 +62,8 @@ function describe(bundle: AppBundle, options: LoadOptions): LoadedApp {
     // Where the module's top level threw (a static import of a Node built-in, say), in the app's sources.
     const at = error !== null && typeof error === 'object' ? bundleLocation(realm.filename, error as { stack?: string }) : null;
     const where = at ? `${at.file}:${at.line}:${at.column}: ` : '';
-    throw new UsageError(`the app in ${bundle.entry} does not load: ${where}${(error as Error).message}`, 'E_APP');
+    const message = String((error as Error)?.message ?? error);
+    throw new UsageError(`the app in ${bundle.entry} does not load: ${where}${message}${nodeGlobalHint(error, message)}`, 'E_APP');
   }
   const routes = new Map<string, AppRoute>();
   for (const kind of Object.keys(definition.kinds)) routes.set(`/${kind}`, { kind, method: 'POST', transport: 'json' });
@@ -98,6 +99,16 @@ function describe(bundle: AppBundle, options: LoadOptions): LoadedApp {
     secretFields,
     secrets,
   };
+}
+
+/** Node's own globals, which the sandbox does not have: code that reads them at its top level does not load. */
+const NODE_GLOBALS = ['process', 'Buffer', '__dirname', '__filename'];
+
+function nodeGlobalHint(error: unknown, message: string): string {
+  const name = (error as { name?: unknown } | null)?.name;
+  const missing = /^(\S+) is not defined$/.exec(message)?.[1];
+  if (name !== 'ReferenceError' || missing === undefined || !NODE_GLOBALS.includes(missing)) return '';
+  return ` (the sandbox has none of Node's own globals, process, Buffer, __dirname: docs/sandbox.md, "Standard globals"; the app's configuration is ctx.config)`;
 }
 
 /** The app's realm, replaced by a fresh one if a session broke isolation in the old one. */

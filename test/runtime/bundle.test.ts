@@ -76,6 +76,21 @@ describe('bundleApp', () => {
     );
   });
 
+  it("says that the sandbox has no process when a dependency's top level reads process.env", async () => {
+    const dir = tmp();
+    const pkg = path.join(dir, 'node_modules', 'envy');
+    fs.mkdirSync(pkg, { recursive: true });
+    fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'envy', version: '1.0.0', main: 'index.js' }));
+    fs.writeFileSync(path.join(pkg, 'index.js'), "'use strict';\nconst dev = process.env.NODE_ENV !== 'production';\nexports.fmt = (x) => (dev ? '[dev] ' + x : x);\n");
+    const file = path.join(dir, 'app.ts');
+    fs.writeFileSync(file, "import { defineApp } from 'windback';\nimport { fmt } from 'envy';\nexport default defineApp({ name: 'x', migrations: [], kinds: { a: async () => fmt('hi') } });\n");
+    const r = replay(['record', file, '--port', '0', '--journal', path.join(dir, 'journal')], { timeoutMs: 20_000 });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      `replay: the app in ${file} does not load: ${path.join(pkg, 'index.js')}:2:13: process is not defined (the sandbox has none of Node's own globals, process, Buffer, __dirname: docs/sandbox.md, "Standard globals"; the app's configuration is ctx.config)`,
+    );
+  });
+
   it('refuses top-level await with E_BUNDLE, naming its line and saying where to await instead', async () => {
     const dir = tmp();
     const file = path.join(dir, 'app.ts');
