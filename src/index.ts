@@ -21,3 +21,25 @@ export type { Divergence } from './executor/types.js';
 
 // Record from code: what `replay record` runs, in your own process (docs/server.md).
 export { startServer, type ServerOptions, type RunningServer } from './runtime/server.js';
+
+// The app API: what an app imports (`import { defineApp, RetryableError } from
+// 'windback'`) and the types it compiles against. Inside `replay record` the
+// sandbox provides its own copy of these (docs/sandbox.md, "The app API");
+// these are the same code, so an app module also loads outside Windback (in a
+// unit test of its handlers, say).
+export { defineApp } from './sandbox/app.js';
+export { RetryableError, DeterminismError } from './sandbox/errors.js';
+export type {
+  AppDefinition,
+  AppConsole,
+  CallOptions,
+  KindHandler,
+  Migration,
+  ReadDb,
+  RouteDefinition,
+  RunResult,
+  SessionContext,
+  SessionInfo,
+  SqlParam,
+  WriteDb,
+} from './sandbox/app-types.js';

@@ -63,6 +63,12 @@ export async function bundleApp(entry: string): Promise<AppBundle> {
       throw new UsageError(`cannot bundle ${absolute}: it has no default export; an app module ends with \`export default defineApp({ ... })\``, 'E_BUNDLE');
     }
     const where = first?.location ? ` at ${first.location.file}:${first.location.line}:${first.location.column}` : '';
+    if (first && /^Top-level await is currently not supported/.test(first.text)) {
+      throw new UsageError(
+        `cannot bundle ${absolute}: top-level await${where} is not supported: the app's module runs synchronously, once for every session, before its handler; await in the handler instead`,
+        'E_BUNDLE',
+      );
+    }
     throw new UsageError(`cannot bundle ${absolute}: ${first?.text ?? (error as Error).message}${where}`, 'E_BUNDLE');
   }
   const code = stripSourceMapComment(result.outputFiles.find((f) => f.path.endsWith('.js'))!.text);

@@ -17,7 +17,7 @@ import type { EffectRecord, Positioned } from './history.js';
 import type { CodeRealm } from './realm.js';
 import { MAX_PAYLOAD, packValue, RecordTooLargeError } from '../journal/index.js';
 import { appLocation, mapStack, type SourceLocation } from './source-maps.js';
-import { unjournalable, unjournalableError } from '../journal/app-values.js';
+import { sameRefusal, unjournalable, unjournalableError } from '../journal/app-values.js';
 import { isFailStop } from '../model/errors.js';
 
 // Runs one attempt of one session in its code realm. Every effect is either
@@ -1139,7 +1139,8 @@ class SessionRun {
     }
     const actual = errorInfo(threw, false);
     // A record too large for the journal is sized again on replay, where a few header bytes differ.
-    const sameMessage = actual.message === recorded.message || actual.name === RecordTooLargeError.name;
+    // A refused result is compared by what was refused, not by the advice (its wording changes between versions).
+    const sameMessage = actual.message === recorded.message || actual.name === RecordTooLargeError.name || sameRefusal(actual.message, recorded.message);
     if (actual.name !== recorded.name || !sameMessage) {
       this.diverge(write ? 'tx' : 'read', entry, { name: actual.name, message: actual.message }, `the ${write ? 'transaction' : 'read'} threw a different error`, undefined, {
         name: recorded.name,
@@ -1438,7 +1439,11 @@ function journalableResult(body: (db: AppDb) => unknown, construct: string): (db
   return (db) => {
     const result = body(db);
     const problem = unjournalable(result, 'the result');
-    if (problem !== null) throw unjournalableError(`${construct}`, problem);
+    if (problem !== null) {
+      // An async function's rejection is this refusal's, not also an unhandled rejection.
+      if (problem === 'the result is a Promise') Promise.resolve(result).catch(() => {});
+      throw unjournalableError(`${construct}`, problem);
+    }
     return result;
   };
 }

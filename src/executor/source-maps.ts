@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import sourceMapSupport from 'source-map-support';
 
 // Source maps of the app bundles this process runs, by script file name, so
@@ -8,13 +9,16 @@ import sourceMapSupport from 'source-map-support';
 const maps = new Map<string, string>();
 /** The directory a bundle's sources came from, by script file name. */
 const sourceRoots = new Map<string, string>();
+/** Every source of a bundle (the app's and its dependencies'), as absolute paths, by script file name. */
+const sourceFiles = new Map<string, Set<string>>();
 let installed = false;
 
 export function registerSourceMap(filename: string, map: string): void {
   maps.set(filename, map);
   try {
-    const root = (JSON.parse(map) as { sourceRoot?: string }).sourceRoot;
+    const { sourceRoot: root, sources } = JSON.parse(map) as { sourceRoot?: string; sources?: unknown[] };
     if (root) sourceRoots.set(filename, root.endsWith('/') ? root : `${root}/`);
+    if (root && Array.isArray(sources)) sourceFiles.set(filename, new Set(sources.map((s) => path.resolve(root, String(s)))));
   } catch {
     // a map without a sourceRoot: raw frames only
   }
@@ -56,6 +60,29 @@ export function appLocation(filename: string, error?: { stack?: string }): Sourc
     const column = site.getColumnNumber();
     if (line === null || column === null) continue;
     return mapped(filename, line, column);
+  }
+  return null;
+}
+
+/**
+ * Where the app's bundle raised `error`: its innermost frame in any source
+ * the bundle holds, the app's own or a dependency's (node_modules), mapped to
+ * that source. For an error from the module's top level, which may come from
+ * a dependency (a package that requires a Node built-in) reached through the
+ * app's import line.
+ */
+export function bundleLocation(filename: string, error: { stack?: string }): SourceLocation | null {
+  const files = sourceFiles.get(filename);
+  for (const line of (error.stack ?? '').split('\n')) {
+    const frame = /\(?((?:file:\/\/)?[^()\s]+?):(\d+):(\d+)\)?\s*$/.exec(line.trim());
+    if (!frame) continue;
+    const file = frame[1].replace(/^file:\/\//, '');
+    if (files?.has(file)) return { file, line: Number(frame[2]), column: Number(frame[3]) };
+    if (file === filename) {
+      // A frame the stack left unmapped: one in the bundler's own helpers maps to no source.
+      const original = originalPosition(filename, Number(frame[2]), Number(frame[3]) - 1);
+      if (original) return { ...original, column: original.column + 1 };
+    }
   }
   return null;
 }

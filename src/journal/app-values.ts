@@ -33,10 +33,31 @@ export function unjournalableError(where: string, problem: string): TypeError {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = Math.max(limit, 50);
   try {
-    return new TypeError(`${where}: ${problem}; ${JOURNAL_VALUES}: convert it (a Map with Object.fromEntries(map) or [...map], a Set with [...set])`);
+    return new TypeError(`${where}: ${problem}; ${JOURNAL_VALUES}: ${hintFor(where, problem)}`);
   } finally {
     Error.stackTraceLimit = limit;
   }
+}
+
+/** What to do about the value `problem` names. */
+function hintFor(where: string, problem: string): string {
+  if (problem === 'the result is a Promise' && (where === 'ctx.tx()' || where === 'ctx.read()')) {
+    return `is its function async? It runs synchronously inside the transaction, which ends when it returns: make it a plain function, and await what it needs before ${where}`;
+  }
+  if (problem.endsWith(' is a Promise')) return 'await it first';
+  if (problem.endsWith(' is a function') || problem.endsWith(' is a symbol')) return 'leave it out';
+  return 'convert it (a Map with Object.fromEntries(map) or [...map], a Set with [...set])';
+}
+
+/**
+ * Two refusals of a value (unjournalableError messages) of the same part of
+ * the same kind: equal up to the advice, whose wording may change between
+ * versions (a replay compares a transaction's error with the recorded one).
+ */
+export function sameRefusal(a: string, b: string): boolean {
+  const marker = `; ${JOURNAL_VALUES}: `;
+  const i = a.indexOf(marker);
+  return i > 0 && a.slice(0, i + marker.length) === b.slice(0, i + marker.length);
 }
 
 /** Deep enough for any sensible value; deeper (or cyclic) ones take the careful path. */

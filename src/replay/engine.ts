@@ -1,13 +1,14 @@
 import { NotFoundError } from '../model/errors.js';
 import type { ErrorInfo, Position, ProcessStartRecord, SessionId, TxId } from '../model/records.js';
 import { bundleApp, loadStoredBundle, type AppBundle } from '../executor/bundle.js';
-import { executeSession, isNodeImportError } from '../executor/execute.js';
+import { errorInfo, executeSession, isNodeImportError } from '../executor/execute.js';
 import { sessionHistory, type Positioned, type SessionHistory } from '../executor/history.js';
 import { CodeRealm } from '../executor/realm.js';
 import { renderResponse, rpcIdOf } from '../executor/transports.js';
 import type { Divergence, ExecutionObserver, ExecutionStep, ReplayDatabase, SessionErrorBrief } from '../executor/types.js';
 import { encodePayload, MAX_PAYLOAD, RecordTooLargeError } from '../journal/index.js';
 import { appDb, type SqliteStore } from '../store/index.js';
+import { sameRefusal } from '../journal/app-values.js';
 import { StateCache, type JournalAccess } from './state.js';
 
 // Re-executes one recorded session, attempt by attempt, in a fresh vm scope
@@ -325,17 +326,21 @@ export class SessionReplay {
               : `the response body differs (status ${recorded.status} both times): recorded ${recorded.body.byteLength} bytes, replayed ${rendered.body.byteLength}`) + threw,
           ...errors,
         });
-      } else if (recordedError && replayedError && !sameError(recordedError, replayedError)) {
+        return done();
+      }
+      // The error the session ended with: the handler's, or the one its response was replaced by (an outcome that could not be rendered, or too large).
+      const endedWith = rendered.replacedBy !== undefined ? briefError(errorInfo(rendered.replacedBy, false)) : replayedError;
+      if (recordedError && endedWith && !sameError(recordedError, endedWith)) {
         // A 500 says only that the session failed: the same bytes for any error. The journal says which.
         report({
           step,
           position: attempt.response.position,
           kind: 'response',
           expected: { error: { name: recordedError.name, message: recordedError.message } },
-          actual: { error: { name: replayedError.name, message: replayedError.message } },
-          location: replayedError.location,
+          actual: { error: { name: endedWith.name, message: endedWith.message } },
+          location: endedWith.location,
           construct: null,
-          message: `the session failed with a different error: recorded ${recordedError.name}: ${firstLine(recordedError.message)}; replayed ${replayedError.name}: ${firstLine(replayedError.message)}`,
+          message: `the session failed with a different error: recorded ${recordedError.name}: ${firstLine(recordedError.message)}; replayed ${endedWith.name}: ${firstLine(endedWith.message)}`,
           ...errors,
         });
       }
@@ -351,14 +356,15 @@ function briefError(error: ErrorInfo | null | undefined): SessionErrorBrief | nu
 
 /**
  * The same failure: name and message (a record too large is sized again on
- * replay, where a few header bytes differ). Node's TypeError for an import()
- * in a vm script, as sessions recorded before it became a DeterminismError
- * journaled it, is that DeterminismError.
+ * replay, where a few header bytes differ; a refused value's advice may be
+ * worded differently). Node's TypeError for an import() in a vm script, as
+ * sessions recorded before it became a DeterminismError journaled it, is that
+ * DeterminismError.
  */
 function sameError(recorded: SessionErrorBrief, replayed: SessionErrorBrief): boolean {
   if (isNodeImportError(recorded) && replayed.name === 'DeterminismError' && replayed.message.startsWith('import()')) return true;
   if (recorded.name !== replayed.name) return false;
-  return recorded.message === replayed.message || recorded.name === RecordTooLargeError.name;
+  return recorded.message === replayed.message || recorded.name === RecordTooLargeError.name || sameRefusal(recorded.message, replayed.message);
 }
 
 function firstLine(text: string): string {

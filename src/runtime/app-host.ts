@@ -4,7 +4,7 @@ import type { Transport } from '../model/records.js';
 import { UsageError } from '../model/errors.js';
 import { bundleApp, loadStoredBundle, storeBundle, type AppBundle } from '../executor/bundle.js';
 import { CodeRealm } from '../executor/realm.js';
-import { appLocation } from '../executor/source-maps.js';
+import { bundleLocation } from '../executor/source-maps.js';
 import { secretsOf, type Secrets } from './secrets.js';
 
 // The app a server runs: bundled, kept in the journal directory under its code
@@ -72,13 +72,29 @@ function describe(bundle: AppBundle, options: Omit<LoadOptions, 'journalDir'>): 
     definition = realm.instantiate(inspectionBridge(options)).definition;
   } catch (error) {
     // Where the module's top level threw (a static import of a Node built-in, say), in the app's sources.
-    const at = error !== null && typeof error === 'object' ? appLocation(realm.filename, error as { stack?: string }) : null;
+    const at = error !== null && typeof error === 'object' ? bundleLocation(realm.filename, error as { stack?: string }) : null;
     const where = at ? `${at.file}:${at.line}:${at.column}: ` : '';
-    throw new UsageError(`the app in ${bundle.entry} does not load: ${where}${(error as Error).message}`, 'E_APP');
+    const message = String((error as Error)?.message ?? error);
+    throw new UsageError(`the app in ${bundle.entry} does not load: ${where}${message}${nodeGlobalHint(error, message)}`, 'E_APP');
   }
   const routes = new Map<string, AppRoute>();
   for (const kind of Object.keys(definition.kinds)) routes.set(`/${kind}`, { kind, method: 'POST', transport: 'json' });
-  for (const [path, route] of Object.entries(definition.routes ?? {})) routes.set(normalizePath(path), toRoute(route));
+  const declared = new Map<string, string>();
+  for (const [key, route] of Object.entries(definition.routes ?? {})) {
+    const { path, method } = parseRouteKey(key);
+    const appRoute = toRoute(route);
+    const refuse = (why: string): never => {
+      throw new UsageError(`the app in ${bundle.entry} does not load: routes["${key}"] ${why}`, 'E_APP');
+    };
+    if (method !== null && typeof route !== 'string' && route.method !== undefined && route.method.toUpperCase() !== method) {
+      refuse(`says ${method} in its path and ${route.method.toUpperCase()} in its method; give it once`);
+    }
+    if (method !== null) appRoute.method = method;
+    const earlier = declared.get(path);
+    if (earlier !== undefined) refuse(`serves ${path}, as routes["${earlier}"] does; a path is served by one route, with one method`);
+    declared.set(path, key);
+    routes.set(path, appRoute);
+  }
   const config = mergeConfig(definition.config, options.config);
   const secretFields = [...(definition.secretFields ?? [])];
   // Refuses a secret too short to redact (a usage error) before anything is journaled.
@@ -97,6 +113,16 @@ function describe(bundle: AppBundle, options: Omit<LoadOptions, 'journalDir'>): 
   };
 }
 
+/** Node's own globals, which the sandbox does not have: code that reads them at its top level does not load. */
+const NODE_GLOBALS = ['process', 'Buffer', '__dirname', '__filename'];
+
+function nodeGlobalHint(error: unknown, message: string): string {
+  const name = (error as { name?: unknown } | null)?.name;
+  const missing = /^(\S+) is not defined$/.exec(message)?.[1];
+  if (name !== 'ReferenceError' || missing === undefined || !NODE_GLOBALS.includes(missing)) return '';
+  return ` (the sandbox has none of Node's own globals, process, Buffer, __dirname: docs/sandbox.md, "Standard globals"; the app's configuration is ctx.config)`;
+}
+
 /** The app's realm, replaced by a fresh one if a session broke isolation in the old one. */
 export function realmOf(app: LoadedApp): CodeRealm {
   if (app.realm.retired) app.realm = CodeRealm.create(app.bundle, app.zone);
@@ -108,9 +134,11 @@ function toRoute(route: RouteDefinition): AppRoute {
   return { kind: route.kind, method: (route.method ?? 'POST').toUpperCase(), transport: route.transport ?? 'json' };
 }
 
-function normalizePath(path: string): string {
-  const p = path.replace(/^(GET|POST|PUT|PATCH|DELETE)\s+/i, '');
-  return p.startsWith('/') ? p : `/${p}`;
+/** A route's key: a path, `'/orders'` or `'orders'`, or a method and a path, `'GET /orders'`. */
+function parseRouteKey(key: string): { path: string; method: string | null } {
+  const m = /^(GET|POST|PUT|PATCH|DELETE)\s+/i.exec(key);
+  const p = m ? key.slice(m[0].length) : key;
+  return { path: p.startsWith('/') ? p : `/${p}`, method: m ? m[1].toUpperCase() : null };
 }
 
 function mergeConfig(defaults: unknown, overrides: Record<string, unknown> | undefined): unknown {

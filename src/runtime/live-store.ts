@@ -181,7 +181,7 @@ export class LiveStore implements LiveDatabase {
   }
 
   /** Apply the app's migrations that the journal does not hold yet, each as a journaled write transaction. */
-  migrate(migrations: readonly { name: string; sql: string }[], applied: ReadonlySet<string>): string[] {
+  migrate(migrations: readonly { name: string; sql: string }[], applied: ReadonlySet<string>, onApplied?: (name: string, tx: TxId) => void): string[] {
     const done: string[] = [];
     for (const migration of migrations) {
       if (applied.has(migration.name)) continue;
@@ -201,6 +201,7 @@ export class LiveStore implements LiveDatabase {
         migration: migration.name,
       }).durable.catch(() => {});
       done.push(migration.name);
+      onApplied?.(migration.name, tx);
     }
     return done;
   }

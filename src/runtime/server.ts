@@ -154,10 +154,18 @@ async function start(appEntry: string, options: ServerOptions): Promise<RunningS
     store.attach(writer);
     for (const line of store.recovery.passedOver) log(`warning: ${line}`);
     if (store.recovery.action !== 'up-to-date') log(recoveryLine(store.recovery));
-    const appliedMigrations = new Set(
-      (catalog.db.prepare('SELECT migration FROM write_txs WHERE migration IS NOT NULL').all() as { migration: string }[]).map((r) => r.migration),
-    );
-    const migrations = store.migrate(app.migrations, appliedMigrations);
+    const applied = catalog.db.prepare('SELECT migration, tx, position FROM write_txs WHERE migration IS NOT NULL').all() as { migration: string; tx: number; position: number }[];
+    const appliedMigrations = new Set(applied.map((r) => r.migration));
+    // A migration runs once, by name: one whose SQL was edited since it ran is not run again. Say so.
+    for (const row of applied) {
+      const now = app.migrations.find((m) => m.name === row.migration);
+      if (now === undefined) continue;
+      const ran = reader.readAt(row.position).record as { result?: unknown };
+      if (typeof ran.result === 'string' && ran.result !== now.sql) {
+        log(`warning: migration "${row.migration}" was edited after it ran (transaction ${row.tx}); migrations run once, by name, so the edit is not applied: add a new migration instead`);
+      }
+    }
+    const migrations = store.migrate(app.migrations, appliedMigrations, (name, tx) => log(`migrated: ${name} (transaction ${tx})`));
     await writer.flush();
     await writer.preallocated();
 
@@ -290,6 +298,13 @@ class RecordingServer {
     const drained = Promise.allSettled([...this.inFlight]);
     const timeout = new Promise((resolve) => setTimeout(resolve, this.settings.drainTimeoutMs).unref());
     await Promise.race([drained, timeout]);
+    const left = this.runner.runningSessions();
+    if (left.length > 0) {
+      const ids = left.length <= 5 ? left.join(', ') : `${left.slice(0, 5).join(', ')} and ${left.length - 5} more`;
+      this.settings.log(
+        `shutting down: ${left.length} session(s) still running after the ${this.settings.drainTimeoutMs} ms drain timeout (${ids}) stopped where they were; the next start resumes them`,
+      );
+    }
     // Sessions still running are left open in the journal for the next start
     // to resume. Stop them where they are: otherwise a timer of theirs keeps
     // the process alive, and when it fires the session goes on (a

@@ -84,8 +84,9 @@ export interface SessionContext<Config = unknown> {
    */
   checkpoint(label?: string, state?: unknown): Promise<void>;
   /**
-   * Declares data the session needs loaded; if it is not, the session is
-   * suspended, the data fetched, and the session re-run from its checkpoint.
+   * Not available yet: throws a TypeError. (Meant to declare data the session
+   * needs loaded; if it is not, the session would be suspended, the data
+   * fetched, and the session re-run from its checkpoint.)
    */
   need(what: unknown): void;
 }
@@ -112,6 +113,11 @@ export interface AppDefinition<Config = unknown> {
   migrations: readonly Migration[];
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   kinds: Record<string, KindHandler<any, any, Config>>;
-  /** Path to kind. Optional: the runtime defines what an app without routes serves. */
+  /**
+   * Paths of the app's own, to kinds: `'/orders': 'placeOrder'`, with a
+   * method, `'GET /orders': 'listOrders'` or `'/orders': { kind: 'listOrders',
+   * method: 'GET' }` (POST when none is given). One route per path. Every kind
+   * is also served at `POST /<kind>` (docs/server.md, "Endpoints").
+   */
   routes?: Record<string, RouteDefinition>;
 }

@@ -3,7 +3,10 @@
 // the session's require returns this module). One frozen object shared by all
 // sessions.
 
-import type { AppDefinition } from './app-types.js';
+import type { AppDefinition, RouteDefinition } from './app-types.js';
+
+/** A route whose kind is one of `K`. */
+type RouteTo<K extends string> = K | (Exclude<RouteDefinition, string> & { kind: K });
 import { DeterminismError, RetryableError } from './errors.js';
 import { RealmTypeError, isObject } from './intrinsics.js';
 
@@ -35,8 +38,15 @@ function invalid(message: string): never {
 /**
  * Checks an app definition and returns it unchanged. Throws a TypeError that
  * names the offending field.
+ *
+ * `Config` is inferred from the `config` defaults, or given
+ * (`defineApp<Config>({ ... })`), and is the type of every handler's
+ * `ctx.config`; a route naming a kind that is not in `kinds` is a type error
+ * (and a TypeError at load).
  */
-export function defineApp<const D extends AppDefinition<Config>, Config = D['config']>(definition: D): D {
+export function defineApp<Config = unknown, const D extends AppDefinition<Config> = AppDefinition<Config>>(
+  definition: D & { config?: Config; routes?: Record<string, RouteTo<keyof D['kinds'] & string>> },
+): D {
   if (!isObject(definition) || isArray(definition)) invalid('expected an object: defineApp({ name, migrations, kinds })');
   const d = definition as unknown as Record<string, unknown>;
   for (const key of keys(d)) {

@@ -61,6 +61,47 @@ describe('bundleApp', () => {
     expect(r.stderr.trim()).toMatch(new RegExp(`^replay: the app in ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not load: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:\\d+: require\\('node:fs'\\) is not deterministic: the file system is outside the journal`));
   });
 
+  it('names the line of a dependency in node_modules whose top level requires a Node built-in', async () => {
+    const dir = tmp();
+    const pkg = path.join(dir, 'node_modules', 'idgen');
+    fs.mkdirSync(pkg, { recursive: true });
+    fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'idgen', version: '1.0.0', main: 'index.js' }));
+    fs.writeFileSync(path.join(pkg, 'index.js'), "'use strict';\nconst crypto = require('crypto');\nexports.id = () => crypto.randomBytes(8).toString('hex');\n");
+    const file = path.join(dir, 'app.ts');
+    fs.writeFileSync(file, "import { defineApp } from 'windback';\nimport { id } from 'idgen';\nexport default defineApp({ name: 'x', migrations: [], kinds: { a: async () => id() } });\n");
+    const r = replay(['record', file, '--port', '0', '--journal', path.join(dir, 'journal')], { timeoutMs: 20_000 });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      `replay: the app in ${file} does not load: ${path.join(pkg, 'index.js')}:2:16: require('crypto') is not deterministic: use the global crypto.randomUUID() and crypto.getRandomValues() (journaled), ctx.call() for keys and signatures, or a bundled pure JavaScript hash`,
+    );
+  });
+
+  it("says that the sandbox has no process when a dependency's top level reads process.env", async () => {
+    const dir = tmp();
+    const pkg = path.join(dir, 'node_modules', 'envy');
+    fs.mkdirSync(pkg, { recursive: true });
+    fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'envy', version: '1.0.0', main: 'index.js' }));
+    fs.writeFileSync(path.join(pkg, 'index.js'), "'use strict';\nconst dev = process.env.NODE_ENV !== 'production';\nexports.fmt = (x) => (dev ? '[dev] ' + x : x);\n");
+    const file = path.join(dir, 'app.ts');
+    fs.writeFileSync(file, "import { defineApp } from 'windback';\nimport { fmt } from 'envy';\nexport default defineApp({ name: 'x', migrations: [], kinds: { a: async () => fmt('hi') } });\n");
+    const r = replay(['record', file, '--port', '0', '--journal', path.join(dir, 'journal')], { timeoutMs: 20_000 });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      `replay: the app in ${file} does not load: ${path.join(pkg, 'index.js')}:2:13: process is not defined (the sandbox has none of Node's own globals, process, Buffer, __dirname: docs/sandbox.md, "Standard globals"; the app's configuration is ctx.config)`,
+    );
+  });
+
+  it('refuses top-level await with E_BUNDLE, naming its line and saying where to await instead', async () => {
+    const dir = tmp();
+    const file = path.join(dir, 'app.ts');
+    fs.writeFileSync(file, "import { defineApp } from 'windback';\nconst limit = await Promise.resolve(3);\nexport default defineApp({ name: 'x', migrations: [], kinds: { a: async () => limit } });\n");
+    const r = replay(['record', file, '--port', '0', '--journal', path.join(dir, 'journal')], { timeoutMs: 20_000 });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      `replay: cannot bundle ${file}: top-level await at app.ts:2:14 is not supported: the app's module runs synchronously, once for every session, before its handler; await in the handler instead`,
+    );
+  });
+
   it('turns import() of a Node built-in into a require the sandbox refuses as that import(), and import("windback") into the app API', async () => {
     const dir = tmp();
     const file = path.join(dir, 'app.ts');

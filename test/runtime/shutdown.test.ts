@@ -90,6 +90,10 @@ describe('shutdown on SIGTERM', () => {
     client.close();
     const open = [...readJournal(journal).sessions.values()].filter((s) => s.end === null || s.end === undefined);
     expect(open.map((s) => s.start.sessionKind)).toEqual(['draws']);
+    // And the shutdown said which it left.
+    expect(recorder.stderr()).toContain(
+      `shutting down: 1 session(s) still running after the 300 ms drain timeout (${open[0].id}) stopped where they were; the next start resumes them\n`,
+    );
 
     const again = arrived();
     const restarted = await start(journal);
