@@ -62,13 +62,7 @@ describe('bundleApp', () => {
   });
 
   it('names the line of a dependency in node_modules whose top level requires a Node built-in', async () => {
-    const dir = tmp();
-    const pkg = path.join(dir, 'node_modules', 'idgen');
-    fs.mkdirSync(pkg, { recursive: true });
-    fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'idgen', version: '1.0.0', main: 'index.js' }));
-    fs.writeFileSync(path.join(pkg, 'index.js'), "'use strict';\nconst crypto = require('crypto');\nexports.id = () => crypto.randomBytes(8).toString('hex');\n");
-    const file = path.join(dir, 'app.ts');
-    fs.writeFileSync(file, "import { defineApp } from 'windback';\nimport { id } from 'idgen';\nexport default defineApp({ name: 'x', migrations: [], kinds: { a: async () => id() } });\n");
+    const { file, pkg, dir } = appWithDependency('idgen', "const crypto = require('crypto');\nexports.id = () => crypto.randomBytes(8).toString('hex');", 'id', 'id()');
     const r = replay(['record', file, '--port', '0', '--journal', path.join(dir, 'journal')], { timeoutMs: 20_000 });
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr.trim()).toBe(
@@ -77,13 +71,7 @@ describe('bundleApp', () => {
   });
 
   it("says that the sandbox has no process when a dependency's top level reads process.env", async () => {
-    const dir = tmp();
-    const pkg = path.join(dir, 'node_modules', 'envy');
-    fs.mkdirSync(pkg, { recursive: true });
-    fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'envy', version: '1.0.0', main: 'index.js' }));
-    fs.writeFileSync(path.join(pkg, 'index.js'), "'use strict';\nconst dev = process.env.NODE_ENV !== 'production';\nexports.fmt = (x) => (dev ? '[dev] ' + x : x);\n");
-    const file = path.join(dir, 'app.ts');
-    fs.writeFileSync(file, "import { defineApp } from 'windback';\nimport { fmt } from 'envy';\nexport default defineApp({ name: 'x', migrations: [], kinds: { a: async () => fmt('hi') } });\n");
+    const { file, pkg, dir } = appWithDependency('envy', "const dev = process.env.NODE_ENV !== 'production';\nexports.fmt = (x) => (dev ? '[dev] ' + x : x);", 'fmt', "fmt('hi')");
     const r = replay(['record', file, '--port', '0', '--journal', path.join(dir, 'journal')], { timeoutMs: 20_000 });
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr.trim()).toBe(
@@ -112,3 +100,15 @@ describe('bundleApp', () => {
     expect(bundle.code).not.toMatch(/\bimport\(/);
   });
 });
+
+/** An app whose one kind returns `call`, from a CommonJS package `name` in its own node_modules whose index.js is 'use strict' and `body` (line 2 on). */
+function appWithDependency(name: string, body: string, imported: string, call: string): { dir: string; pkg: string; file: string } {
+  const dir = tmp();
+  const pkg = path.join(dir, 'node_modules', name);
+  fs.mkdirSync(pkg, { recursive: true });
+  fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name, version: '1.0.0', main: 'index.js' }));
+  fs.writeFileSync(path.join(pkg, 'index.js'), `'use strict';\n${body}\n`);
+  const file = path.join(dir, 'app.ts');
+  fs.writeFileSync(file, `import { defineApp } from 'windback';\nimport { ${imported} } from '${name}';\nexport default defineApp({ name: 'x', migrations: [], kinds: { a: async () => ${call} } });\n`);
+  return { dir, pkg, file };
+}
