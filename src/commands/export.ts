@@ -25,9 +25,10 @@ export default class Export extends ReplayCommand<ExportResult> {
     const result = exportTrace({ journal: this.journalDir(flags), format: flags.format, out: flags.out, kind: flags.kind, since: flags.since, until: flags.until, limit: flags.limit, force: flags.force });
     if (!this.jsonEnabled()) {
       const line = `wrote ${result.out}: ${result.sessions} sessions, ${result.events} events; open it in https://ui.perfetto.dev or chrome://tracing`;
-      // The trace itself went to stdout: the line goes beside it, not into it.
-      if (isStandardOutput(result.out)) process.stderr.write(`${line}\n`);
-      else this.log(line);
+      // Not when the trace went to standard output: the output is the trace
+      // alone (for jq), and a reader that stopped early (| head) gets no line
+      // claiming it was all written.
+      if (!isStandardOutput(result.out)) this.log(line);
     }
     return result;
   }

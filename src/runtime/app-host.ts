@@ -24,8 +24,8 @@ export interface LoadedApp {
   name: string;
   kinds: string[];
   migrations: { name: string; sql: string }[];
-  /** Path to route; every kind is also served at POST /<kind>. */
-  routes: Map<string, AppRoute>;
+  /** Path to its routes by method; every kind is also served at POST /<kind>, unless the app's routes claim that path. */
+  routes: Map<string, Map<string, AppRoute>>;
   /** The effective configuration sessions see. */
   config: unknown;
   secretFields: string[];
@@ -77,9 +77,12 @@ function describe(bundle: AppBundle, options: Omit<LoadOptions, 'journalDir'>): 
     const message = String((error as Error)?.message ?? error);
     throw new UsageError(`the app in ${bundle.entry} does not load: ${where}${message}${nodeGlobalHint(error, message)}`, 'E_APP');
   }
-  const routes = new Map<string, AppRoute>();
-  for (const kind of Object.keys(definition.kinds)) routes.set(`/${kind}`, { kind, method: 'POST', transport: 'json' });
+  const routes = new Map<string, Map<string, AppRoute>>();
+  for (const kind of Object.keys(definition.kinds)) routes.set(`/${kind}`, new Map([['POST', { kind, method: 'POST', transport: 'json' }]]));
+  /** The key that declared each method and path. */
   const declared = new Map<string, string>();
+  /** The paths the app's routes declare: theirs alone (a default POST /<kind> there goes). */
+  const claimed = new Set<string>();
   for (const [key, route] of Object.entries(definition.routes ?? {})) {
     const { path, method } = parseRouteKey(key);
     const appRoute = toRoute(route);
@@ -90,10 +93,17 @@ function describe(bundle: AppBundle, options: Omit<LoadOptions, 'journalDir'>): 
       refuse(`says ${method} in its path and ${route.method.toUpperCase()} in its method; give it once`);
     }
     if (method !== null) appRoute.method = method;
-    const earlier = declared.get(path);
-    if (earlier !== undefined) refuse(`serves ${path}, as routes["${earlier}"] does; a path is served by one route, with one method`);
-    declared.set(path, key);
-    routes.set(path, appRoute);
+    if (path === '/rpc' || path === '/RPC2' || path.startsWith('/_windback/')) {
+      refuse(`claims ${path}, which the server keeps for ${path === '/rpc' ? 'JSON-RPC' : path === '/RPC2' ? 'XML-RPC' : 'itself'}; choose another path`);
+    }
+    const earlier = declared.get(`${appRoute.method} ${path}`);
+    if (earlier !== undefined) refuse(`serves ${appRoute.method} ${path}, as routes["${earlier}"] does; one route per method and path`);
+    declared.set(`${appRoute.method} ${path}`, key);
+    if (!claimed.has(path)) {
+      claimed.add(path);
+      routes.set(path, new Map());
+    }
+    routes.get(path)!.set(appRoute.method, appRoute);
   }
   const config = mergeConfig(definition.config, options.config);
   const secretFields = [...(definition.secretFields ?? [])];

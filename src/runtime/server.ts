@@ -405,16 +405,22 @@ class RecordingServer {
     }
     if (pathname === '/rpc') return this.jsonRpc(req, res, method);
     if (pathname === '/RPC2') return this.xmlRpc(req, res, method);
-    const route = this.app.routes.get(pathname);
-    if (!route) return this.send(res, json(404, { error: { name: 'NotFound', message: `no route ${pathname}; routes: ${[...this.app.routes.keys()].join(', ')}` } }));
-    if (method !== route.method) {
-      res.setHeader('allow', route.method);
-      return this.send(res, json(405, { error: { name: 'MethodNotAllowed', message: `${pathname} takes ${route.method}, not ${method}` } }));
+    const methods = this.app.routes.get(pathname);
+    if (!methods) return this.send(res, json(404, { error: { name: 'NotFound', message: `no route ${pathname}; routes: ${[...this.app.routes.keys()].join(', ')}` } }));
+    const route = methods.get(method);
+    if (!route) {
+      const allowed = [...methods.keys()].join(', ');
+      res.setHeader('allow', allowed);
+      return this.send(res, json(405, { error: { name: 'MethodNotAllowed', message: `${pathname} takes ${allowed}, not ${method}` } }));
     }
     const body = await this.body(req, res);
     if (body === null) return;
     let input: unknown = null;
-    if (body.length > 0) {
+    const fromQuery = QUERY_METHODS.has(method);
+    if (fromQuery) {
+      if (body.length > 0) return this.send(res, json(400, { error: { name: 'BadRequest', message: `a ${method} request takes its input from the query string, not a body` } }));
+      input = queryInput(url.searchParams);
+    } else if (body.length > 0) {
       try {
         input = JSON.parse(body.toString('utf8'));
       } catch (error) {
@@ -422,7 +428,7 @@ class RecordingServer {
       }
     }
     try {
-      input = journalableInput(input, 'body');
+      input = journalableInput(input, fromQuery ? 'query' : 'body');
     } catch (error) {
       if (!(error instanceof InputNotJournalableError)) throw error;
       return this.send(res, json(400, { error: { name: 'BadRequest', message: `input not accepted: ${error.message}` } }));
@@ -874,4 +880,19 @@ export function failureLine(session: SessionId, failure: ErrorInfo): string {
   const at = failure.location ? ` at ${failure.location.file}:${failure.location.line}:${failure.location.column}` : '';
   const message = failure.message.split('\n')[0];
   return `[session ${session}] failed: ${failure.name}: ${message}${at} (replay show ${session})`;
+}
+
+/** Methods whose requests carry their input in the query string (and no body). */
+const QUERY_METHODS = new Set(['GET', 'HEAD', 'DELETE']);
+
+/** A query string as a route's input: each name to its value, or to its values in order when it repeats. */
+function queryInput(params: URLSearchParams): Record<string, string | string[]> {
+  const input: Record<string, string | string[]> = {};
+  for (const [name, value] of params) {
+    const seen = Object.hasOwn(input, name) ? input[name] : undefined;
+    if (seen === undefined) Object.defineProperty(input, name, { value, enumerable: true, writable: true, configurable: true });
+    else if (Array.isArray(seen)) seen.push(value);
+    else input[name] = [seen, value];
+  }
+  return input;
 }

@@ -116,8 +116,11 @@ export interface AppDefinition<Config = unknown> {
   /**
    * Paths of the app's own, to kinds: `'/orders': 'placeOrder'`, with a
    * method, `'GET /orders': 'listOrders'` or `'/orders': { kind: 'listOrders',
-   * method: 'GET' }` (POST when none is given). One route per path. Every kind
-   * is also served at `POST /<kind>` (docs/server.md, "Endpoints").
+   * method: 'GET' }` (POST when none is given). One route per method and
+   * path. A GET, HEAD or DELETE route's input is its query string as an
+   * object; any other route's, its JSON body. Every kind is also served at
+   * `POST /<kind>`, unless a route claims that path (docs/server.md,
+   * "Which value is the input").
    */
   routes?: Record<string, RouteDefinition>;
 }

@@ -6,9 +6,10 @@ import { replay, tempDirs } from '../helpers/cli.js';
 import { startRecording } from '../helpers/recording.js';
 
 // An app's own routes: a path, or a method and a path ('GET /items'), to a
-// kind by name or as { kind, method }. The method in a key used to be dropped
-// (such a route answered POST, and GET got 405), and two keys for one path
-// replaced each other silently.
+// kind by name or as { kind, method }; a path may have a route per method.
+// The method in a key used to be dropped (such a route answered POST, and GET
+// got 405), and two keys for one path replaced each other silently. The input
+// of a GET, HEAD or DELETE route is its query string.
 
 const tmp = tempDirs('windback-routes');
 
@@ -40,7 +41,7 @@ describe('routes with a method in their key', () => {
 
   it('serve that method, and answer another with 405 naming it', async () => {
     const get = await client.request('GET', '/items');
-    expect([get.status, JSON.parse(get.body.toString())]).toEqual([200, { list: null }]);
+    expect([get.status, JSON.parse(get.body.toString())]).toEqual([200, { list: {} }]);
     const post = await client.request('POST', '/items', '{}');
     expect(post.status).toBe(405);
     expect(post.headers.allow).toBe('GET');
@@ -51,10 +52,55 @@ describe('routes with a method in their key', () => {
   });
 });
 
+describe('the input of a GET or DELETE route', () => {
+  let server: RecorderProcess;
+  let client: LoadClient;
+  let journal: string;
+
+  beforeAll(async () => {
+    const dir = tmp();
+    ({ server, client, journal } = await startRecording(app(dir, `{ 'GET /items': 'list', 'DELETE /items': 'add' }`), tmp()));
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await server?.stop();
+  });
+
+  it('is its query string: each name to its value, or its values in order when it repeats', async () => {
+    const get = await client.request('GET', '/items?q=red%20shoes&tag=a&tag=b&empty=');
+    expect([get.status, JSON.parse(get.body.toString())]).toEqual([200, { list: { q: 'red shoes', tag: ['a', 'b'], empty: '' } }]);
+    const del = await client.request('DELETE', '/items?id=7');
+    expect([del.status, JSON.parse(del.body.toString())]).toEqual([200, { add: { id: '7' } }]);
+    // One path, a route per method: another method is a 405 naming both.
+    const post = await client.request('POST', '/items', '{}');
+    expect([post.status, post.headers.allow]).toEqual([405, 'GET, DELETE']);
+  });
+
+  it('refuses a body, and a name the journal cannot hold, with a 400 and nothing journaled', async () => {
+    const withBody = await client.request('GET', '/items', '{"q":1}');
+    expect([withBody.status, JSON.parse(withBody.body.toString()).error.message]).toEqual([400, 'a GET request takes its input from the query string, not a body']);
+    const proto = await client.request('GET', '/items?__proto__=x');
+    expect(proto.status).toBe(400);
+    expect(JSON.parse(proto.body.toString()).error.message).toMatch(/^input not accepted: query\.__proto__: a key "__proto__" is not allowed/);
+    expect(proto.session).toBeNull();
+  });
+
+  it('is journaled as the session\'s input, and replays equal', async () => {
+    expect((await server.stop()).code).toBe(0);
+    const sessions = replay(['sessions', '--json', '-j', journal]).json as { id: number }[];
+    expect(sessions).toHaveLength(2);
+    const verify = replay(['verify', '--json', '-j', journal]);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+  });
+});
+
 describe('routes that contradict each other', () => {
   it.each([
-    [`{ 'GET /items': 'list', '/items': 'add' }`, `routes["/items"] serves /items, as routes["GET /items"] does; a path is served by one route, with one method`],
+    [`{ 'GET /items': 'list', 'get /items': 'add' }`, `routes["get /items"] serves GET /items, as routes["GET /items"] does; one route per method and path`],
     [`{ 'GET /items': { kind: 'list', method: 'POST' } }`, `routes["GET /items"] says GET in its path and POST in its method; give it once`],
+    [`{ '/rpc': 'add' }`, `routes["/rpc"] claims /rpc, which the server keeps for JSON-RPC; choose another path`],
+    [`{ 'GET /_windback/items': 'list' }`, `routes["GET /_windback/items"] claims /_windback/items, which the server keeps for itself; choose another path`],
   ])('%s: replay record refuses the app, exit 2, one line', (routes, message) => {
     const dir = tmp();
     const file = app(dir, routes);
