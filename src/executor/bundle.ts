@@ -51,6 +51,9 @@ export async function bundleApp(entry: string): Promise<AppBundle> {
       // import callback was not specified"), the sandbox's require can.
       supported: { 'dynamic-import': false },
       plugins: [dynamicImports],
+      // Packages test it to pick a build; a constant keeps the bundle deterministic
+      // (the sandbox has no process: docs/sandbox.md, "Standard globals").
+      define: { 'process.env.NODE_ENV': '"production"' },
       logLevel: 'silent',
       // Deterministic output: the code version must not depend on the machine.
       absWorkingDir: path.dirname(absolute),

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { bundleApp } from '../../src/executor/bundle.js';
 import { UsageError } from '../../src/model/errors.js';
 import { replay, ROOT, tempDirs } from '../helpers/cli.js';
+import { startRecording } from '../helpers/recording.js';
 
 // How an app is bundled: module.exports is its default export, handed over by
 // a generated entry, with none of esbuild's export getters (which, made afresh
@@ -71,12 +72,30 @@ describe('bundleApp', () => {
   });
 
   it("says that the sandbox has no process when a dependency's top level reads process.env", async () => {
-    const { file, pkg, dir } = appWithDependency('envy', "const dev = process.env.NODE_ENV !== 'production';\nexports.fmt = (x) => (dev ? '[dev] ' + x : x);", 'fmt', "fmt('hi')");
+    const { file, pkg, dir } = appWithDependency('envy', "const dev = process.env.DEBUG !== undefined;\nexports.fmt = (x) => (dev ? '[dev] ' + x : x);", 'fmt', "fmt('hi')");
     const r = replay(['record', file, '--port', '0', '--journal', path.join(dir, 'journal')], { timeoutMs: 20_000 });
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr.trim()).toBe(
       `replay: the app in ${file} does not load: ${path.join(pkg, 'index.js')}:2:13: process is not defined (the sandbox has none of Node's own globals, process, Buffer, __dirname: docs/sandbox.md, "Standard globals"; the app's configuration is ctx.config)`,
     );
+  });
+
+  it('reads process.env.NODE_ENV as "production" in the app and its dependencies: packages that pick a build by it load, the same way on replay', async () => {
+    const { file, dir } = appWithDependency('modal', "module.exports = process.env.NODE_ENV === 'production' ? require('./prod.js') : require('./dev.js');", 'mode', 'mode');
+    const pkg = path.join(dir, 'node_modules', 'modal');
+    fs.writeFileSync(path.join(pkg, 'prod.js'), "exports.mode = 'production build';\n");
+    fs.writeFileSync(path.join(pkg, 'dev.js'), "exports.mode = process.cwd();\n");
+    const bundle = await bundleApp(file);
+    expect(bundle.code).not.toContain('dev.js');
+    const journal = path.join(dir, 'journal');
+    const { server, client } = await startRecording(file, journal);
+    try {
+      expect((await client.json('/a', {})).value).toBe('production build');
+    } finally {
+      client.close();
+      expect((await server.stop()).code).toBe(0);
+    }
+    expect(replay(['verify', '-j', journal]).code).toBe(0);
   });
 
   it('refuses top-level await with E_BUNDLE, naming its line and saying where to await instead', async () => {
