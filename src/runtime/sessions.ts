@@ -45,6 +45,18 @@ export interface SessionHooks {
   ended?(session: SessionId, status: SessionStatus, failure?: ErrorInfo): void;
 }
 
+/**
+ * What a session runs with besides its code: the config its ctx.config
+ * holds, and the time zone and locale of its realm. A new session gets this
+ * process's; a resumed one the ones it started with (the process-start
+ * record before its session-start), as a replay of it does.
+ */
+export interface SessionEnvironment {
+  config: unknown;
+  timeZone: string;
+  locale: string;
+}
+
 /** The last `durable` promise marked handled, shared by one runner's sessions (see LiveSessionJournal.append). */
 export interface HandledDurability {
   last: Promise<void> | null;
@@ -154,7 +166,12 @@ export class SessionRunner {
       idempotencyKey: request.idempotencyKey,
       meta: request.meta,
     });
-    return this.attempts(id, journal, this.app, request, 1, []);
+    return this.attempts(id, journal, this.app, request, 1, [], this.environment);
+  }
+
+  /** This process's environment: a new session's. */
+  private get environment(): SessionEnvironment {
+    return { config: this.app.config, timeZone: this.settings.timeZone, locale: this.settings.locale };
   }
 
   /**
@@ -163,6 +180,8 @@ export class SessionRunner {
    * The journal holds placeholders where the session had secrets: the
    * request and the effects it is served get the secrets back, so that the
    * live code compares equal with them and sees what it saw before.
+   * `environment` is the one the session started with (its config with the
+   * current secrets).
    */
   async resume(
     id: SessionId,
@@ -171,6 +190,7 @@ export class SessionRunner {
     lastPosition: Position,
     attempt: number,
     inherited: Positioned<EffectRecord>[],
+    environment: SessionEnvironment = this.environment,
   ): Promise<SessionResult> {
     if (this.abandonment.aborted) throw new SessionAbandonedError(id);
     const secrets = app.secrets;
@@ -181,7 +201,7 @@ export class SessionRunner {
     const journal = new LiveSessionJournal(this.writer, id, lastPosition, this.handled, secrets);
     journal.effects.push(...inherited);
     journal.append({ kind: 'session-attempt', at: Date.now(), attempt, reason: 'resume', fromCheckpoint: null, codeVersion: app.bundle.codeVersion });
-    return this.attempts(id, journal, app, request, attempt, inherited);
+    return this.attempts(id, journal, app, request, attempt, inherited, environment);
   }
 
   /** End a session that cannot be resumed, with the reason. */
@@ -199,6 +219,7 @@ export class SessionRunner {
     request: SessionRequest,
     firstAttempt: number,
     served: Positioned<EffectRecord>[],
+    environment: SessionEnvironment,
   ): Promise<SessionResult> {
     this.running.add(id);
     try {
@@ -207,7 +228,7 @@ export class SessionRunner {
       for (;;) {
         outcome = await executeSession({
           realm: realmOf(app),
-          session: this.identity(id, request, attempt),
+          session: this.identity(id, request, attempt, environment),
           served,
           live: this.live(journal, id, app.secrets),
           abandon: this.abandonment,
@@ -243,16 +264,16 @@ export class SessionRunner {
     }
   }
 
-  private identity(id: SessionId, request: SessionRequest, attempt: number): SessionIdentity {
+  private identity(id: SessionId, request: SessionRequest, attempt: number, environment: SessionEnvironment): SessionIdentity {
     return {
       id,
       kind: request.kind,
       route: request.route,
       input: request.input,
       attempt,
-      config: this.app.config,
-      timeZone: this.settings.timeZone,
-      locale: this.settings.locale,
+      config: environment.config,
+      timeZone: environment.timeZone,
+      locale: environment.locale,
       keyPrefix: `${this.settings.keyPrefix}-${id}`,
     };
   }

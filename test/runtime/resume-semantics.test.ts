@@ -1,0 +1,124 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LoadClient, ROOT, spawnRecorder, type RecorderOptions, type RecorderProcess } from '../../scripts/load.js';
+import { replay, tempDirs } from '../helpers/cli.js';
+import { readJournal, type SessionView } from './journal-view.js';
+
+// What a session resumed after a crash runs with, through `replay record`
+// killed while one of its calls is in doubt and started again: the code
+// version, config, time zone and locale it started with (the process-start
+// record before it, as a replay has them), whatever the restart was given.
+
+const APP = path.join(ROOT, 'fixtures', 'apps', 'resumes', 'app.ts');
+const tmp = tempDirs('windback-resume-semantics');
+const recorders: RecorderProcess[] = [];
+const callees: Callee[] = [];
+
+afterAll(async () => {
+  for (const r of recorders) await r.kill('SIGKILL');
+  for (const c of callees) await c.close();
+});
+
+interface Callee {
+  url: string;
+  /** Every request, in order: its path and Authorization header. */
+  received: { path: string; authorization: string | undefined }[];
+  /** Leave the `nth` request (from 1) to `path` unanswered, and resolve once it has arrived. */
+  hold(path: string, nth: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A callee that answers `<path> #<n>` (n counts that path's requests), but for the requests it holds. */
+async function startCallee(): Promise<Callee> {
+  const received: Callee['received'] = [];
+  const holds: { path: string; nth: number; arrived: () => void }[] = [];
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const pathname = req.url ?? '/';
+      received.push({ path: pathname, authorization: req.headers.authorization });
+      const n = received.filter((r) => r.path === pathname).length;
+      const held = holds.find((h) => h.path === pathname && h.nth === n);
+      if (held) return held.arrived();
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(`${pathname} #${n}`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const callee: Callee = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    received,
+    hold: (pathname, nth) => new Promise((arrived) => holds.push({ path: pathname, nth, arrived })),
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+  callees.push(callee);
+  return callee;
+}
+
+async function record(journal: string, options: Omit<RecorderOptions, 'journal'> = {}): Promise<RecorderProcess> {
+  const recorder = await spawnRecorder(APP, { journal, ...options });
+  recorders.push(recorder);
+  return recorder;
+}
+
+/** Send `POST /<kind>` and kill the recorder once `held` resolves (the callee holds the call): the session stays open. */
+async function crashWhileHeld(recorder: RecorderProcess, kind: string, input: unknown, held: Promise<void>): Promise<void> {
+  const client = new LoadClient(recorder.url);
+  const cut = client.json(`/${kind}`, input).catch((error: unknown) => error);
+  await held;
+  await recorder.kill('SIGKILL');
+  await cut;
+  client.close();
+}
+
+async function ended(journal: string, id: number): Promise<SessionView> {
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 50))) {
+    const session = readJournal(journal).sessions.get(id);
+    if (session?.end) return session;
+  }
+  throw new Error(`session ${id} did not end`);
+}
+
+const bodyOf = (session: SessionView): unknown => JSON.parse(Buffer.from(session.responses[0].record.body).toString('utf8'));
+
+describe('a session resumed by a restart with another --config, time zone and locale', () => {
+  it('runs with the config, time zone and locale it started with, its secrets the new ones, and verifies equal', { timeout: 90_000 }, async () => {
+    const callee = await startCallee();
+    const journal = tmp();
+    const first = await record(journal, {
+      config: { service: callee.url, greeting: 'hello', apiKey: 'FIRST-KEY-1234' },
+      env: { TZ: 'UTC', LC_ALL: 'en_US.UTF-8' },
+    });
+    await crashWhileHeld(first, 'greet', {}, callee.hold('/greet', 1));
+
+    const second = await record(journal, {
+      config: { service: callee.url, greeting: 'bonjour', apiKey: 'SECOND-KEY-5678' },
+      env: { TZ: 'Asia/Tokyo', LC_ALL: 'de_DE.UTF-8' },
+    });
+    const session = await ended(journal, 1);
+    expect(session.attempts.map((a) => a.record.reason)).toEqual(['resume']);
+    expect(session.end?.record).toMatchObject({ status: 'ok', error: null });
+    // The call in doubt was made again with the rotated key: secrets are this process's.
+    expect(callee.received).toEqual([
+      { path: '/greet', authorization: 'Bearer FIRST-KEY-1234' },
+      { path: '/greet', authorization: 'Bearer SECOND-KEY-5678' },
+    ]);
+    // Everything else as when it started.
+    expect(bodyOf(session)).toEqual({ answer: '/greet #2', greeting: 'hello', epoch: 'Thu Jan 01 1970 00:00:00 GMT+0000 (Coordinated Universal Time)', number: '1,234.5' });
+
+    // A session the restart starts gets the restart's.
+    const client = new LoadClient(second.url);
+    const fresh = await client.json('/greet', {});
+    client.close();
+    expect(fresh.value).toEqual({ answer: '/greet #3', greeting: 'bonjour', epoch: 'Thu Jan 01 1970 09:00:00 GMT+0900 (Japanische Normalzeit)', number: '1.234,5' });
+    expect((await second.stop()).code).toBe(0);
+
+    const verify = replay(['verify', '--journal', journal, '--json']);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    expect(verify.json).toMatchObject({ sessions: 2, passed: 2, diverged: 0 });
+  });
+});
