@@ -387,7 +387,8 @@ class RecordingServer {
         report.resumed++;
         bump('resumed');
         const environment = { config: recorded ? withCurrentSecrets(recorded.config, app.config, app.secretFields) : app.config, ...zone };
-        const resuming = this.runner.resume(row.id, app, request, row.lastPosition, last.attempt + 1, last.effects, environment);
+        const retried = history.attempts.filter((a) => a.reason === 'retry').length;
+        const resuming = this.runner.resume(row.id, app, request, row.lastPosition, last.attempt + 1, last.effects, environment, retried);
         // A duplicate of a resumed request waits for the resumed session's response.
         const entry = start.idempotencyKey ? this.idempotency.get(start.idempotencyKey) : undefined;
         if (entry) {

@@ -16,6 +16,10 @@ import type { LiveStore } from './live-store.js';
 // response and waits until it is durable before anyone may send it, then
 // journals the end.
 
+/**
+ * Attempts a session may run, counting retries (a RetryableError); a resume
+ * after a crash re-runs the attempt the crash cut, and is not one more.
+ */
 export const MAX_ATTEMPTS = 3;
 
 export interface SessionRequest {
@@ -181,7 +185,8 @@ export class SessionRunner {
    * request and the effects it is served get the secrets back, so that the
    * live code compares equal with them and sees what it saw before.
    * `environment` is the one the session started with (its config with the
-   * current secrets).
+   * current secrets); `retried` is how many retries its attempts so far
+   * made: they count against MAX_ATTEMPTS as if no crash had come between.
    */
   async resume(
     id: SessionId,
@@ -191,6 +196,7 @@ export class SessionRunner {
     attempt: number,
     inherited: Positioned<EffectRecord>[],
     environment: SessionEnvironment = this.environment,
+    retried = 0,
   ): Promise<SessionResult> {
     if (this.abandonment.aborted) throw new SessionAbandonedError(id);
     const secrets = app.secrets;
@@ -201,7 +207,7 @@ export class SessionRunner {
     const journal = new LiveSessionJournal(this.writer, id, lastPosition, this.handled, secrets);
     journal.effects.push(...inherited);
     journal.append({ kind: 'session-attempt', at: Date.now(), attempt, reason: 'resume', fromCheckpoint: null, codeVersion: app.bundle.codeVersion });
-    return this.attempts(id, journal, app, request, attempt, inherited, environment);
+    return this.attempts(id, journal, app, request, attempt, inherited, environment, retried);
   }
 
   /** End a session that cannot be resumed, with the reason. */
@@ -220,10 +226,12 @@ export class SessionRunner {
     firstAttempt: number,
     served: Positioned<EffectRecord>[],
     environment: SessionEnvironment,
+    retried = 0,
   ): Promise<SessionResult> {
     this.running.add(id);
     try {
       let attempt = firstAttempt;
+      let retries = retried;
       let outcome: AttemptOutcome;
       for (;;) {
         outcome = await executeSession({
@@ -233,11 +241,12 @@ export class SessionRunner {
           live: this.live(journal, id, app.secrets),
           abandon: this.abandonment,
         });
-        if (outcome.status !== 'retry' || attempt >= firstAttempt + MAX_ATTEMPTS - 1) break;
+        if (outcome.status !== 'retry' || retries >= MAX_ATTEMPTS - 1) break;
         // Wind back to the last checkpoint: what came before it is served, the rest runs again.
         // No checkpoint of the app's own yet (none is journaled for it): from the start, served nothing.
         if (this.abandonment.aborted) throw new SessionAbandonedError(id);
         attempt++;
+        retries++;
         const from = outcome.lastCheckpoint;
         served = from === null ? [] : journal.effects.filter((e) => e.position <= from);
         journal.append({ kind: 'session-attempt', at: Date.now(), attempt, reason: 'retry', fromCheckpoint: from, codeVersion: app.bundle.codeVersion });

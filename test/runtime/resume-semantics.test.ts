@@ -122,3 +122,29 @@ describe('a session resumed by a restart with another --config, time zone and lo
     expect(verify.json).toMatchObject({ sessions: 2, passed: 2, diverged: 0 });
   });
 });
+
+describe('a session whose retry a crash cut', () => {
+  it('runs at most three attempts in all when resumed: the resume re-runs the attempt the crash cut, and is not one more', { timeout: 90_000 }, async () => {
+    const callee = await startCallee();
+    const journal = tmp();
+    const config = { service: callee.url };
+    // Attempt 1 fails; the crash comes while attempt 2 (its retry) waits on its call.
+    const first = await record(journal, { config });
+    await crashWhileHeld(first, 'flaky', { failures: 5 }, callee.hold('/flaky', 2));
+
+    const second = await record(journal, { config });
+    const session = await ended(journal, 1);
+    expect((await second.stop()).code).toBe(0);
+    // Attempt 3 resumes attempt 2 (its call in doubt, made again) and fails; attempt 4 is the third and last.
+    expect(session.attempts.map((a) => [a.record.attempt, a.record.reason])).toEqual([
+      [2, 'retry'],
+      [3, 'resume'],
+      [4, 'retry'],
+    ]);
+    expect(session.end?.record).toMatchObject({ status: 'error', error: { name: 'RetryableError', message: 'attempt 4 fails', retryable: true } });
+    expect(callee.received.map((r) => r.path)).toEqual(['/flaky', '/flaky', '/flaky', '/flaky']);
+
+    const verify = replay(['verify', '--journal', journal, '--json']);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+  });
+});
