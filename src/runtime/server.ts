@@ -351,6 +351,12 @@ class RecordingServer {
       if (record === undefined) started.set(at, (record = this.reader.readAt(at).record as ProcessStartRecord));
       return record;
     };
+    /** End a session `aborted`; a duplicate of its Idempotency-Key reads that end from there on. */
+    const aborted = async (id: SessionId, lastPosition: Position, reason: string, key: string | null): Promise<void> => {
+      const end = await this.runner.abort(id, lastPosition, reason);
+      const entry = key === null ? undefined : this.idempotency.get(key);
+      if (entry !== undefined && entry.session === id) entry.lastPosition = end;
+    };
     await Promise.all(
       open.map(async (row) => {
         const records = this.reader.sessionRecords(row.lastPosition);
@@ -364,7 +370,7 @@ class RecordingServer {
             `the process ended during each of its last ${resumes + 1} attempts (resumed ${resumes} times in a row, the limit); ` +
             `not resumed again, so that it cannot take the server down at every restart`;
           this.settings.log(`session ${row.id} aborted: ${reason}; replay it with: replay run ${row.id}`);
-          await this.runner.abort(row.id, row.lastPosition, reason);
+          await aborted(row.id, row.lastPosition, reason, start.idempotencyKey);
           return;
         }
         const codeVersion = last.codeVersion;
@@ -379,7 +385,7 @@ class RecordingServer {
             report.aborted++;
             const reason = `cannot resume: code version ${codeVersion.slice(0, 12)} is not loadable (${(error as Error).message})`;
             this.settings.log(`session ${row.id} aborted: ${reason}`);
-            await this.runner.abort(row.id, row.lastPosition, reason);
+            await aborted(row.id, row.lastPosition, reason, start.idempotencyKey);
             return;
           }
         }
@@ -606,7 +612,19 @@ class RecordingServer {
     }
     let response: RenderedResponse;
     try {
-      response = entry.result ? await entry.result : this.journaledResponse(entry);
+      const journaled = entry.result ? await entry.result : this.journaledResponse(entry);
+      if ('aborted' in journaled) {
+        // It will never have one: saying "retry" would have clients retry for ever.
+        const answer = json(500, {
+          error: {
+            name: 'Aborted',
+            message: `the original request with Idempotency-Key ${key} (session ${entry.session}) ended aborted, without a response: ${journaled.aborted}; it is not run again`,
+          },
+        });
+        answer.headers['windback-session'] = String(entry.session);
+        return this.send(res, answer);
+      }
+      response = journaled;
     } catch {
       return this.send(res, json(503, { error: { name: 'Unavailable', message: `the original request with Idempotency-Key ${key} failed; retry` } }));
     }
@@ -633,11 +651,19 @@ class RecordingServer {
     this.send(res, response);
   }
 
-  /** The response a finished session journaled (for a key from before this process). */
-  private journaledResponse(entry: IdempotencyEntry): RenderedResponse {
+  /**
+   * The response a finished session journaled (for a key from before this
+   * process), or the reason it ended aborted without one (a session no
+   * restart could resume: --max-resumes, or its code not loadable).
+   */
+  private journaledResponse(entry: IdempotencyEntry): RenderedResponse | { aborted: string } {
     const records = this.reader.sessionRecords(entry.lastPosition!);
     const found = [...records].reverse().find((r) => r.record.kind === 'response') as Positioned<ResponseRecord> | undefined;
-    if (!found) throw new Error(`session ${entry.session} has no response`);
+    if (!found) {
+      const end = records[records.length - 1].record;
+      if (end.kind === 'session-end' && end.status === 'aborted') return { aborted: end.error?.message ?? 'aborted' };
+      throw new Error(`session ${entry.session} has no response`);
+    }
     // The journal holds placeholders where the original response had secrets: the duplicate gets what the original did.
     const r = this.app.secrets === null ? found.record : this.app.secrets.restore(found.record);
     return { status: r.status, headers: { ...r.headers }, body: r.body };

@@ -210,12 +210,13 @@ export class SessionRunner {
     return this.attempts(id, journal, app, request, attempt, inherited, environment, retried);
   }
 
-  /** End a session that cannot be resumed, with the reason. */
-  abort(id: SessionId, lastPosition: Position, reason: string): Promise<void> {
+  /** End a session that cannot be resumed, with the reason. Resolves with the position of its end record, once durable. */
+  async abort(id: SessionId, lastPosition: Position, reason: string): Promise<Position> {
     const journal = new LiveSessionJournal(this.writer, id, lastPosition, this.handled);
     const appended = journal.append({ kind: 'session-end', at: Date.now(), status: 'aborted', error: { name: 'Aborted', message: reason }, randomDraws: 0 });
     this.hooks.ended?.(id, 'aborted');
-    return appended.durable;
+    await appended.durable;
+    return appended.position;
   }
 
   private async attempts(

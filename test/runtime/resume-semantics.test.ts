@@ -66,9 +66,9 @@ async function record(journal: string, options: Omit<RecorderOptions, 'journal'>
 }
 
 /** Send `POST /<kind>` and kill the recorder once `held` resolves (the callee holds the call): the session stays open. */
-async function crashWhileHeld(recorder: RecorderProcess, kind: string, input: unknown, held: Promise<void>): Promise<void> {
+async function crashWhileHeld(recorder: RecorderProcess, kind: string, input: unknown, held: Promise<void>, idempotencyKey?: string): Promise<void> {
   const client = new LoadClient(recorder.url);
-  const cut = client.json(`/${kind}`, input).catch((error: unknown) => error);
+  const cut = client.json(`/${kind}`, input, { idempotencyKey }).catch((error: unknown) => error);
   await held;
   await recorder.kill('SIGKILL');
   await cut;
@@ -146,5 +146,37 @@ describe('a session whose retry a crash cut', () => {
 
     const verify = replay(['verify', '--journal', journal, '--json']);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+  });
+});
+
+describe('the Idempotency-Key of a session that ended aborted', () => {
+  it('answers its duplicates with a 500 that says so, not a 503 to retry, in the process that aborted it and after', { timeout: 90_000 }, async () => {
+    const callee = await startCallee();
+    const journal = tmp();
+    const options = { config: { service: callee.url }, args: ['--max-resumes', '0'] };
+    await crashWhileHeld(await record(journal, options), 'greet', {}, callee.hold('/greet', 1), 'key-1');
+
+    // --max-resumes 0: the restart ends the session aborted instead of resuming it.
+    const expected = {
+      name: 'Aborted',
+      message: expect.stringMatching(/^the original request with Idempotency-Key key-1 \(session 1\) ended aborted, without a response: the process ended during each of its last 1 attempts .*; it is not run again$/),
+    };
+    for (let restart = 1; restart <= 2; restart++) {
+      const recorder = await record(journal, options);
+      if (restart === 1) expect(recorder.stderr()).toContain('session 1 aborted');
+      const client = new LoadClient(recorder.url);
+      const duplicate = await client.json('/greet', {}, { idempotencyKey: 'key-1' });
+      client.close();
+      expect((await recorder.stop()).code).toBe(0);
+      expect(duplicate.status, duplicate.body.toString()).toBe(500);
+      expect(duplicate.session).toBe(1);
+      expect(duplicate.error).toEqual(expected);
+    }
+    // Nothing ran again, and no duplicate-request record says it was answered a response.
+    expect(callee.received).toHaveLength(1);
+    const view = readJournal(journal);
+    expect(view.sessions.size).toBe(1);
+    expect(view.duplicates).toEqual([]);
+    expect(view.sessions.get(1)!.end?.record.status).toBe('aborted');
   });
 });
