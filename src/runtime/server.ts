@@ -297,8 +297,14 @@ class RecordingServer {
     const stopped = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeIdleConnections();
     const drained = Promise.allSettled([...this.inFlight]);
-    const timeout = new Promise((resolve) => setTimeout(resolve, this.settings.drainTimeoutMs).unref());
+    // Not unref'd: a session that waits on nothing (a promise nothing
+    // resolves, its client gone or resumed without one) holds no handle of
+    // its own, and the process would end here with an unsettled await (exit
+    // 13) instead of waiting, stopping it and closing the journal.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise((resolve) => (timer = setTimeout(resolve, this.settings.drainTimeoutMs)));
     await Promise.race([drained, timeout]);
+    clearTimeout(timer);
     const left = this.runner.runningSessions();
     if (left.length > 0) {
       const ids = left.length <= 5 ? left.join(', ') : `${left.slice(0, 5).join(', ')} and ${left.length - 5} more`;

@@ -180,3 +180,33 @@ describe('the Idempotency-Key of a session that ended aborted', () => {
     expect(view.sessions.get(1)!.end?.record.status).toBe('aborted');
   });
 });
+
+describe('SIGTERM while a session waits on nothing', () => {
+  it('waits --drain-timeout, stops it, closes the journal and exits 0, whether its client went away or it was resumed without one', { timeout: 90_000 }, async () => {
+    const journal = tmp();
+    const options = { args: ['--drain-timeout', '300'] };
+    const first = await record(journal, options);
+    // The client gives up: the session holds no handle of its own (no socket, no timer, no call).
+    const request = http.request(`${first.url}/forever`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+    request.on('error', () => {});
+    request.end('{}');
+    for (const deadline = Date.now() + 20_000; !readJournal(journal).records.some((e) => e.record.kind === 'write-tx' && e.record.migration === null); ) {
+      if (Date.now() > deadline) throw new Error('the session did not commit');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const closed = new Promise((resolve) => request.once('close', resolve));
+    request.destroy();
+    await closed;
+
+    for (let run = 1; run <= 2; run++) {
+      const recorder = run === 1 ? first : await record(journal, options);
+      if (run === 2) expect(recorder.stderr()).toContain('resuming 1 session(s)');
+      const exit = await recorder.stop();
+      expect(exit, recorder.stderr()).toEqual({ code: 0, signal: null });
+      expect(recorder.stderr()).toContain('shutting down: 1 session(s) still running after the 300 ms drain timeout (1) stopped where they were; the next start resumes them');
+    }
+    const session = readJournal(journal).sessions.get(1)!;
+    expect(session.end).toBeNull();
+    expect(session.attempts.map((a) => a.record.reason)).toEqual(['resume']);
+  });
+});
