@@ -1386,7 +1386,9 @@ class SessionRun {
     if (!this.options.replay) {
       // Recording or resuming: the code disagrees with its own journal. That is
       // nondeterminism the sandbox did not catch; refuse to go on.
-      throw new Error(`nondeterminism detected while resuming session ${this.options.session.id}: ${message}`);
+      const error = new Error(`nondeterminism detected while resuming session ${this.options.session.id}: ${message}`);
+      this.options.live?.nondeterminism?.(error.message);
+      throw error;
     }
     const divergence: Divergence = {
       step: this.stepIndex,

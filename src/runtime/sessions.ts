@@ -45,6 +45,8 @@ export interface SessionHooks {
   call(name: string, request: unknown, idempotencyKey: string): Promise<unknown>;
   /** Console output of live sessions. */
   log?(session: SessionId, level: string, text: string): void;
+  /** A resumed or retried attempt asked for another effect than its journal holds (LiveEffects.nondeterminism). */
+  nondeterminism?(session: SessionId, message: string): void;
   /** A session ended; `failure` is its error when its response is a 5xx (the app's bug or an outage, not a business error). */
   ended?(session: SessionId, status: SessionStatus, failure?: ErrorInfo): void;
 }
@@ -338,6 +340,10 @@ class LiveSide implements LiveEffects {
 
   log(level: string, args: readonly unknown[]): void {
     this.hooks.log?.(this.id, level, format(...args));
+  }
+
+  nondeterminism(message: string): void {
+    this.hooks.nondeterminism?.(this.id, message);
   }
 }
 

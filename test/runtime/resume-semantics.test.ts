@@ -210,3 +210,25 @@ describe('SIGTERM while a session waits on nothing', () => {
     expect(session.attempts.map((a) => a.record.reason)).toEqual(['resume']);
   });
 });
+
+describe('a resumed session whose code asks for another call than the one in doubt', () => {
+  it('logs the nondeterminism, which the app gets only as "TypeError: fetch failed", and verify names the call', { timeout: 90_000 }, async () => {
+    const callee = await startCallee();
+    const journal = tmp();
+    const config = { service: callee.url };
+    await crashWhileHeld(await record(journal, { config }), 'attempted', {}, callee.hold('/attempt-1', 1));
+
+    const second = await record(journal, { config });
+    const session = await ended(journal, 1);
+    expect((await second.stop()).code).toBe(0);
+    expect(session.end?.record).toMatchObject({ status: 'error', error: { name: 'TypeError', message: 'fetch failed' } });
+    expect(second.stderr()).toMatch(
+      /warning: nondeterminism detected while resuming session 1: call 0 is fetch\(.*\/attempt-2.*\); the journal holds fetch\(.*\/attempt-1.*\); the app was given an error there \(replay run 1 shows the step\)/,
+    );
+    expect(callee.received.map((r) => r.path)).toEqual(['/attempt-1']);
+
+    const verify = replay(['verify', '--journal', journal, '--json']);
+    expect(verify.code).toBe(1);
+    expect(verify.json.failures[0].divergence).toMatchObject({ kind: 'call', message: expect.stringMatching(/^call 0 is fetch\(.*attempt-2/) });
+  });
+});
