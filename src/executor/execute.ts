@@ -1387,7 +1387,7 @@ class SessionRun {
       // Recording or resuming: the code disagrees with its own journal. That is
       // nondeterminism the sandbox did not catch; refuse to go on.
       const error = new Error(`nondeterminism detected while resuming session ${this.options.session.id}: ${message}`);
-      this.options.live?.nondeterminism?.(error.message);
+      this.options.live?.nondeterminism?.(`${error.message}; the app was given an error there (replay run ${this.options.session.id} shows the step)`);
       throw error;
     }
     const divergence: Divergence = {

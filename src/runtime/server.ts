@@ -194,7 +194,7 @@ async function start(appEntry: string, options: ServerOptions): Promise<RunningS
         call: (name, request, key) => performCall(name, request, key, calls.signal, callTimeoutMs),
         log: (session, level, text) => log(`[session ${session}] ${level}: ${text}`),
         // The app gets it as an error, which may say nothing of it ("TypeError: fetch failed"), and may catch it.
-        nondeterminism: (session, message) => log(`warning: ${message}; the app was given an error there (replay run ${session} shows the step)`),
+        nondeterminism: (_session, message) => log(`warning: ${message}`),
         ended: (session, status, failure) => {
           bump(status);
           // A 5xx is worth a line in the log: the client saw only that it failed.

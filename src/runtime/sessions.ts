@@ -115,6 +115,13 @@ export class LiveSessionJournal implements SessionJournal {
   }
 }
 
+/** What the log says of an attempt that ended without an effect it was served. */
+function unconsumedLine(id: SessionId, attempt: number, first: Positioned<EffectRecord>): string {
+  const what = first.record.kind === 'call-start' ? `call ${first.record.call} (${first.record.name})` : `${first.record.kind} record`;
+  const inDoubt = first.record.kind === 'call-start' ? ', a call it never made again' : '';
+  return `nondeterminism detected while resuming session ${id}: attempt ${attempt} ended without the ${what} at position ${first.position} that the attempt it re-ran journaled${inDoubt} (replay show ${id} lists its attempts)`;
+}
+
 function isEffectKind(kind: JournalRecord['kind']): boolean {
   return kind === 'value' || kind === 'call-start' || kind === 'call-result' || kind === 'write-tx' || kind === 'read-tx' || kind === 'checkpoint';
 }
@@ -244,6 +251,8 @@ export class SessionRunner {
           live: this.live(journal, id, app.secrets),
           abandon: this.abandonment,
         });
+        // Effects of the attempt it re-runs that it never asked for: not the same execution (a call in doubt left unmade).
+        if (outcome.unconsumed.length > 0) this.hooks.nondeterminism?.(id, unconsumedLine(id, attempt, outcome.unconsumed[0]));
         if (outcome.status !== 'retry' || retries >= MAX_ATTEMPTS - 1) break;
         // Wind back to the last checkpoint: what came before it is served, the rest runs again.
         // No checkpoint of the app's own yet (none is journaled for it): from the start, served nothing.

@@ -226,9 +226,29 @@ describe('a resumed session whose code asks for another call than the one in dou
       /warning: nondeterminism detected while resuming session 1: call 0 is fetch\(.*\/attempt-2.*\); the journal holds fetch\(.*\/attempt-1.*\); the app was given an error there \(replay run 1 shows the step\)/,
     );
     expect(callee.received.map((r) => r.path)).toEqual(['/attempt-1']);
+    expect(second.stderr()).not.toContain('ended without');
 
     const verify = replay(['verify', '--journal', journal, '--json']);
     expect(verify.code).toBe(1);
     expect(verify.json.failures[0].divergence).toMatchObject({ kind: 'call', message: expect.stringMatching(/^call 0 is fetch\(.*attempt-2/) });
+  });
+});
+
+describe('a resumed session that never makes the call in doubt again', () => {
+  it('ends, and the log says it ended without that call', { timeout: 90_000 }, async () => {
+    const callee = await startCallee();
+    const journal = tmp();
+    const config = { service: callee.url };
+    await crashWhileHeld(await record(journal, { config }), 'firstOnly', {}, callee.hold('/first', 1));
+
+    const second = await record(journal, { config });
+    const session = await ended(journal, 1);
+    expect((await second.stop()).code).toBe(0);
+    expect(session.end?.record).toMatchObject({ status: 'ok' });
+    const call = session.records.find((e) => e.record.kind === 'call-start')!;
+    expect(second.stderr()).toContain(
+      `warning: nondeterminism detected while resuming session 1: attempt 2 ended without the call 0 (fetch) at position ${call.position} that the attempt it re-ran journaled, a call it never made again (replay show 1 lists its attempts)`,
+    );
+    expect(callee.received).toHaveLength(1);
   });
 });
