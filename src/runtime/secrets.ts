@@ -53,26 +53,6 @@ export function redactConfig(config: unknown, secretFields: readonly string[]): 
 }
 
 /**
- * The config a resumed session runs with: the one journaled when it started
- * (`recorded`, secret fields as placeholders), each secret field it holds
- * given the value `current` has for it, so that the session gets the
- * secrets of this process (docs/server.md, "Secrets").
- */
-export function withCurrentSecrets(recorded: unknown, current: unknown, secretFields: readonly string[]): unknown {
-  if (secretFields.length === 0 || !recorded || typeof recorded !== 'object') return recorded;
-  const copy = structuredClone(recorded) as Record<string, unknown>;
-  for (const field of secretFields) {
-    const now = valueAt(current, field);
-    if (!now.found || !valueAt(copy, field).found) continue;
-    const parts = field.split('.');
-    let node = copy;
-    for (const part of parts.slice(0, -1)) node = node[part] as Record<string, unknown>;
-    node[parts[parts.length - 1]] = now.value;
-  }
-  return copy;
-}
-
-/**
  * The app's secrets, or null when it has none to hide: no secret field holds
  * a non-empty string. A secret shorter than MIN_SECRET_LENGTH is a usage
  * error (exit 2): every occurrence of '1234' in every journaled string would

@@ -7,12 +7,12 @@ import * as path from 'node:path';
 import { Catalog } from '../catalog/index.js';
 import { openJournalWriter, type FileLayer, type JournalReader, type JournalWriter, type Recovery } from '../journal/index.js';
 import { EnvironmentError, isFailStop, JournalFailedError, StoreFailedError, UsageError, type FailStopError } from '../model/errors.js';
-import type { Durability, ErrorInfo, Position, ProcessStartRecord, ResponseRecord, SessionId, SessionStartRecord, SessionStatus, Transport } from '../model/records.js';
+import type { Durability, ErrorInfo, Position, ResponseRecord, SessionId, SessionStartRecord, SessionStatus, Transport } from '../model/records.js';
 import { sessionHistory, type Positioned } from '../executor/history.js';
 import { InputNotJournalableError, journalableInput } from './input-check.js';
 import { fault, json, methodResponse, parseMethodCall, RPC_ID_META, rpcIdOf, stableJson, xml, XmlRpcParseError, type RenderedResponse } from '../executor/transports.js';
 import { keepApp, loadApp, loadRecordedApp, type LoadedApp } from './app-host.js';
-import { redactConfig, withCurrentSecrets } from './secrets.js';
+import { redactConfig } from './secrets.js';
 import { IdempotencyKeys, type EarlierKeyedSession, type IdempotencyEntry } from './idempotency-keys.js';
 import { LiveStore, type StoreRecovery } from './live-store.js';
 import { SessionAbandonedError, SessionRunner, type SessionRequest, type SessionResult } from './sessions.js';
@@ -175,7 +175,6 @@ async function start(appEntry: string, options: ServerOptions): Promise<RunningS
       catalog.db.prepare('SELECT id, idempotencyKey, route, lastPosition FROM sessions WHERE idempotencyKey IS NOT NULL ORDER BY id').iterate() as Iterable<EarlierKeyedSession>,
     );
     const open = catalog.sessions({ status: 'open' });
-    const processStarts = catalog.processStarts().map((p) => p.position);
     catalog.close();
     catalog = null;
 
@@ -220,7 +219,7 @@ async function start(appEntry: string, options: ServerOptions): Promise<RunningS
       if (line !== null) log(`warning: ${line}`);
     });
     const resumedCount = { resumed: 0, aborted: 0 };
-    const resumed = server.resumeAll(open, processStarts, { journalDir, timeZone, locale, config: options.config }, resumedCount, bump);
+    const resumed = server.resumeAll(open, { journalDir, timeZone, locale, config: options.config }, resumedCount, bump);
     let address: AddressInfo;
     try {
       address = await server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
@@ -334,31 +333,13 @@ class RecordingServer {
 
   // ---- crash resume ------------------------------------------------------------------------
 
-  /**
-   * Resume every open session, each with the code version of its last
-   * attempt, and with the config, time zone and locale it started with (the
-   * process-start record before its session-start, as a replay of it has
-   * them), its secret fields taking this process's values.
-   */
   async resumeAll(
     open: { id: SessionId; lastPosition: number }[],
-    processStarts: readonly Position[],
     loadOptions: { journalDir: string; timeZone: string; locale: string; config?: Record<string, unknown> },
     report: { resumed: number; aborted: number },
     bump: (key: 'resumed') => void,
   ): Promise<void> {
-    const appKey = (codeVersion: string, zone: { timeZone: string; locale: string }): string => `${codeVersion}|${zone.timeZone}|${zone.locale}`;
-    const apps = new Map<string, LoadedApp>([[appKey(this.app.bundle.codeVersion, this.app.zone), this.app]]);
-    const started = new Map<Position, ProcessStartRecord>();
-    /** The process-start record in force when a session started at `position`. */
-    const startedWith = (position: Position): ProcessStartRecord | null => {
-      let at: Position | null = null;
-      for (const p of processStarts) if (p < position) at = p;
-      if (at === null) return null;
-      let record = started.get(at);
-      if (record === undefined) started.set(at, (record = this.reader.readAt(at).record as ProcessStartRecord));
-      return record;
-    };
+    const apps = new Map<string, LoadedApp>([[this.app.bundle.codeVersion, this.app]]);
     /** End a session `aborted`; a duplicate of its Idempotency-Key reads that end from there on. */
     const aborted = async (id: SessionId, lastPosition: Position, reason: string, key: string | null): Promise<void> => {
       const end = await this.runner.abort(id, lastPosition, reason);
@@ -382,13 +363,11 @@ class RecordingServer {
           return;
         }
         const codeVersion = last.codeVersion;
-        const recorded = startedWith(history.start.position);
-        const zone = recorded ? { timeZone: recorded.timeZone, locale: recorded.locale } : this.app.zone;
-        let app = apps.get(appKey(codeVersion, zone));
+        let app = apps.get(codeVersion);
         if (!app) {
           try {
-            app = loadRecordedApp(codeVersion, { ...loadOptions, ...zone });
-            apps.set(appKey(codeVersion, zone), app);
+            app = loadRecordedApp(codeVersion, loadOptions);
+            apps.set(codeVersion, app);
           } catch (error) {
             report.aborted++;
             const reason = `cannot resume: code version ${codeVersion.slice(0, 12)} is not loadable (${(error as Error).message})`;
@@ -400,9 +379,8 @@ class RecordingServer {
         const request = requestOf(start);
         report.resumed++;
         bump('resumed');
-        const environment = { config: recorded ? withCurrentSecrets(recorded.config, app.config, app.secretFields) : app.config, ...zone };
         const retried = history.attempts.filter((a) => a.reason === 'retry').length;
-        const resuming = this.runner.resume(row.id, app, request, row.lastPosition, last.attempt + 1, last.effects, environment, retried);
+        const resuming = this.runner.resume(row.id, app, request, row.lastPosition, last.attempt + 1, last.effects, retried);
         // A duplicate of a resumed request waits for the resumed session's response.
         const entry = start.idempotencyKey ? this.idempotency.get(start.idempotencyKey) : undefined;
         if (entry) {

@@ -51,18 +51,6 @@ export interface SessionHooks {
   ended?(session: SessionId, status: SessionStatus, failure?: ErrorInfo): void;
 }
 
-/**
- * What a session runs with besides its code: the config its ctx.config
- * holds, and the time zone and locale of its realm. A new session gets this
- * process's; a resumed one the ones it started with (the process-start
- * record before its session-start), as a replay of it does.
- */
-export interface SessionEnvironment {
-  config: unknown;
-  timeZone: string;
-  locale: string;
-}
-
 /** The last `durable` promise marked handled, shared by one runner's sessions (see LiveSessionJournal.append). */
 export interface HandledDurability {
   last: Promise<void> | null;
@@ -179,12 +167,7 @@ export class SessionRunner {
       idempotencyKey: request.idempotencyKey,
       meta: request.meta,
     });
-    return this.attempts(id, journal, this.app, request, 1, [], this.environment);
-  }
-
-  /** This process's environment: a new session's. */
-  private get environment(): SessionEnvironment {
-    return { config: this.app.config, timeZone: this.settings.timeZone, locale: this.settings.locale };
+    return this.attempts(id, journal, this.app, request, 1, []);
   }
 
   /**
@@ -193,9 +176,8 @@ export class SessionRunner {
    * The journal holds placeholders where the session had secrets: the
    * request and the effects it is served get the secrets back, so that the
    * live code compares equal with them and sees what it saw before.
-   * `environment` is the one the session started with (its config with the
-   * current secrets); `retried` is how many retries its attempts so far
-   * made: they count against MAX_ATTEMPTS as if no crash had come between.
+   * `retried` is how many retries its attempts so far made: they count
+   * against MAX_ATTEMPTS as if no crash had come between.
    */
   async resume(
     id: SessionId,
@@ -204,7 +186,6 @@ export class SessionRunner {
     lastPosition: Position,
     attempt: number,
     inherited: Positioned<EffectRecord>[],
-    environment: SessionEnvironment = this.environment,
     retried = 0,
   ): Promise<SessionResult> {
     if (this.abandonment.aborted) throw new SessionAbandonedError(id);
@@ -216,7 +197,7 @@ export class SessionRunner {
     const journal = new LiveSessionJournal(this.writer, id, lastPosition, this.handled, secrets);
     journal.effects.push(...inherited);
     journal.append({ kind: 'session-attempt', at: Date.now(), attempt, reason: 'resume', fromCheckpoint: null, codeVersion: app.bundle.codeVersion });
-    return this.attempts(id, journal, app, request, attempt, inherited, environment, retried);
+    return this.attempts(id, journal, app, request, attempt, inherited, retried);
   }
 
   /** End a session that cannot be resumed, with the reason. Resolves with the position of its end record, once durable. */
@@ -235,7 +216,6 @@ export class SessionRunner {
     request: SessionRequest,
     firstAttempt: number,
     served: Positioned<EffectRecord>[],
-    environment: SessionEnvironment,
     retried = 0,
   ): Promise<SessionResult> {
     this.running.add(id);
@@ -246,7 +226,7 @@ export class SessionRunner {
       for (;;) {
         outcome = await executeSession({
           realm: realmOf(app),
-          session: this.identity(id, request, attempt, environment),
+          session: this.identity(id, request, attempt),
           served,
           live: this.live(journal, id, app.secrets),
           abandon: this.abandonment,
@@ -285,16 +265,16 @@ export class SessionRunner {
     }
   }
 
-  private identity(id: SessionId, request: SessionRequest, attempt: number, environment: SessionEnvironment): SessionIdentity {
+  private identity(id: SessionId, request: SessionRequest, attempt: number): SessionIdentity {
     return {
       id,
       kind: request.kind,
       route: request.route,
       input: request.input,
       attempt,
-      config: environment.config,
-      timeZone: environment.timeZone,
-      locale: environment.locale,
+      config: this.app.config,
+      timeZone: this.settings.timeZone,
+      locale: this.settings.locale,
       keyPrefix: `${this.settings.keyPrefix}-${id}`,
     };
   }

@@ -55,10 +55,9 @@ export interface AppConsole {
 export interface SessionContext<Config = unknown> {
   readonly session: SessionInfo;
   /**
-   * The app's config as the process that started the session was started
-   * with it (a session resumed after a crash keeps the config it started
-   * with), secret fields included. The journal holds placeholders in their
-   * place (docs/server.md, "Secrets"), and a replay sees those.
+   * The app's config as the process was started with it, secret fields
+   * included. The journal holds placeholders in their place (docs/server.md,
+   * "Secrets"), and a replay sees those.
    */
   readonly config: Readonly<Config>;
   readonly console: AppConsole;
