@@ -721,12 +721,8 @@ class SessionRun {
     if (started) {
       this.consumed.add(started);
       if (!this.sameCall(started.record, name, request)) {
-        this.diverge(
-          'call',
-          started,
-          { name, request },
-          `call ${index} is ${name}(${brief(request)}); the journal holds ${started.record.name}(${brief(started.record.request)})`,
-        );
+        const [now, then] = briefPair(request, started.record.request);
+        this.diverge('call', started, { name, request }, `call ${index} is ${name}(${now}); the journal holds ${started.record.name}(${then})`);
       }
       this.step('call', 'served', started);
       if (this.callResults.has(index)) {
@@ -1538,12 +1534,30 @@ function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex');
 }
 
-function brief(value: unknown): string {
-  let text: string;
+function briefText(value: unknown): string {
   try {
-    text = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value);
+    return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value);
   } catch {
-    text = String(value);
+    return String(value);
   }
+}
+
+function brief(value: unknown): string {
+  const text = briefText(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/**
+ * Two values that differ, each cut as brief() cuts it, but both from a
+ * little before their first difference when it lies past what brief() shows
+ * (two requests that differ only in their body, at the end).
+ */
+function briefPair(a: unknown, b: unknown): [string, string] {
+  const [x, y] = [briefText(a), briefText(b)];
+  let first = 0;
+  while (first < x.length && first < y.length && x[first] === y[first]) first++;
+  if (first < 60) return [brief(a), brief(b)];
+  const from = first - 30;
+  const cut = (text: string): string => `...${text.slice(from, from + 74)}${from + 74 < text.length ? '...' : ''}`;
+  return [cut(x), cut(y)];
 }

@@ -230,6 +230,26 @@ describe('a resumed session whose code asks for another call than the one in dou
   });
 });
 
+describe('a resumed session whose call in doubt held a config value the restart changed', () => {
+  it('is told so as an error, and the log and verify show where the requests differ, however long they are', { timeout: 90_000 }, async () => {
+    const callee = await startCallee();
+    const journal = tmp();
+    await crashWhileHeld(await record(journal, { config: { service: callee.url, greeting: 'hello' } }), 'sendGreeting', {}, callee.hold('/greet', 1));
+
+    const second = await record(journal, { config: { service: callee.url, greeting: 'bonjour' } });
+    const session = await ended(journal, 1);
+    expect((await second.stop()).code).toBe(0);
+    expect(session.end?.record).toMatchObject({ status: 'error', error: { name: 'TypeError', message: 'fetch failed' } });
+    const difference = /call 0 is fetch\(\.\.\..*"body":"bonjour"\}\); the journal holds fetch\(\.\.\..*"body":"hello"\}\)/;
+    expect(second.stderr()).toMatch(difference);
+    expect(callee.received).toHaveLength(1);
+
+    const verify = replay(['verify', '--journal', journal, '--json']);
+    expect(verify.code).toBe(1);
+    expect(verify.json.failures[0].divergence).toMatchObject({ kind: 'call', message: expect.stringMatching(difference) });
+  });
+});
+
 describe('a resumed session that never makes the call in doubt again', () => {
   it('ends, and the log says it ended without that call', { timeout: 90_000 }, async () => {
     const callee = await startCallee();
