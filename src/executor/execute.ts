@@ -586,7 +586,7 @@ class SessionRun {
   private value(source: string, args: unknown[]): unknown {
     this.enter();
     // Inside a call's function: live and not journaled, like everything the function does.
-    if (this.options.live && this.callFrame() !== null) return produce(this.options.live, source, args);
+    if (this.options.live && this.callFrame() !== null) return this.monotonic(source, produce(this.options.live, source, args));
     const list = this.values.get(source);
     const entry = list?.find((e) => !this.consumed.has(e));
     if (entry) {
@@ -601,7 +601,7 @@ class SessionRun {
     }
     const live = this.options.live;
     if (live) {
-      const value = produce(live, source, args);
+      const value = this.monotonic(source, produce(live, source, args));
       const { position } = live.journal.append({ kind: 'value', source, value });
       this.track(source, value);
       const observed = this.options.observer?.step ? { kind: 'value' as const, session: this.options.session.id, prev: null, source, value } : (null as never);
@@ -675,6 +675,23 @@ class SessionRun {
     }
     this.advanceRandom(recorded, seed);
   }
+
+  /**
+   * performance.now() never goes back within a session. The live clock of an
+   * attempt counts from the attempt's start, so that of a resumed or retried
+   * one starts again near 0 while it is served the values of the attempt it
+   * re-runs, which may be larger: from the first live value below the last
+   * one the session got, the live clock is moved forward to continue from it.
+   */
+  private monotonic(source: string, value: unknown): unknown {
+    if (source !== 'performance' || typeof value !== 'number') return value;
+    const moved = value + this.perfOffset;
+    if (moved >= this.lastPerf) return moved;
+    this.perfOffset += this.lastPerf - moved;
+    return this.lastPerf;
+  }
+
+  private perfOffset = 0;
 
   private track(source: string, value: unknown): void {
     if (source === 'date' && typeof value === 'number') this.lastDate = value;

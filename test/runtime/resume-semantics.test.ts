@@ -119,6 +119,23 @@ describe('a session resumed by a restart with another --config, time zone and lo
   });
 });
 
+describe('performance.now() in a resumed session', () => {
+  it('goes on from the value the session was served, never back, though the resumed attempt\'s clock starts again', { timeout: 90_000 }, async () => {
+    const callee = await startCallee();
+    const journal = tmp();
+    const config = { service: callee.url };
+    await crashWhileHeld(await record(journal, { config }), 'elapsed', {}, callee.hold('/elapsed', 1));
+    const second = await record(journal, { config });
+    const session = await ended(journal, 1);
+    expect((await second.stop()).code).toBe(0);
+    const { before, after } = bodyOf(session) as { before: number; after: number };
+    expect(before).toBeGreaterThanOrEqual(300);
+    expect(after).toBeGreaterThanOrEqual(before);
+    const verify = replay(['verify', '--journal', journal, '--json']);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+  });
+});
+
 describe('a session whose retry a crash cut', () => {
   it('runs at most three attempts in all when resumed: the resume re-runs the attempt the crash cut, and is not one more', { timeout: 90_000 }, async () => {
     const callee = await startCallee();
