@@ -841,7 +841,11 @@ class SessionRun {
     this.armedTimers.set(timer.id, timer);
     if (this.asyncEvents.some((e) => e.type === 'timer' && e.id === timer.id && !this.consumed.has(e.entry))) {
       this.release();
-      return;
+      // A timeout fires once: the journal's firing is that one. An interval
+      // goes on firing after those the journal holds (a resume or a retry
+      // re-runs the attempt that journaled them): live, and held until every
+      // journaled outcome has been delivered, like any live outcome.
+      if (timer.kind !== 'interval') return;
     }
     const live = this.options.live;
     if (!live) return; // replay: a timer the journal never saw fire does not fire

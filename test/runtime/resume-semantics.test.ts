@@ -136,6 +136,34 @@ describe('performance.now() in a resumed session', () => {
   });
 });
 
+describe('setInterval() in a resumed session', () => {
+  it('goes on ticking after the ticks the journal holds, and the session ends', { timeout: 90_000 }, async () => {
+    const callee = await startCallee();
+    const journal = tmp();
+    const config = { service: callee.url };
+    const first = await record(journal, { config });
+    const held = callee.hold('/ticks', 1);
+    const ticks = (): number => (readJournal(journal).sessions.get(1)?.records ?? []).filter((e) => e.record.kind === 'value' && e.record.source === 'timer').length;
+    // Killed once the interval has ticked twice (journaled), while the call is held.
+    const journaledTwice = (async () => {
+      await held;
+      while (ticks() < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+    })();
+    await crashWhileHeld(first, 'ticks', { ticks: 6 }, journaledTwice);
+    const before = ticks();
+    expect(before).toBeGreaterThanOrEqual(2);
+    expect(before).toBeLessThan(6);
+
+    const second = await record(journal, { config });
+    const session = await ended(journal, 1);
+    expect((await second.stop()).code).toBe(0);
+    expect(bodyOf(session)).toEqual({ answer: '/ticks #2', n: 6 });
+    expect(ticks()).toBe(6);
+    const verify = replay(['verify', '--journal', journal, '--json']);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+  });
+});
+
 describe('a session whose retry a crash cut', () => {
   it('runs at most three attempts in all when resumed: the resume re-runs the attempt the crash cut, and is not one more', { timeout: 90_000 }, async () => {
     const callee = await startCallee();
