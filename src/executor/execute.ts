@@ -586,7 +586,7 @@ class SessionRun {
   private value(source: string, args: unknown[]): unknown {
     this.enter();
     // Inside a call's function: live and not journaled, like everything the function does.
-    if (this.options.live && this.callFrame() !== null) return produce(this.options.live, source, args);
+    if (this.options.live && this.callFrame() !== null) return this.monotonic(source, produce(this.options.live, source, args));
     const list = this.values.get(source);
     const entry = list?.find((e) => !this.consumed.has(e));
     if (entry) {
@@ -601,7 +601,7 @@ class SessionRun {
     }
     const live = this.options.live;
     if (live) {
-      const value = produce(live, source, args);
+      const value = this.monotonic(source, produce(live, source, args));
       const { position } = live.journal.append({ kind: 'value', source, value });
       this.track(source, value);
       const observed = this.options.observer?.step ? { kind: 'value' as const, session: this.options.session.id, prev: null, source, value } : (null as never);
@@ -676,6 +676,23 @@ class SessionRun {
     this.advanceRandom(recorded, seed);
   }
 
+  /**
+   * performance.now() never goes back within a session. The live clock of an
+   * attempt counts from the attempt's start, so that of a resumed or retried
+   * one starts again near 0 while it is served the values of the attempt it
+   * re-runs, which may be larger: from the first live value below the last
+   * one the session got, the live clock is moved forward to continue from it.
+   */
+  private monotonic(source: string, value: unknown): unknown {
+    if (source !== 'performance' || typeof value !== 'number') return value;
+    const moved = value + this.perfOffset;
+    if (moved >= this.lastPerf) return moved;
+    this.perfOffset += this.lastPerf - moved;
+    return this.lastPerf;
+  }
+
+  private perfOffset = 0;
+
   private track(source: string, value: unknown): void {
     if (source === 'date' && typeof value === 'number') this.lastDate = value;
     if (source === 'performance' && typeof value === 'number') this.lastPerf = value;
@@ -721,12 +738,8 @@ class SessionRun {
     if (started) {
       this.consumed.add(started);
       if (!this.sameCall(started.record, name, request)) {
-        this.diverge(
-          'call',
-          started,
-          { name, request },
-          `call ${index} is ${name}(${brief(request)}); the journal holds ${started.record.name}(${brief(started.record.request)})`,
-        );
+        const [now, then] = briefPair(request, started.record.request);
+        this.diverge('call', started, { name, request }, `call ${index} is ${name}(${now}); the journal holds ${started.record.name}(${then})`);
       }
       this.step('call', 'served', started);
       if (this.callResults.has(index)) {
@@ -828,7 +841,11 @@ class SessionRun {
     this.armedTimers.set(timer.id, timer);
     if (this.asyncEvents.some((e) => e.type === 'timer' && e.id === timer.id && !this.consumed.has(e.entry))) {
       this.release();
-      return;
+      // A timeout fires once: the journal's firing is that one. An interval
+      // goes on firing after those the journal holds (a resume or a retry
+      // re-runs the attempt that journaled them): live, and held until every
+      // journaled outcome has been delivered, like any live outcome.
+      if (timer.kind !== 'interval') return;
     }
     const live = this.options.live;
     if (!live) return; // replay: a timer the journal never saw fire does not fire
@@ -1386,7 +1403,9 @@ class SessionRun {
     if (!this.options.replay) {
       // Recording or resuming: the code disagrees with its own journal. That is
       // nondeterminism the sandbox did not catch; refuse to go on.
-      throw new Error(`nondeterminism detected while resuming session ${this.options.session.id}: ${message}`);
+      const error = new Error(`nondeterminism detected while resuming session ${this.options.session.id}: ${message}`);
+      this.options.live?.nondeterminism?.(`${error.message}; the app was given an error there (replay run ${this.options.session.id} shows the step)`);
+      throw error;
     }
     const divergence: Divergence = {
       step: this.stepIndex,
@@ -1536,12 +1555,30 @@ function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex');
 }
 
-function brief(value: unknown): string {
-  let text: string;
+function briefText(value: unknown): string {
   try {
-    text = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value);
+    return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value);
   } catch {
-    text = String(value);
+    return String(value);
   }
+}
+
+function brief(value: unknown): string {
+  const text = briefText(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/**
+ * Two values that differ, each cut as brief() cuts it, but both from a
+ * little before their first difference when it lies past what brief() shows
+ * (two requests that differ only in their body, at the end).
+ */
+function briefPair(a: unknown, b: unknown): [string, string] {
+  const [x, y] = [briefText(a), briefText(b)];
+  let first = 0;
+  while (first < x.length && first < y.length && x[first] === y[first]) first++;
+  if (first < 60) return [brief(a), brief(b)];
+  const from = first - 30;
+  const cut = (text: string): string => `...${text.slice(from, from + 74)}${from + 74 < text.length ? '...' : ''}`;
+  return [cut(x), cut(y)];
 }

@@ -73,6 +73,13 @@ export interface LiveEffects {
   randomBytes(length: number): Uint8Array;
   log(level: string, args: readonly unknown[]): void;
   /**
+   * The code asked for an effect other than the one the journal holds there
+   * (a resumed or retried attempt that does not do what the attempt it
+   * re-runs did): told before the app gets it as an error, which may not
+   * say so (a fetch() fails with "TypeError: fetch failed").
+   */
+  nondeterminism?(message: string): void;
+  /**
    * What the journal holds of a value: the app's secrets replaced by their
    * placeholders. Absent when the app has none. A resumed session compares
    * its calls with the journal's through it: the journal never held the

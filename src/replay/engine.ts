@@ -157,7 +157,8 @@ export class SessionReplay {
   /** Per attempt, the index of its opening record (session-start, then each session-attempt). */
   readonly openings: number[];
   readonly strict: boolean;
-  private processStart: { record: ProcessStartRecord | null } | null = null;
+  /** Per attempt (0-based), the process-start record of the process that ran it. */
+  private readonly processStarts = new Map<number, ProcessStartRecord | null>();
 
   private constructor(
     private readonly access: JournalAccess,
@@ -198,8 +199,15 @@ export class SessionReplay {
     const { records, indexOf, history } = this;
     const attempt = history.attempts[i];
     const start = history.start.record;
-    this.processStart ??= { record: processStartBefore(this.access, history.start.position, this.realms.processStarts) };
-    const processStart = this.processStart.record;
+    // The config, time zone and locale of the process that ran the attempt: the
+    // one that started the session, or, for an attempt that resumed it after a
+    // crash, the one that resumed it (a resumed session runs with the
+    // restart's: docs/server.md, "Failure and recovery").
+    let processStart = this.processStarts.get(i);
+    if (processStart === undefined) {
+      processStart = processStartBefore(this.access, records[this.openings[i]].position, this.realms.processStarts);
+      this.processStarts.set(i, processStart);
+    }
     const zone = { timeZone: processStart?.timeZone ?? 'UTC', locale: processStart?.locale ?? 'en-US' };
     const realm = await this.realms.realmFor(this.access, attempt.codeVersion, this.code, zone);
     const attemptStart = i === 0 ? 0 : records[this.openings[i]].position;

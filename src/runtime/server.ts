@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { Catalog } from '../catalog/index.js';
 import { openJournalWriter, type FileLayer, type JournalReader, type JournalWriter, type Recovery } from '../journal/index.js';
 import { EnvironmentError, isFailStop, JournalFailedError, StoreFailedError, UsageError, type FailStopError } from '../model/errors.js';
-import type { Durability, ErrorInfo, ResponseRecord, SessionId, SessionStartRecord, SessionStatus, Transport } from '../model/records.js';
+import type { Durability, ErrorInfo, Position, ResponseRecord, SessionId, SessionStartRecord, SessionStatus, Transport } from '../model/records.js';
 import { sessionHistory, type Positioned } from '../executor/history.js';
 import { InputNotJournalableError, journalableInput } from './input-check.js';
 import { fault, json, methodResponse, parseMethodCall, RPC_ID_META, rpcIdOf, stableJson, xml, XmlRpcParseError, type RenderedResponse } from '../executor/transports.js';
@@ -192,6 +192,8 @@ async function start(appEntry: string, options: ServerOptions): Promise<RunningS
       {
         call: (name, request, key) => performCall(name, request, key, calls.signal, callTimeoutMs),
         log: (session, level, text) => log(`[session ${session}] ${level}: ${text}`),
+        // The app gets it as an error, which may say nothing of it ("TypeError: fetch failed"), and may catch it.
+        nondeterminism: (_session, message) => log(`warning: ${message}`),
         ended: (session, status, failure) => {
           bump(status);
           // A 5xx is worth a line in the log: the client saw only that it failed.
@@ -296,8 +298,14 @@ class RecordingServer {
     const stopped = new Promise<void>((resolve) => this.http.close(() => resolve()));
     this.http.closeIdleConnections();
     const drained = Promise.allSettled([...this.inFlight]);
-    const timeout = new Promise((resolve) => setTimeout(resolve, this.settings.drainTimeoutMs).unref());
+    // Not unref'd: a session that waits on nothing (a promise nothing
+    // resolves, its client gone or resumed without one) holds no handle of
+    // its own, and the process would end here with an unsettled await (exit
+    // 13) instead of waiting, stopping it and closing the journal.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise((resolve) => (timer = setTimeout(resolve, this.settings.drainTimeoutMs)));
     await Promise.race([drained, timeout]);
+    clearTimeout(timer);
     const left = this.runner.runningSessions();
     if (left.length > 0) {
       const ids = left.length <= 5 ? left.join(', ') : `${left.slice(0, 5).join(', ')} and ${left.length - 5} more`;
@@ -332,6 +340,12 @@ class RecordingServer {
     bump: (key: 'resumed') => void,
   ): Promise<void> {
     const apps = new Map<string, LoadedApp>([[this.app.bundle.codeVersion, this.app]]);
+    /** End a session `aborted`; a duplicate of its Idempotency-Key reads that end from there on. */
+    const aborted = async (id: SessionId, lastPosition: Position, reason: string, key: string | null): Promise<void> => {
+      const end = await this.runner.abort(id, lastPosition, reason);
+      const entry = key === null ? undefined : this.idempotency.get(key);
+      if (entry !== undefined && entry.session === id) entry.lastPosition = end;
+    };
     await Promise.all(
       open.map(async (row) => {
         const records = this.reader.sessionRecords(row.lastPosition);
@@ -345,7 +359,7 @@ class RecordingServer {
             `the process ended during each of its last ${resumes + 1} attempts (resumed ${resumes} times in a row, the limit); ` +
             `not resumed again, so that it cannot take the server down at every restart`;
           this.settings.log(`session ${row.id} aborted: ${reason}; replay it with: replay run ${row.id}`);
-          await this.runner.abort(row.id, row.lastPosition, reason);
+          await aborted(row.id, row.lastPosition, reason, start.idempotencyKey);
           return;
         }
         const codeVersion = last.codeVersion;
@@ -358,14 +372,15 @@ class RecordingServer {
             report.aborted++;
             const reason = `cannot resume: code version ${codeVersion.slice(0, 12)} is not loadable (${(error as Error).message})`;
             this.settings.log(`session ${row.id} aborted: ${reason}`);
-            await this.runner.abort(row.id, row.lastPosition, reason);
+            await aborted(row.id, row.lastPosition, reason, start.idempotencyKey);
             return;
           }
         }
         const request = requestOf(start);
         report.resumed++;
         bump('resumed');
-        const resuming = this.runner.resume(row.id, app, request, row.lastPosition, last.attempt + 1, last.effects);
+        const retried = history.attempts.filter((a) => a.reason === 'retry').length;
+        const resuming = this.runner.resume(row.id, app, request, row.lastPosition, last.attempt + 1, last.effects, retried);
         // A duplicate of a resumed request waits for the resumed session's response.
         const entry = start.idempotencyKey ? this.idempotency.get(start.idempotencyKey) : undefined;
         if (entry) {
@@ -583,7 +598,19 @@ class RecordingServer {
     }
     let response: RenderedResponse;
     try {
-      response = entry.result ? await entry.result : this.journaledResponse(entry);
+      const journaled = entry.result ? await entry.result : this.journaledResponse(entry);
+      if ('aborted' in journaled) {
+        // It will never have one: saying "retry" would have clients retry for ever.
+        const answer = json(500, {
+          error: {
+            name: 'Aborted',
+            message: `the original request with Idempotency-Key ${key} (session ${entry.session}) ended aborted, without a response: ${journaled.aborted}; it is not run again`,
+          },
+        });
+        answer.headers['windback-session'] = String(entry.session);
+        return this.send(res, answer);
+      }
+      response = journaled;
     } catch {
       return this.send(res, json(503, { error: { name: 'Unavailable', message: `the original request with Idempotency-Key ${key} failed; retry` } }));
     }
@@ -610,11 +637,19 @@ class RecordingServer {
     this.send(res, response);
   }
 
-  /** The response a finished session journaled (for a key from before this process). */
-  private journaledResponse(entry: IdempotencyEntry): RenderedResponse {
+  /**
+   * The response a finished session journaled (for a key from before this
+   * process), or the reason it ended aborted without one (a session no
+   * restart could resume: --max-resumes, or its code not loadable).
+   */
+  private journaledResponse(entry: IdempotencyEntry): RenderedResponse | { aborted: string } {
     const records = this.reader.sessionRecords(entry.lastPosition!);
     const found = [...records].reverse().find((r) => r.record.kind === 'response') as Positioned<ResponseRecord> | undefined;
-    if (!found) throw new Error(`session ${entry.session} has no response`);
+    if (!found) {
+      const end = records[records.length - 1].record;
+      if (end.kind === 'session-end' && end.status === 'aborted') return { aborted: end.error?.message ?? 'aborted' };
+      throw new Error(`session ${entry.session} has no response`);
+    }
     // The journal holds placeholders where the original response had secrets: the duplicate gets what the original did.
     const r = this.app.secrets === null ? found.record : this.app.secrets.restore(found.record);
     return { status: r.status, headers: { ...r.headers }, body: r.body };

@@ -16,6 +16,10 @@ import type { LiveStore } from './live-store.js';
 // response and waits until it is durable before anyone may send it, then
 // journals the end.
 
+/**
+ * Attempts a session may run, counting retries (a RetryableError); a resume
+ * after a crash re-runs the attempt the crash cut, and is not one more.
+ */
 export const MAX_ATTEMPTS = 3;
 
 export interface SessionRequest {
@@ -41,6 +45,8 @@ export interface SessionHooks {
   call(name: string, request: unknown, idempotencyKey: string): Promise<unknown>;
   /** Console output of live sessions. */
   log?(session: SessionId, level: string, text: string): void;
+  /** A resumed or retried attempt asked for another effect than its journal holds (LiveEffects.nondeterminism). */
+  nondeterminism?(session: SessionId, message: string): void;
   /** A session ended; `failure` is its error when its response is a 5xx (the app's bug or an outage, not a business error). */
   ended?(session: SessionId, status: SessionStatus, failure?: ErrorInfo): void;
 }
@@ -95,6 +101,13 @@ export class LiveSessionJournal implements SessionJournal {
     if (isEffectKind(record.kind)) this.effects.push({ position: appended.position, record: record as EffectRecord });
     return appended;
   }
+}
+
+/** What the log says of an attempt that ended without an effect it was served. */
+function unconsumedLine(id: SessionId, attempt: number, first: Positioned<EffectRecord>): string {
+  const what = first.record.kind === 'call-start' ? `call ${first.record.call} (${first.record.name})` : `${first.record.kind} record`;
+  const inDoubt = first.record.kind === 'call-start' ? ', a call it never made again' : '';
+  return `nondeterminism detected while resuming session ${id}: attempt ${attempt} ended without the ${what} at position ${first.position} that the attempt it re-ran journaled${inDoubt} (replay show ${id} lists its attempts)`;
 }
 
 function isEffectKind(kind: JournalRecord['kind']): boolean {
@@ -163,6 +176,8 @@ export class SessionRunner {
    * The journal holds placeholders where the session had secrets: the
    * request and the effects it is served get the secrets back, so that the
    * live code compares equal with them and sees what it saw before.
+   * `retried` is how many retries its attempts so far made: they count
+   * against MAX_ATTEMPTS as if no crash had come between.
    */
   async resume(
     id: SessionId,
@@ -171,6 +186,7 @@ export class SessionRunner {
     lastPosition: Position,
     attempt: number,
     inherited: Positioned<EffectRecord>[],
+    retried = 0,
   ): Promise<SessionResult> {
     if (this.abandonment.aborted) throw new SessionAbandonedError(id);
     const secrets = app.secrets;
@@ -181,15 +197,16 @@ export class SessionRunner {
     const journal = new LiveSessionJournal(this.writer, id, lastPosition, this.handled, secrets);
     journal.effects.push(...inherited);
     journal.append({ kind: 'session-attempt', at: Date.now(), attempt, reason: 'resume', fromCheckpoint: null, codeVersion: app.bundle.codeVersion });
-    return this.attempts(id, journal, app, request, attempt, inherited);
+    return this.attempts(id, journal, app, request, attempt, inherited, retried);
   }
 
-  /** End a session that cannot be resumed, with the reason. */
-  abort(id: SessionId, lastPosition: Position, reason: string): Promise<void> {
+  /** End a session that cannot be resumed, with the reason. Resolves with the position of its end record, once durable. */
+  async abort(id: SessionId, lastPosition: Position, reason: string): Promise<Position> {
     const journal = new LiveSessionJournal(this.writer, id, lastPosition, this.handled);
     const appended = journal.append({ kind: 'session-end', at: Date.now(), status: 'aborted', error: { name: 'Aborted', message: reason }, randomDraws: 0 });
     this.hooks.ended?.(id, 'aborted');
-    return appended.durable;
+    await appended.durable;
+    return appended.position;
   }
 
   private async attempts(
@@ -199,10 +216,12 @@ export class SessionRunner {
     request: SessionRequest,
     firstAttempt: number,
     served: Positioned<EffectRecord>[],
+    retried = 0,
   ): Promise<SessionResult> {
     this.running.add(id);
     try {
       let attempt = firstAttempt;
+      let retries = retried;
       let outcome: AttemptOutcome;
       for (;;) {
         outcome = await executeSession({
@@ -212,11 +231,14 @@ export class SessionRunner {
           live: this.live(journal, id, app.secrets),
           abandon: this.abandonment,
         });
-        if (outcome.status !== 'retry' || attempt >= firstAttempt + MAX_ATTEMPTS - 1) break;
+        // Effects of the attempt it re-runs that it never asked for: not the same execution (a call in doubt left unmade).
+        if (outcome.unconsumed.length > 0) this.hooks.nondeterminism?.(id, unconsumedLine(id, attempt, outcome.unconsumed[0]));
+        if (outcome.status !== 'retry' || retries >= MAX_ATTEMPTS - 1) break;
         // Wind back to the last checkpoint: what came before it is served, the rest runs again.
         // No checkpoint of the app's own yet (none is journaled for it): from the start, served nothing.
         if (this.abandonment.aborted) throw new SessionAbandonedError(id);
         attempt++;
+        retries++;
         const from = outcome.lastCheckpoint;
         served = from === null ? [] : journal.effects.filter((e) => e.position <= from);
         journal.append({ kind: 'session-attempt', at: Date.now(), attempt, reason: 'retry', fromCheckpoint: from, codeVersion: app.bundle.codeVersion });
@@ -307,6 +329,10 @@ class LiveSide implements LiveEffects {
 
   log(level: string, args: readonly unknown[]): void {
     this.hooks.log?.(this.id, level, format(...args));
+  }
+
+  nondeterminism(message: string): void {
+    this.hooks.nondeterminism?.(this.id, message);
   }
 }
 
