@@ -112,7 +112,7 @@ export default class RecordCommand extends ReplayCommand<RecordResult> {
     });
     const { startup } = server;
     log(`recording ${args.app} (code ${startup.codeVersion.slice(0, 12)}) into ${startup.journal}`);
-    if (startup.resumed > 0) log(`resuming ${startup.resumed} session(s) a crash interrupted`);
+    if (startup.resumed > 0) log(`resuming ${startup.resumed} session(s) left open (by a crash, or by a shutdown that stopped waiting for them)`);
     if (startup.aborted > 0) log(`aborted ${startup.aborted} session(s) that could not be resumed (reasons above)`);
     log(`listening on ${server.url}`);
     const result = { url: server.url, journal: startup.journal, codeVersion: startup.codeVersion };

@@ -356,7 +356,7 @@ class RecordingServer {
         if (resumes >= this.settings.maxResumes) {
           report.aborted++;
           const reason =
-            `the process ended during each of its last ${resumes + 1} attempts (resumed ${resumes} times in a row, the limit); ` +
+            `the process ended during each of its last ${resumes + 1} attempts (resumed ${resumes} ${resumes === 1 ? 'time' : 'times'} in a row, the limit); ` +
             `not resumed again, so that it cannot take the server down at every restart`;
           this.settings.log(`session ${row.id} aborted: ${reason}; replay it with: replay run ${row.id}`);
           await aborted(row.id, row.lastPosition, reason, start.idempotencyKey);

@@ -97,7 +97,7 @@ describe('shutdown on SIGTERM', () => {
 
     const again = arrived();
     const restarted = await start(journal);
-    expect(restarted.stderr()).toContain('resuming 1 session(s) a crash interrupted');
+    expect(restarted.stderr()).toContain('resuming 1 session(s) left open (by a crash, or by a shutdown that stopped waiting for them)');
     // The resumed session makes its in-doubt call again.
     expect(await again).toBe('/hold');
   });
@@ -124,7 +124,7 @@ describe('shutdown on SIGTERM', () => {
     expect(left.records.map((r) => r.record.kind)).toEqual(['session-start', 'write-tx']);
 
     const restarted = await start(journal);
-    expect(restarted.stderr()).toContain('resuming 1 session(s) a crash interrupted');
+    expect(restarted.stderr()).toContain('resuming 1 session(s) left open (by a crash, or by a shutdown that stopped waiting for them)');
     // The default drain timeout (10 s) lets the resumed session finish.
     expect((await restarted.stop()).code, restarted.stderr()).toBe(0);
     const resumed = readJournal(journal).sessions.get(left.id)!;
