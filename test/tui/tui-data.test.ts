@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BANK_APP } from '../../scripts/load.js';
 import { HEADER_SIZE } from '../../src/journal/constants.js';
 import type { JournalRecord, ResponseRecord } from '../../src/model/records.js';
 import { openJournal } from '../../src/services/journal-access.js';
@@ -135,6 +136,28 @@ describe("a session's steps and their re-execution", () => {
       const tx = whatIf.steps(5).rows.find((r) => r.kind === 'write-tx')!;
       expect(trace.divergences[0]).toMatchObject({ kind: 'tx', position: tx.position, message: 'transaction 8 wrote different rows' });
       expect(trace.events.some((e) => e.type === 'divergence')).toBe(true);
+    } finally {
+      whatIf.close();
+    }
+  });
+
+  it('a what-if that throws names the error where it diverges, in the step view as in the full replay', async () => {
+    // The bank app, throwing a TypeError after the fraud check: the transfer ends without its value steps and transaction.
+    const app = fs.readFileSync(BANK_APP, 'utf8');
+    const line = 'const latencyMs = Math.round(performance.now() - started);';
+    expect(app).toContain(line);
+    const code = path.join(tmp(), 'throws.ts');
+    fs.writeFileSync(code, app.replace(line, `${line} (config as unknown as { limits: { daily: number } }).limits.daily.toFixed();`));
+    const whatIf = TuiData.open({ journal: journal.dir, code });
+    try {
+      const trace = await whatIf.replay(5);
+      const first = trace.divergences[0];
+      expect(first).toMatchObject({ kind: 'missing-step', message: expect.stringMatching(/; the replay threw TypeError: Cannot read properties of undefined \(reading 'daily'\)$/) });
+      expect(first.location).toMatch(/throws\.ts:\d+:\d+$/);
+      // The diff pane's state of that step comes from the stepping API: the same message and location, not a bare "ended without".
+      const moved = await whatIf.stepTo(5, first.step);
+      expect(moved.verdict).toBe('diverged');
+      expect(moved.divergence).toMatchObject({ kind: 'missing-step', message: first.message, location: first.location });
     } finally {
       whatIf.close();
     }
