@@ -1,5 +1,5 @@
 // Every key binding, in one table: the help overlay and docs/tui.md show it.
-// The input hooks (hooks/use-*-keys.ts) implement it.
+// key-map.ts implements it (hooks/use-keys.ts and use-quit-keys.ts read the keys).
 
 export interface Binding {
   keys: string;

@@ -77,10 +77,11 @@ export type Overlay =
   | { kind: 'goto'; text: string; error: string | null; pending: boolean };
 
 /**
- * Who a key belongs to. A key handler's view of the state can lag the
- * reducer's by a key or two (ink re-subscribes handlers after each render), so
- * the actions keys cause are wrapped in the scope they were meant for, and
- * dropped when the state has moved on: a key meant for the filter never steps.
+ * Who a key belongs to. Keys arrive in chunks, every key of a chunk before
+ * the next render (key-map.ts), so a key is sent with its meaning in each
+ * scope, and the reducer applies the first in force as the state is when it
+ * lands: the ↓ typed right after a Tab moves in the pane Tab focused, and a
+ * key meant for the filter never steps.
  */
 export type Scope = Pane | 'global' | 'help' | 'detail' | 'goto' | 'debugger';
 
