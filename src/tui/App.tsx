@@ -6,7 +6,7 @@ import { DebuggerBar } from './components/DebuggerBar.js';
 import { DebuggerOverlay } from './components/DebuggerOverlay.js';
 import { DetailOverlay } from './components/DetailOverlay.js';
 import { DiffPane } from './components/DiffPane.js';
-import { HelpOverlay } from './components/HelpOverlay.js';
+import { helpLayout, HelpOverlay } from './components/HelpOverlay.js';
 import { innerColumns, innerRows } from './components/Pane.js';
 import { SessionsPane } from './components/SessionsPane.js';
 import { StatusBar } from './components/StatusBar.js';
@@ -92,6 +92,7 @@ function Screen({ source, tx, session, size }: AppProps): ReactNode {
     stepsPage: Math.max(1, innerRows(l.middleHeight) - 1),
     diff: { max: Math.max(0, diffLines.length - innerRows(l.diffHeight)), page: Math.max(1, innerRows(l.diffHeight) - 1) },
     detail: { max: Math.max(0, detailLines.length - innerRows(screenRows)), page: Math.max(1, innerRows(screenRows) - 1) },
+    help: helpLayout(l.columns, screenRows),
   });
 
   if (l.tooSmall) {
@@ -102,7 +103,7 @@ function Screen({ source, tx, session, size }: AppProps): ReactNode {
   return (
     <Box flexDirection="column" width={l.columns} height={l.rows}>
       {overlay?.kind === 'help' ? (
-        <HelpOverlay width={l.columns} height={screenRows} />
+        <HelpOverlay width={l.columns} height={screenRows} scroll={overlay.scroll} />
       ) : overlay?.kind === 'debugger' && state.debugger ? (
         <DebuggerOverlay status={state.debugger} width={l.columns} height={screenRows} />
       ) : overlay?.kind === 'detail' ? (

@@ -37,9 +37,10 @@ export interface KeyContext {
   /** Rows a page of the sessions list and of the steps moves. */
   sessionsPage: number;
   stepsPage: number;
-  /** The diff pane's and the step view's last scroll offset, and their page. */
+  /** The diff pane's, the step view's and the help's last scroll offset, and their page. */
   diff: Scroll;
   detail: Scroll;
+  help: Scroll;
 }
 
 export interface Scroll {
@@ -116,9 +117,12 @@ function backspace(): Candidates {
   ];
 }
 
-/** Arrows, PgUp/PgDn, Home/End: a scroll in the step view, a move in the focused pane. */
+/** Arrows, PgUp/PgDn, Home/End: a scroll in the step view and the help, a move in the focused pane. */
 function movement(key: KeyFlags, ctx: KeyContext): Candidates | null {
-  const scroll = (delta: (s: Scroll) => number): Candidates => [{ scope: 'detail', action: { type: 'overlay-scroll', delta: delta(ctx.detail), max: ctx.detail.max } }];
+  const scroll = (delta: (s: Scroll) => number): Candidates => [
+    { scope: 'help', action: { type: 'overlay-scroll', delta: delta(ctx.help), max: ctx.help.max } },
+    { scope: 'detail', action: { type: 'overlay-scroll', delta: delta(ctx.detail), max: ctx.detail.max } },
+  ];
   const diff = (delta: number): { scope: Scope; action: Action } => ({ scope: 'diff', action: { type: 'diff-scroll', delta, max: ctx.diff.max } });
   if (key.upArrow || key.downArrow) {
     const d = key.downArrow ? 1 : -1;

@@ -69,7 +69,8 @@ export interface StepDetail {
 
 export type Overlay =
   | null
-  | { kind: 'help' }
+  /** `scroll`: where the help starts when it is one scrolling column (a small terminal). */
+  | { kind: 'help'; scroll: number }
   | { kind: 'detail'; scroll: number }
   /** `i` under --inspect: where the debugger listens and how to attach. */
   | { kind: 'debugger' }
@@ -336,12 +337,12 @@ export function reducer(state: TuiState, action: Action): TuiState {
       if (!state.steps || state.steps.view.length === 0) return { ...state, message: { text: 'select a session and a step first', tone: 'info' } };
       return { ...state, overlay: { kind: 'detail', scroll: 0 } };
     case 'overlay-scroll':
-      if (state.overlay?.kind !== 'detail') return state;
-      return { ...state, overlay: { kind: 'detail', scroll: clamp(state.overlay.scroll + action.delta, 0, Math.max(0, action.max)) } };
+      if (state.overlay?.kind !== 'detail' && state.overlay?.kind !== 'help') return state;
+      return { ...state, overlay: { ...state.overlay, scroll: clamp(state.overlay.scroll + action.delta, 0, Math.max(0, action.max)) } };
     case 'close-overlay':
       return { ...state, overlay: null };
     case 'help':
-      return { ...state, overlay: state.overlay?.kind === 'help' ? null : { kind: 'help' } };
+      return { ...state, overlay: state.overlay?.kind === 'help' ? null : { kind: 'help', scroll: 0 } };
     case 'goto-open':
       return { ...state, overlay: { kind: 'goto', text: '', error: null, pending: false } };
     case 'goto-submit':

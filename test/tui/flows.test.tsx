@@ -278,4 +278,16 @@ describe('help', () => {
     frame = await r.press('?', (f) => f.includes('Timeline · tx 8'));
     expect(frame).not.toContain('Keys ·');
   });
+
+  it('at 60x16 scrolls in one column, and the keys scroll it rather than move the panes', async () => {
+    const r = start({ size: { columns: 60, rows: 16 } });
+    await r.waitFor((f) => f.includes('Sessions at tx 8'));
+    let frame = await r.press('?', (f) => f.includes('┏━ Keys · 1–13 of '));
+    expect(frame).toContain('Anywhere');
+    frame = await r.press('end', (f) => f.includes('Step view, help') && !f.includes('Keys · 1–13'));
+    expect(frame).toMatch(/Esc Enter q\s+close/);
+    frame = await r.press('home', (f) => f.includes('Keys · 1–13'));
+    frame = await r.press('escape', (f) => f.includes('Timeline · tx 8 of 1–8'));
+    expect(frame).toContain('Sessions at tx 8 (1)');
+  });
 });

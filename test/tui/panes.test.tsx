@@ -3,7 +3,7 @@ import chalk from 'chalk';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DetailOverlay } from '../../src/tui/components/DetailOverlay.js';
 import { DiffPane } from '../../src/tui/components/DiffPane.js';
-import { HelpOverlay } from '../../src/tui/components/HelpOverlay.js';
+import { helpLayout, HelpOverlay } from '../../src/tui/components/HelpOverlay.js';
 import { Pane } from '../../src/tui/components/Pane.js';
 import { SessionsPane } from '../../src/tui/components/SessionsPane.js';
 import { StatusBar } from '../../src/tui/components/StatusBar.js';
@@ -173,11 +173,33 @@ describe('StatusBar', () => {
 
 describe('HelpOverlay', () => {
   it('lists every key binding at 80x24', () => {
-    const frame = show(<HelpOverlay width={80} height={23} />).frame();
+    const frame = show(<HelpOverlay width={80} height={23} scroll={0} />).frame();
     expect(frame.split('\n')).toHaveLength(23);
+    expect(helpLayout(80, 23)).toMatchObject({ columns: 2, max: 0 });
     for (const group of BINDINGS) {
       expect(frame).toContain(group.group);
       for (const b of group.bindings) expect(frame, `${b.keys} ${b.does}`).toMatch(new RegExp(`${escape(b.keys)}\\s+${escape(b.does)}`));
+    }
+  });
+
+  it('at the smallest screen (60x16) is one column that scrolls: every group and key shows, none cut off', () => {
+    const { columns, max, page } = helpLayout(60, 15);
+    expect(columns).toBe(1);
+    expect(max).toBeGreaterThan(0);
+    let seen = '';
+    for (let scroll = 0; ; scroll += page) {
+      const frame = show(<HelpOverlay width={60} height={15} scroll={Math.min(scroll, max)} />).frame();
+      expect(frame.split('\n')).toHaveLength(15);
+      expect(frame).not.toContain('…');
+      seen += `${frame}\n`;
+      if (scroll >= max) {
+        expect(frame.split('\n')[0]).toMatch(new RegExp(`^┏━ Keys · ${max + 1}–${max + 13} of ${max + 13} · ↑/↓ · \\? or Esc closes ━+┓$`));
+        break;
+      }
+    }
+    for (const group of BINDINGS) {
+      expect(seen).toContain(group.group);
+      for (const b of group.bindings) expect(seen, `${b.keys} ${b.does}`).toMatch(new RegExp(`${escape(b.keys)}\\s+${escape(b.does)}`));
     }
   });
 });

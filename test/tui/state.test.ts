@@ -279,7 +279,7 @@ describe('overlays', () => {
 
   it('toggles the help, and refuses the step view without a session', () => {
     const s = reducer(initialState({ range }), { type: 'help' });
-    expect(s.overlay).toEqual({ kind: 'help' });
+    expect(s.overlay).toEqual({ kind: 'help', scroll: 0 });
     expect(reducer(s, { type: 'help' }).overlay).toBeNull();
     expect(reducer(initialState({ range }), { type: 'open-detail' }).overlay).toBeNull();
   });
