@@ -232,7 +232,8 @@ export function reducer(state: TuiState, action: Action): TuiState {
       return windTo(state, action.tx);
     case 'tx-loaded': {
       if (action.view.tx !== state.tx) return state;
-      const before = visibleSessions(state)[state.sessions.cursor]?.id;
+      // The session under the cursor, or at the first load the one selected (--session).
+      const before = state.alive === null ? state.steps?.session : visibleSessions(state)[state.sessions.cursor]?.id;
       const next: TuiState = { ...state, txView: action.view, alive: action.alive };
       // Keep the cursor on the same session when it is still alive.
       const list = visibleSessions(next);

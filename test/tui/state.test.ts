@@ -27,6 +27,14 @@ describe('initial state', () => {
     expect(given).toMatchObject({ tx: 4, focus: 'steps', steps: { session: 5, rows: null } });
   });
 
+  it('--session puts the sessions cursor on that session, not on the first one alive', () => {
+    const s = run(initialState({ range, tx: 8, session: 6 }), { type: 'tx-loaded', view: txView(8), alive: alive() });
+    expect(visibleSessions(s)[s.sessions.cursor].id).toBe(6);
+    // Tab back to Sessions and Enter: the same session, not another replay.
+    const again = run(s, { type: 'focus', pane: 'sessions' }, { type: 'select-session' });
+    expect(again.steps).toBe(s.steps);
+  });
+
   it('clamps a tx outside the journal, and is at tx 0 for a journal without transactions', () => {
     expect(initialState({ range, tx: 99 }).tx).toBe(10);
     expect(initialState({ range: { first: 0, last: 0 } }).tx).toBe(0);
