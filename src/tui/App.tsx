@@ -72,7 +72,10 @@ function Screen({ source, tx, session, size }: AppProps): ReactNode {
   const l = layout(terminal.columns, terminal.rows, footer);
   const steps = state.steps;
   const shown = useMemo(() => shownStep(steps), [steps?.view, steps?.cursor, steps?.detail]);
-  const diffLines = useMemo(() => (steps && shown ? stepDiff(steps.view, shown.index, shown.stepped) : EMPTY_DIFF), [steps?.view, shown]);
+  const diffLines = useMemo(
+    () => (steps && shown ? stepDiff(steps.view, shown.index, shown.stepped, innerColumns(l.columns)) : EMPTY_DIFF),
+    [steps?.view, shown, l.columns],
+  );
   const selected = steps?.view[steps.cursor];
   const detailLines = useMemo(
     () =>

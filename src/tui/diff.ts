@@ -1,4 +1,5 @@
 import type { Json, StepView } from '../services/tui-data.js';
+import { wordWrap } from './debugger.js';
 import { viewIndexOf, type StepDetail, type StepsState, type Verdict, type ViewRow } from './state.js';
 
 // What the diff pane and the detail view show for a step, as lines of toned
@@ -50,19 +51,28 @@ export function steppedRow(v: ViewRow, stepped: Stepped | undefined): ViewRow {
   return { ...v, verdict: s.verdict, divergence: s.divergence, actual: s.actual ?? undefined, location: s.location ?? s.divergence?.location ?? null };
 }
 
-/** The diff pane for the step at `index` of the steps view, as the stepping API re-executed it when `stepped` is given. */
-export function stepDiff(view: readonly ViewRow[], index: number, stepped?: Stepped): Line[] {
+/**
+ * The diff pane for the step at `index` of the steps view, as the stepping API re-executed it when `stepped` is given.
+ * `width`: the pane's inner width, to which what went wrong is wrapped (its end, often the error the replay threw, matters most).
+ */
+export function stepDiff(view: readonly ViewRow[], index: number, stepped?: Stepped, width = Infinity): Line[] {
   if (!view[index]) return [[seg('no step selected', 'dim')]];
   const v = steppedRow(view[index], stepped);
   const lines: Line[] = [header(v)];
-  if (stepped && stepped !== 'pending' && stepped.error) lines.push([seg('✗ cannot re-execute to this step: ', 'bad'), seg(stepped.error, 'bad')]);
+  if (stepped && stepped !== 'pending' && stepped.error) lines.push(...wrapped(`cannot re-execute to this step: ${stepped.error}`, width));
   if (v.divergence) {
-    lines.push([seg('✗ ', 'bad'), seg(v.divergence.message, 'bad')]);
+    lines.push(...wrapped(v.divergence.message, width));
     if (v.divergence.construct) lines.push([seg('construct: ', 'dim'), seg(v.divergence.construct)]);
   }
   lines.push(...body(view, index, v));
   if (stepped && stepped !== 'pending' && stepped.state) lines.push(...steppedLines(view, v, stepped.state));
   return lines;
+}
+
+/** `✗ text`, word-wrapped to `width`, the lines after the first indented under the text. */
+function wrapped(text: string, width: number): Line[] {
+  if (!Number.isFinite(width)) return [[seg('✗ ', 'bad'), seg(text, 'bad')]];
+  return wordWrap(text, Math.max(8, width - 2)).map((line, i) => [seg(i === 0 ? '✗ ' : '  ', 'bad'), seg(line, 'bad')]);
 }
 
 /** How the step was re-executed, and the session's checkpoint in force there (for a checkpoint, its own state is above). */

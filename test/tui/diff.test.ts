@@ -98,6 +98,20 @@ describe('stepDiff', () => {
     ]);
   });
 
+  it('what went wrong is wrapped to the pane, not cut: the error the replay threw ends the message', () => {
+    const rows = transferRows();
+    const message = "the replay ended without the recorded value at position 41912; the replay threw TypeError: Cannot read properties of undefined (reading 'daily')";
+    const missing = { step: 7, position: rows[7].position, kind: 'missing-step', message, expected: null, actual: null, location: 'app.ts:88:105', construct: null };
+    const view = buildView(rows, { events: [...stepEvents(rows).slice(0, 6), { type: 'divergence', attempt: 1, divergence: missing }, { type: 'end', equal: false, steps: 7 }], done: false });
+    const lines = text(stepDiff(view, 7, undefined, 76));
+    expect(lines.slice(1, 4)).toEqual([
+      '✗ the replay ended without the recorded value at position 41912; the replay',
+      "  threw TypeError: Cannot read properties of undefined (reading 'daily')",
+      'recorded → replayed',
+    ]);
+    for (const line of lines.slice(1, 3)) expect([...line].length).toBeLessThanOrEqual(76);
+  });
+
   it('a call: its request and its result, from either of its two records', () => {
     const { view } = viewOf();
     for (const index of [4, 5]) {
