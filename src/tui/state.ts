@@ -57,6 +57,8 @@ export interface StepsState {
    * for a step the cursor has since left (shown until the cursor's arrives).
    */
   detail: StepDetail | null;
+  /** Moves made while the records were still being read (an Enter and the ↓ typed right after it): made once they are. */
+  deferred: Action[];
 }
 
 export interface StepDetail {
@@ -187,7 +189,7 @@ export function initialState(options: InitialOptions): TuiState {
 }
 
 function newSteps(session: SessionId, run: number): StepsState {
-  return { session, info: null, rows: null, loadError: null, trace: emptyTrace(run, false), view: [], cursor: 0, detail: null };
+  return { session, info: null, rows: null, loadError: null, trace: emptyTrace(run, false), view: [], cursor: 0, detail: null, deferred: [] };
 }
 
 function emptyTrace(run: number, fresh: boolean): TraceState {
@@ -284,7 +286,7 @@ export function reducer(state: TuiState, action: Action): TuiState {
       const loaded: StepsState = { ...steps, info: action.steps.session, rows, view: buildView(rows, steps.trace), loadError: null };
       // First load: the cursor starts at the moment of the current transaction; a re-run keeps it where it was.
       const cursor = steps.rows ? steps.cursor : state.txView ? cursorAtPosition(rows, state.txView.position) : 0;
-      return { ...state, steps: { ...loaded, cursor } };
+      return steps.deferred.reduce(reducer, { ...state, steps: { ...loaded, cursor, deferred: [] } });
     }
     case 'steps-failed': {
       const steps = state.steps;
@@ -327,11 +329,11 @@ export function reducer(state: TuiState, action: Action): TuiState {
       return { ...state, steps: { ...steps, trace, view: steps.rows ? buildView(steps.rows, trace) : [] }, message: { text: `re-executing session ${steps.session}`, tone: 'info' } };
     }
     case 'step-move':
-      return moveStep(state, (steps) => steps.cursor + action.delta);
     case 'step-edge':
-      return moveStep(state, (steps) => (action.edge === 'first' ? 0 : steps.view.length - 1));
     case 'continue':
-      return continueRun(state);
+      if (state.steps && state.steps.rows === null && state.steps.loadError === null) return { ...state, steps: { ...state.steps, deferred: [...state.steps.deferred, action] } };
+      if (action.type === 'continue') return continueRun(state);
+      return moveStep(state, (steps) => (action.type === 'step-move' ? steps.cursor + action.delta : action.edge === 'first' ? 0 : steps.view.length - 1));
     case 'diff-scroll':
       return { ...state, diffScroll: clamp(state.diffScroll + action.delta, 0, Math.max(0, action.max)) };
     case 'open-detail':

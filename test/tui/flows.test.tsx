@@ -236,6 +236,12 @@ describe('keys read together', () => {
     let frame = await r.press(KEYS.shiftTab + KEYS.tab + KEYS.down, (f) => /▸ 6 deposit/.test(f));
     expect(frame).toContain('┏━ Sessions');
     expect(frame).toContain('Timeline · tx 7 of 1–8');
+    // Enter replays session 6 from its tx 7 (step 2); the ↓ typed with it, before its records are read, steps on to 3.
+    frame = await r.press(KEYS.enter + KEYS.down, (f) => /Steps #6 · ✓ replays equal · 3\/4/.test(f) && f.includes('Diff · step 3 response'));
+    expect(frame).not.toContain('select a session first');
+    await r.press('shiftTab', (f) => f.includes('┏━ Sessions'));
+    await r.press(KEYS.up + KEYS.enter, (f) => /Steps #5 · ✓ replays equal · 4\/13/.test(f));
+    await r.press('shiftTab', (f) => f.includes('┏━ Sessions'));
     // Tab focuses Steps: its two ↓ step from 4 to 6.
     frame = await r.press(KEYS.tab + KEYS.down + KEYS.down, (f) => f.includes('Diff · step 6 value'));
     expect(frame).toMatch(/┏━ Steps #5 · ✓ replays equal · 6\/13 ━/);

@@ -35,6 +35,15 @@ describe('initial state', () => {
     expect(again.steps).toBe(s.steps);
   });
 
+  it('moves made while the session is still being read are made once it is (Enter, then ↓ ↓ at once)', () => {
+    const rows = transferRows();
+    let s = run(initialState({ range, tx: 8 }), { type: 'tx-loaded', view: txView(8, rows[7].position), alive: alive() }, { type: 'select-session' });
+    s = run(s, { type: 'step-move', delta: 1 }, { type: 'step-move', delta: 1 });
+    expect(s.message).toBeNull();
+    s = run(s, { type: 'steps-loaded', session: 5, steps: steps(rows) });
+    expect(s.steps).toMatchObject({ cursor: 9, deferred: [] });
+  });
+
   it('clamps a tx outside the journal, and is at tx 0 for a journal without transactions', () => {
     expect(initialState({ range, tx: 99 }).tx).toBe(10);
     expect(initialState({ range: { first: 0, last: 0 } }).tx).toBe(0);
