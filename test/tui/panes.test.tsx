@@ -167,7 +167,13 @@ describe('StatusBar', () => {
     expect(show(<StatusBar state={state()} width={80} />).frame()).toMatch(/^sessions: ↑\/↓ move {2}Enter replay {2}\/ filter\s+\? help {2}q quit$/);
     expect(show(<StatusBar state={state({ type: 'message', text: 'tx 90 is the last transaction' })} width={80} />).frame()).toContain('tx 90 is the last transaction');
     const prompt = state({ type: 'goto-open' }, { type: 'goto-type', text: '12x' }, { type: 'goto-error', message: 'not a tx' });
-    expect(show(<StatusBar state={prompt} width={80} />).frame()).toBe('go to tx or ISO time: 12x   not a tx');
+    expect(show(<StatusBar state={prompt} width={80} />).frame()).toBe('go to: 12x   not a tx');
+    expect(show(<StatusBar state={state({ type: 'goto-open' })} width={80} />).frame()).toMatch(/^go to tx or ISO time: {2}\s*Enter go · Esc cancel/);
+    // The errors of the go-to prompt fit one line of 80 after what was typed.
+    const typed = (text: string, message: string): string =>
+      show(<StatusBar state={state({ type: 'goto-open' }, { type: 'goto-type', text }, { type: 'goto-error', message })} width={80} />).frame();
+    expect(typed('yesterday 9am', 'not a tx id nor an ISO-8601 time (2026-11-24T09:30Z)')).toBe('go to: yesterday 9am   not a tx id nor an ISO-8601 time (2026-11-24T09:30Z)');
+    expect(typed('2026-11-01', 'none committed by then: tx 1 at 2026-11-28T20:39:10.081Z')).toBe('go to: 2026-11-01   none committed by then: tx 1 at 2026-11-28T20:39:10.081Z');
   });
 });
 

@@ -44,8 +44,8 @@ describe('the timeline', () => {
     expect(data.resolveTx(data.tx(6).at)).toBe(6);
     expect(data.resolveTx('2999-01-01T00:00:00Z')).toBe(8);
     expect(() => data.resolveTx('9')).toThrow('tx 9 is out of range: the journal holds tx 1 to 8');
-    expect(() => data.resolveTx('2000-01-01')).toThrow(/no transaction committed at or before 2000-01-01/);
-    expect(() => data.resolveTx('soon')).toThrow(/ISO-8601/);
+    expect(() => data.resolveTx('2000-01-01')).toThrow(`none committed by then: tx 1 at ${data.tx(1).at}`);
+    expect(() => data.resolveTx('soon')).toThrow('not a tx id nor an ISO-8601 time (2026-11-24T09:30Z)');
   });
 });
 
