@@ -363,12 +363,12 @@ export function reducer(state: TuiState, action: Action): TuiState {
     case 'debugger-status':
       return { ...state, debugger: action.status };
     case 'debugger-info':
-      if (!state.debugger) return { ...state, message: { text: 'no debugger: start with `replay tui --inspect` to replay under one', tone: 'info' } };
+      if (!state.debugger) return { ...state, message: { text: 'no debugger: start it with `replay tui --inspect`', tone: 'info' } };
       return { ...state, overlay: state.overlay?.kind === 'debugger' ? null : { kind: 'debugger' } };
     case 'debugger-resume': {
       const d = state.debugger;
-      if (!d) return { ...state, message: { text: 'no debugger: start with `replay tui --inspect` to replay under one', tone: 'info' } };
-      if (d.state === 'waiting') return { ...state, resumes: state.resumes + 1, message: { text: 'going on without a debugger (a session still pauses where it starts: R again)', tone: 'info' } };
+      if (!d) return { ...state, message: { text: 'no debugger: start it with `replay tui --inspect`', tone: 'info' } };
+      if (d.state === 'waiting') return { ...state, resumes: state.resumes + 1, message: { text: "going on without a debugger (R again at each session's start)", tone: 'info' } };
       if (d.state === 'paused') return { ...state, resumes: state.resumes + 1, message: { text: `resuming session ${d.session}`, tone: 'info' } };
       return { ...state, message: { text: 'the debugger is not paused', tone: 'info' } };
     }
