@@ -98,7 +98,10 @@ describe('SessionsPane', () => {
 
 describe('StepsPane', () => {
   it('invites a selection when none is made', () => {
-    expect(show(<StepsPane state={state()} width={42} height={11} focused />).frame()).toContain('No session selected');
+    const empty = show(<StepsPane state={state()} width={42} height={11} focused />).frame();
+    expect(empty).toContain('No session selected');
+    // Wrapped at words, no line starting with the space it broke at.
+    expect(empty.split('\n').slice(1, 4).map((l) => l.slice(2, -2).trimEnd())).toEqual(['No session selected. Pick one in', 'Sessions (Tab, ↑/↓) and press Enter to', 'replay it.']);
   });
 
   it('marks the steps up to the cursor with their verdict, and the ones after as not yet stepped', () => {
