@@ -1,5 +1,6 @@
 import type { Json, StepView } from '../services/tui-data.js';
 import { wordWrap } from './debugger.js';
+import { displayWidth } from './format.js';
 import { viewIndexOf, type StepDetail, type StepsState, type Verdict, type ViewRow } from './state.js';
 
 // What the diff pane and the detail view show for a step, as lines of toned
@@ -355,14 +356,25 @@ export function wrapLines(text: string, width: number): string[] {
   const w = Math.max(8, width);
   const out: string[] = [];
   for (const line of text.split('\n')) {
-    const chars = [...line];
-    if (chars.length <= w) {
+    if (displayWidth(line) <= w) {
       out.push(line);
       continue;
     }
+    // Cut by columns (a CJK character takes two), the continuations indented as the line.
     const indent = /^\s*/.exec(line)![0].slice(0, Math.floor(w / 2));
-    out.push(chars.slice(0, w).join(''));
-    for (let i = w; i < chars.length; i += w - indent.length) out.push(indent + chars.slice(i, i + w - indent.length).join(''));
+    let current = '';
+    let used = 0;
+    for (const ch of line) {
+      const cw = displayWidth(ch);
+      if (used + cw > w && current !== indent) {
+        out.push(current);
+        current = indent;
+        used = indent.length;
+      }
+      current += ch;
+      used += cw;
+    }
+    out.push(current);
   }
   return out;
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { displayWidth } from '../../src/tui/format.js';
 import { changesAgainst, flatten, lineText, rowChanges, stepDetail, stepDiff, structuralDiff, wrapLines, type Line } from '../../src/tui/diff.js';
 import { formatAge, stepSummary, timelineStrip, truncate, windowStart } from '../../src/tui/format.js';
 import { buildView } from '../../src/tui/state.js';
@@ -160,6 +161,10 @@ describe('the step view', () => {
   it('hard-wraps long lines at the width, keeping the indent', () => {
     expect(wrapLines(`  "k": "${'x'.repeat(30)}"`, 20)).toEqual(['  "k": "xxxxxxxxxxxx', '  xxxxxxxxxxxxxxxxxx', '  "']);
     expect(wrapLines('short\n\nlines', 20)).toEqual(['short', '', 'lines']);
+    // By columns: a CJK character takes two, so no line is wider than the view (ink would cut it).
+    const cjk = wrapLines(`  "owner": "${'山田太郎'.repeat(4)}"`, 20);
+    expect(cjk).toEqual(['  "owner": "山田太郎', '  山田太郎山田太郎山', '  田太郎"']);
+    for (const line of cjk) expect(displayWidth(line)).toBeLessThanOrEqual(20);
   });
 });
 

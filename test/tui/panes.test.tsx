@@ -10,6 +10,7 @@ import { StatusBar } from '../../src/tui/components/StatusBar.js';
 import { StepsPane } from '../../src/tui/components/StepsPane.js';
 import { TimelinePane } from '../../src/tui/components/TimelinePane.js';
 import { stepDiff } from '../../src/tui/diff.js';
+import { displayWidth, padEnd, padStart, truncate } from '../../src/tui/format.js';
 import { BINDINGS } from '../../src/tui/keys.js';
 import { initialState, reducer, type Action, type TuiState } from '../../src/tui/state.js';
 import { ThemeProvider } from '../../src/tui/theme.js';
@@ -49,6 +50,26 @@ describe('Pane', () => {
     expect(plain[2]).toBe('╰──────────────────╯');
     const focused = show(<Pane title="Sessions" width={20} height={3} focused />).frame().split('\n');
     expect(focused[0]).toBe('┏━ Sessions ━━━━━━━┓');
+  });
+
+  it('measures a title with wide characters in columns: its border stays whole (a filter typed in CJK, an emoji)', () => {
+    const wide = show(<Pane title="Sessions /山田 🏦" width={24} height={3} focused />).frame().split('\n');
+    expect(wide[0]).toBe('┏━ Sessions /山田 🏦 ━━┓');
+    const cut = show(<Pane title="Sessions at tx 36 (0/8) /山田太郎株式会社" width={30} height={3} focused />).frame().split('\n');
+    expect(cut[0]).toBe('┏━ Sessions at tx 36 (0/8) … ┓');
+  });
+});
+
+describe('column widths', () => {
+  it('count a CJK character or an emoji as two columns, a combining mark as none', () => {
+    expect(displayWidth('abc')).toBe(3);
+    expect(displayWidth('山田')).toBe(4);
+    expect(displayWidth('🏦 ok')).toBe(5);
+    expect(displayWidth('é')).toBe(1);
+    expect(displayWidth('✓ ✗ ▸ … ━')).toBe(9);
+    expect(truncate('山田太郎', 5)).toBe('山田…');
+    expect(padEnd('山田', 6)).toBe('山田  ');
+    expect(padStart('🏦', 4)).toBe('  🏦');
   });
 });
 

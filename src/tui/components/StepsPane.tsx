@@ -3,7 +3,7 @@ import { Text } from 'ink';
 import type { DebuggerStatus } from '../../services/replay-child.js';
 import { debuggerVerdict, wordWrap } from '../debugger.js';
 import { VERDICT_MARK, VERDICT_TONE } from '../diff.js';
-import { padEnd, padStart, SHORT_KIND, stepSummary, windowStart } from '../format.js';
+import { displayWidth, padEnd, padStart, SHORT_KIND, stepSummary, windowStart } from '../format.js';
 import type { StepsState, TuiState } from '../state.js';
 import { toneStyle, useTheme } from '../theme.js';
 import { innerColumns, innerRows, Pane } from './Pane.js';
@@ -49,7 +49,7 @@ export function stepsTitle(steps: StepsState | null, width = Infinity, debuggerS
     `#${steps.session} · ${short}${where}`,
     `#${steps.session} · ${short}`,
   ];
-  return candidates.find((c) => [...c].length <= width) ?? candidates[candidates.length - 1];
+  return candidates.find((c) => displayWidth(c) <= width) ?? candidates[candidates.length - 1];
 }
 
 export function StepsPane({ state, width, height, focused }: StepsPaneProps): ReactNode {
