@@ -281,9 +281,8 @@ export class SessionReplay {
     };
     if (divergences.length > 0 && !keepGoing) return done();
     // The replay's own error, and the recorded one, for the divergences it explains.
-    // Not for a run to a step (the TUI's stepper) that got there: it stops the app mid-flight, and what it throws then is the stop's doing.
-    // One that ended before its stop ended as a full replay does: with the app's own error (a what-if that throws: the stepper names it too).
-    const replayedError = outcome.status === 'ok' || outcome.reachedStop ? null : briefError(outcome.error);
+    // Not for a run to a step (the TUI's stepper): one that stops there leaves the app mid-flight, and what it throws then is the stop's doing.
+    const replayedError = outcome.status === 'ok' || run.stopAfter !== undefined ? null : briefError(outcome.error);
     const recordedError = last && attempt.response !== null ? briefError(history.end?.record.error) : null;
     const errors = replayedError || recordedError ? { errors: { recorded: recordedError, replayed: replayedError } } : {};
     const threw = replayedError ? `; the replay threw ${replayedError.name}: ${firstLine(replayedError.message)}` : '';

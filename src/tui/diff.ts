@@ -1,4 +1,4 @@
-import type { Json, StepView } from '../services/tui-data.js';
+import type { Json, StepView, TuiDivergence } from '../services/tui-data.js';
 import { wordWrap } from './debugger.js';
 import { displayWidth } from './format.js';
 import { viewIndexOf, type StepDetail, type StepsState, type Verdict, type ViewRow } from './state.js';
@@ -49,7 +49,19 @@ export function steppedRow(v: ViewRow, stepped: Stepped | undefined): ViewRow {
   if (stepped === 'pending') return { ...v, verdict: 'pending', divergence: null, actual: undefined, location: null };
   const s = stepped.state;
   if (!s) return v;
-  return { ...v, verdict: s.verdict, divergence: s.divergence, actual: s.actual ?? undefined, location: s.location ?? s.divergence?.location ?? null };
+  const divergence = fuller(s.divergence, v.divergence);
+  return { ...v, verdict: s.verdict, divergence, actual: s.actual ?? undefined, location: s.location ?? divergence?.location ?? null };
+}
+
+/**
+ * The stepping API's divergence at a step, told as the full replay tells the
+ * same one (same kind, same record): a run to a step leaves out the error
+ * the replayed code threw before it (the engine cannot tell it from what the
+ * stop makes the app throw), which the full replay names, and where.
+ */
+function fuller(stepped: TuiDivergence | null, full: TuiDivergence | null): TuiDivergence | null {
+  if (!stepped || !full || stepped.kind !== full.kind || stepped.position !== full.position) return stepped;
+  return { ...stepped, message: full.message, location: stepped.location ?? full.location };
 }
 
 /**

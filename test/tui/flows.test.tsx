@@ -1,4 +1,7 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BANK_APP } from '../../scripts/load.js';
 import { TuiData } from '../../src/services/tui-data.js';
 import { tempDirs } from '../helpers/cli.js';
 import { BANK_CHANGED_APP, recordBankJournal, type BankJournal } from './fixture.js';
@@ -221,6 +224,26 @@ describe('divergence', () => {
     frame = await r.press('end', (f) => f.includes('Diff · step 13'));
     frame = await r.press('up', (f) => f.includes('Diff · step 12 response'));
     expect(frame).toContain('replayed: not reached (the replay stopped before the response)');
+  });
+});
+
+describe('a what-if that throws', () => {
+  it('shows at the divergence the error the replayed code threw and where, wrapped, not only that a step is missing', async () => {
+    const app = fs.readFileSync(BANK_APP, 'utf8');
+    const line = 'const latencyMs = Math.round(performance.now() - started);';
+    const code = path.join(tmp(), 'throws.ts');
+    fs.writeFileSync(code, app.replace(line, `${line} (config as unknown as { limits: { daily: number } }).limits.daily.toFixed();`));
+    const throws = TuiData.open({ journal: journal.dir, code });
+    try {
+      const r = start({ session: 5, tx: 7 }, throws);
+      await r.waitFor(replayDone, 'the what-if replay');
+      const frame = await r.press('c', (f) => /divergence at step \d+/.test(f) && /Diff · step \d+ value/.test(f));
+      // Where it threw (a long temporary path here, cut by the header).
+      expect(frame).toMatch(/step \d+ value · ✗ DIVERGED · \/\S*windback-tui-flows/);
+      expect(frame).toMatch(/✗ the replay ended without the recorded value at position \d+; the replay\s*│\n│ +threw TypeError: Cannot read properties of undefined \(reading 'daily'\)/);
+    } finally {
+      throws.close();
+    }
   });
 });
 
