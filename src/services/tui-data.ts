@@ -301,10 +301,16 @@ export class TuiData implements TuiSource {
       if (tx < first || tx > last) throw new OutOfRangeError(`tx ${tx} is out of range: ${this.describeRange()}`);
       return tx;
     }
+    // Short: the TUI shows these on one line, after what was typed.
     if (trimmed === '') throw new UsageError('type a transaction id or an ISO-8601 time');
-    const ms = parseTime(trimmed, 'the time');
+    let ms: number;
+    try {
+      ms = parseTime(trimmed, 'the time');
+    } catch {
+      throw new UsageError('not a tx id nor an ISO-8601 time (2026-11-24T09:30Z)');
+    }
     const row = this.catalog.lastTxAtOrBefore(ms);
-    if (!row) throw new OutOfRangeError(`no transaction committed at or before ${trimmed}: the first committed at ${isoTime(this.catalog.tx(first)!.committedAt)}`);
+    if (!row) throw new OutOfRangeError(`none committed by then: tx ${first} at ${isoTime(this.catalog.tx(first)!.committedAt)}`);
     return row.tx;
   }
 

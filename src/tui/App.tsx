@@ -6,7 +6,7 @@ import { DebuggerBar } from './components/DebuggerBar.js';
 import { DebuggerOverlay } from './components/DebuggerOverlay.js';
 import { DetailOverlay } from './components/DetailOverlay.js';
 import { DiffPane } from './components/DiffPane.js';
-import { HelpOverlay } from './components/HelpOverlay.js';
+import { helpLayout, HelpOverlay } from './components/HelpOverlay.js';
 import { innerColumns, innerRows } from './components/Pane.js';
 import { SessionsPane } from './components/SessionsPane.js';
 import { StatusBar } from './components/StatusBar.js';
@@ -14,17 +14,12 @@ import { StepsPane } from './components/StepsPane.js';
 import { TimelinePane } from './components/TimelinePane.js';
 import { shownStep, stepDetail, stepDiff, wrapLines, type Line } from './diff.js';
 import { useDebugger } from './hooks/use-debugger.js';
-import { useDiffKeys } from './hooks/use-diff-keys.js';
-import { useGlobalKeys } from './hooks/use-global-keys.js';
 import { useGotoResolver } from './hooks/use-goto-resolver.js';
-import { useOverlayKeys } from './hooks/use-overlay-keys.js';
+import { useKeys } from './hooks/use-keys.js';
 import { useQuitKeys } from './hooks/use-quit-keys.js';
 import { useSessionReplay } from './hooks/use-session-replay.js';
-import { useSessionsKeys } from './hooks/use-sessions-keys.js';
 import { useStepDetail } from './hooks/use-step-detail.js';
-import { useStepsKeys } from './hooks/use-steps-keys.js';
 import { useTerminalSize, type Size } from './hooks/use-terminal-size.js';
-import { useTimelineKeys } from './hooks/use-timeline-keys.js';
 import { loadTx, useTxData } from './hooks/use-tx-data.js';
 import { layout, MIN_COLUMNS, MIN_ROWS } from './layout.js';
 import { initialState, reducer } from './state.js';
@@ -77,7 +72,10 @@ function Screen({ source, tx, session, size }: AppProps): ReactNode {
   const l = layout(terminal.columns, terminal.rows, footer);
   const steps = state.steps;
   const shown = useMemo(() => shownStep(steps), [steps?.view, steps?.cursor, steps?.detail]);
-  const diffLines = useMemo(() => (steps && shown ? stepDiff(steps.view, shown.index, shown.stepped) : EMPTY_DIFF), [steps?.view, shown]);
+  const diffLines = useMemo(
+    () => (steps && shown ? stepDiff(steps.view, shown.index, shown.stepped, innerColumns(l.columns)) : EMPTY_DIFF),
+    [steps?.view, shown, l.columns],
+  );
   const selected = steps?.view[steps.cursor];
   const detailLines = useMemo(
     () =>
@@ -88,16 +86,17 @@ function Screen({ source, tx, session, size }: AppProps): ReactNode {
   );
 
   const overlay = state.overlay;
-  const editing = state.sessions.editing;
   const screenRows = l.rows - footer;
   useQuitKeys(dispatch);
-  useGlobalKeys(dispatch, overlay === null && !editing);
   useGotoResolver(source, overlay, dispatch);
-  useOverlayKeys(dispatch, overlay, Math.max(0, detailLines.length - innerRows(screenRows)), Math.max(1, innerRows(screenRows) - 1));
-  useTimelineKeys(dispatch, state.range, overlay === null && state.focus === 'timeline');
-  useSessionsKeys(dispatch, Math.max(1, innerRows(l.middleHeight) - 2), overlay === null && state.focus === 'sessions');
-  useStepsKeys(dispatch, Math.max(1, innerRows(l.middleHeight) - 1), overlay === null && state.focus === 'steps');
-  useDiffKeys(dispatch, Math.max(0, diffLines.length - innerRows(l.diffHeight)), Math.max(1, innerRows(l.diffHeight) - 1), overlay === null && state.focus === 'diff');
+  useKeys(dispatch, {
+    range: state.range,
+    sessionsPage: Math.max(1, innerRows(l.middleHeight) - 2),
+    stepsPage: Math.max(1, innerRows(l.middleHeight) - 1),
+    diff: { max: Math.max(0, diffLines.length - innerRows(l.diffHeight)), page: Math.max(1, innerRows(l.diffHeight) - 1) },
+    detail: { max: Math.max(0, detailLines.length - innerRows(screenRows)), page: Math.max(1, innerRows(screenRows) - 1) },
+    help: helpLayout(l.columns, screenRows),
+  });
 
   if (l.tooSmall) {
     return <TooSmall columns={l.columns} rows={l.rows} />;
@@ -107,7 +106,7 @@ function Screen({ source, tx, session, size }: AppProps): ReactNode {
   return (
     <Box flexDirection="column" width={l.columns} height={l.rows}>
       {overlay?.kind === 'help' ? (
-        <HelpOverlay width={l.columns} height={screenRows} />
+        <HelpOverlay width={l.columns} height={screenRows} scroll={overlay.scroll} />
       ) : overlay?.kind === 'debugger' && state.debugger ? (
         <DebuggerOverlay status={state.debugger} width={l.columns} height={screenRows} />
       ) : overlay?.kind === 'detail' ? (

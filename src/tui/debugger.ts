@@ -1,5 +1,6 @@
 import type { DebuggerStatus } from '../services/replay-child.js';
 import type { Tone } from './diff.js';
+import { displayWidth } from './format.js';
 import type { StepsState } from './state.js';
 
 // What the TUI says about the debugger under --inspect: the one-line status
@@ -73,15 +74,19 @@ export function wordWrap(text: string, width: number): string[] {
   let line = '';
   for (const word of text.trim().split(/\s+/)) {
     const lead = line === '' ? indent : `${line} `;
-    if ([...lead].length + [...word].length <= w) {
+    if (displayWidth(lead) + displayWidth(word) <= w) {
       line = lead + word;
       continue;
     }
     if (line !== '') out.push(line);
+    // A word wider than the line: cut by columns.
     let rest = [...word];
-    while (indent.length + rest.length > w) {
-      out.push(indent + rest.slice(0, w - indent.length).join(''));
-      rest = rest.slice(w - indent.length);
+    while (indent.length + displayWidth(rest.join('')) > w) {
+      let n = 0;
+      for (let used = indent.length; n < rest.length && used + displayWidth(rest[n]) <= w; n++) used += displayWidth(rest[n]);
+      n = Math.max(1, n);
+      out.push(indent + rest.slice(0, n).join(''));
+      rest = rest.slice(n);
     }
     line = indent + rest.join('');
   }

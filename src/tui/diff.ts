@@ -1,4 +1,6 @@
-import type { Json, StepView } from '../services/tui-data.js';
+import type { Json, StepView, TuiDivergence } from '../services/tui-data.js';
+import { wordWrap } from './debugger.js';
+import { displayWidth } from './format.js';
 import { viewIndexOf, type StepDetail, type StepsState, type Verdict, type ViewRow } from './state.js';
 
 // What the diff pane and the detail view show for a step, as lines of toned
@@ -47,22 +49,43 @@ export function steppedRow(v: ViewRow, stepped: Stepped | undefined): ViewRow {
   if (stepped === 'pending') return { ...v, verdict: 'pending', divergence: null, actual: undefined, location: null };
   const s = stepped.state;
   if (!s) return v;
-  return { ...v, verdict: s.verdict, divergence: s.divergence, actual: s.actual ?? undefined, location: s.location ?? s.divergence?.location ?? null };
+  const divergence = fuller(s.divergence, v.divergence);
+  return { ...v, verdict: s.verdict, divergence, actual: s.actual ?? undefined, location: s.location ?? divergence?.location ?? null };
 }
 
-/** The diff pane for the step at `index` of the steps view, as the stepping API re-executed it when `stepped` is given. */
-export function stepDiff(view: readonly ViewRow[], index: number, stepped?: Stepped): Line[] {
+/**
+ * The stepping API's divergence at a step, told as the full replay tells the
+ * same one (same kind, same record): a run to a step leaves out the error
+ * the replayed code threw before it (the engine cannot tell it from what the
+ * stop makes the app throw), which the full replay names, and where.
+ */
+function fuller(stepped: TuiDivergence | null, full: TuiDivergence | null): TuiDivergence | null {
+  if (!stepped || !full || stepped.kind !== full.kind || stepped.position !== full.position) return stepped;
+  return { ...stepped, message: full.message, location: stepped.location ?? full.location };
+}
+
+/**
+ * The diff pane for the step at `index` of the steps view, as the stepping API re-executed it when `stepped` is given.
+ * `width`: the pane's inner width, to which what went wrong is wrapped (its end, often the error the replay threw, matters most).
+ */
+export function stepDiff(view: readonly ViewRow[], index: number, stepped?: Stepped, width = Infinity): Line[] {
   if (!view[index]) return [[seg('no step selected', 'dim')]];
   const v = steppedRow(view[index], stepped);
   const lines: Line[] = [header(v)];
-  if (stepped && stepped !== 'pending' && stepped.error) lines.push([seg('✗ cannot re-execute to this step: ', 'bad'), seg(stepped.error, 'bad')]);
+  if (stepped && stepped !== 'pending' && stepped.error) lines.push(...wrapped(`cannot re-execute to this step: ${stepped.error}`, width));
   if (v.divergence) {
-    lines.push([seg('✗ ', 'bad'), seg(v.divergence.message, 'bad')]);
+    lines.push(...wrapped(v.divergence.message, width));
     if (v.divergence.construct) lines.push([seg('construct: ', 'dim'), seg(v.divergence.construct)]);
   }
   lines.push(...body(view, index, v));
   if (stepped && stepped !== 'pending' && stepped.state) lines.push(...steppedLines(view, v, stepped.state));
   return lines;
+}
+
+/** `✗ text`, word-wrapped to `width`, the lines after the first indented under the text. */
+function wrapped(text: string, width: number): Line[] {
+  if (!Number.isFinite(width)) return [[seg('✗ ', 'bad'), seg(text, 'bad')]];
+  return wordWrap(text, Math.max(8, width - 2)).map((line, i) => [seg(i === 0 ? '✗ ' : '  ', 'bad'), seg(line, 'bad')]);
 }
 
 /** How the step was re-executed, and the session's checkpoint in force there (for a checkpoint, its own state is above). */
@@ -345,14 +368,25 @@ export function wrapLines(text: string, width: number): string[] {
   const w = Math.max(8, width);
   const out: string[] = [];
   for (const line of text.split('\n')) {
-    const chars = [...line];
-    if (chars.length <= w) {
+    if (displayWidth(line) <= w) {
       out.push(line);
       continue;
     }
+    // Cut by columns (a CJK character takes two), the continuations indented as the line.
     const indent = /^\s*/.exec(line)![0].slice(0, Math.floor(w / 2));
-    out.push(chars.slice(0, w).join(''));
-    for (let i = w; i < chars.length; i += w - indent.length) out.push(indent + chars.slice(i, i + w - indent.length).join(''));
+    let current = '';
+    let used = 0;
+    for (const ch of line) {
+      const cw = displayWidth(ch);
+      if (used + cw > w && current !== indent) {
+        out.push(current);
+        current = indent;
+        used = indent.length;
+      }
+      current += ch;
+      used += cw;
+    }
+    out.push(current);
   }
   return out;
 }

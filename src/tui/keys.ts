@@ -1,5 +1,5 @@
 // Every key binding, in one table: the help overlay and docs/tui.md show it.
-// The input hooks (hooks/use-*-keys.ts) implement it.
+// key-map.ts implements it (hooks/use-keys.ts and use-quit-keys.ts read the keys).
 
 export interface Binding {
   keys: string;
@@ -37,7 +37,7 @@ export const BINDINGS: readonly BindingGroup[] = [
   {
     group: 'Sessions',
     bindings: [
-      { keys: '↑ ↓ PgUp PgDn', does: 'move' },
+      { keys: '↑ ↓ PgUp PgDn', does: 'move (Home End)' },
       { keys: 'Enter', does: 'replay the session' },
       { keys: '/', does: 'filter (Esc clears)' },
     ],
@@ -55,7 +55,7 @@ export const BINDINGS: readonly BindingGroup[] = [
     bindings: [{ keys: '↑ ↓ PgUp PgDn', does: 'scroll (Home End)' }],
   },
   {
-    group: 'Step view',
+    group: 'Step view, help',
     bindings: [
       { keys: '↑ ↓ PgUp PgDn', does: 'scroll (Home End)' },
       { keys: 'Esc Enter q', does: 'close' },

@@ -1,3 +1,4 @@
+import chalk from 'chalk';
 import { render, type Instance } from 'ink';
 import type { SessionId, TxId } from '../model/records.js';
 import { isAppRejection, reportStrayRejections } from '../services/stray-rejections.js';
@@ -45,6 +46,12 @@ export async function showTui(options: ShowTuiOptions, streams: TuiStreams): Pro
   const { stdin, stdout, stderr } = streams;
   let instance: Instance | null = null;
   let restored = false;
+  // NO_COLOR turned chalk off altogether (commands/format.ts), bold, dim and
+  // inverse with the colours; but they are not colours (no-color.org), and
+  // here they carry meaning: the cursor's row, a prompt's caret, the steps not
+  // reached yet, a paused debugger. The theme leaves the colours out.
+  const chalkLevel = chalk.level;
+  if (!options.color && chalk.level === 0 && stdout.isTTY && process.env.TERM !== 'dumb') chalk.level = 1;
   let fail: (error: unknown) => void = () => {};
   const failed = new Promise<never>((_resolve, reject) => {
     fail = reject;
@@ -64,6 +71,7 @@ export async function showTui(options: ShowTuiOptions, streams: TuiStreams): Pro
       // a closed tty
     }
     stdout.write(SHOW_CURSOR + ALT_SCREEN_OFF);
+    chalk.level = chalkLevel;
   };
   const onError = (error: unknown): void => {
     restore();

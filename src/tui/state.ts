@@ -57,6 +57,8 @@ export interface StepsState {
    * for a step the cursor has since left (shown until the cursor's arrives).
    */
   detail: StepDetail | null;
+  /** Moves made while the records were still being read (an Enter and the ↓ typed right after it): made once they are. */
+  deferred: Action[];
 }
 
 export interface StepDetail {
@@ -69,7 +71,8 @@ export interface StepDetail {
 
 export type Overlay =
   | null
-  | { kind: 'help' }
+  /** `scroll`: where the help starts when it is one scrolling column (a small terminal). */
+  | { kind: 'help'; scroll: number }
   | { kind: 'detail'; scroll: number }
   /** `i` under --inspect: where the debugger listens and how to attach. */
   | { kind: 'debugger' }
@@ -77,10 +80,11 @@ export type Overlay =
   | { kind: 'goto'; text: string; error: string | null; pending: boolean };
 
 /**
- * Who a key belongs to. A key handler's view of the state can lag the
- * reducer's by a key or two (ink re-subscribes handlers after each render), so
- * the actions keys cause are wrapped in the scope they were meant for, and
- * dropped when the state has moved on: a key meant for the filter never steps.
+ * Who a key belongs to. Keys arrive in chunks, every key of a chunk before
+ * the next render (key-map.ts), so a key is sent with its meaning in each
+ * scope, and the reducer applies the first in force as the state is when it
+ * lands: the ↓ typed right after a Tab moves in the pane Tab focused, and a
+ * key meant for the filter never steps.
  */
 export type Scope = Pane | 'global' | 'help' | 'detail' | 'goto' | 'debugger';
 
@@ -185,7 +189,7 @@ export function initialState(options: InitialOptions): TuiState {
 }
 
 function newSteps(session: SessionId, run: number): StepsState {
-  return { session, info: null, rows: null, loadError: null, trace: emptyTrace(run, false), view: [], cursor: 0, detail: null };
+  return { session, info: null, rows: null, loadError: null, trace: emptyTrace(run, false), view: [], cursor: 0, detail: null, deferred: [] };
 }
 
 function emptyTrace(run: number, fresh: boolean): TraceState {
@@ -230,7 +234,8 @@ export function reducer(state: TuiState, action: Action): TuiState {
       return windTo(state, action.tx);
     case 'tx-loaded': {
       if (action.view.tx !== state.tx) return state;
-      const before = visibleSessions(state)[state.sessions.cursor]?.id;
+      // The session under the cursor, or at the first load the one selected (--session).
+      const before = state.alive === null ? state.steps?.session : visibleSessions(state)[state.sessions.cursor]?.id;
       const next: TuiState = { ...state, txView: action.view, alive: action.alive };
       // Keep the cursor on the same session when it is still alive.
       const list = visibleSessions(next);
@@ -281,7 +286,7 @@ export function reducer(state: TuiState, action: Action): TuiState {
       const loaded: StepsState = { ...steps, info: action.steps.session, rows, view: buildView(rows, steps.trace), loadError: null };
       // First load: the cursor starts at the moment of the current transaction; a re-run keeps it where it was.
       const cursor = steps.rows ? steps.cursor : state.txView ? cursorAtPosition(rows, state.txView.position) : 0;
-      return { ...state, steps: { ...loaded, cursor } };
+      return steps.deferred.reduce(reducer, { ...state, steps: { ...loaded, cursor, deferred: [] } });
     }
     case 'steps-failed': {
       const steps = state.steps;
@@ -324,23 +329,23 @@ export function reducer(state: TuiState, action: Action): TuiState {
       return { ...state, steps: { ...steps, trace, view: steps.rows ? buildView(steps.rows, trace) : [] }, message: { text: `re-executing session ${steps.session}`, tone: 'info' } };
     }
     case 'step-move':
-      return moveStep(state, (steps) => steps.cursor + action.delta);
     case 'step-edge':
-      return moveStep(state, (steps) => (action.edge === 'first' ? 0 : steps.view.length - 1));
     case 'continue':
-      return continueRun(state);
+      if (state.steps && state.steps.rows === null && state.steps.loadError === null) return { ...state, steps: { ...state.steps, deferred: [...state.steps.deferred, action] } };
+      if (action.type === 'continue') return continueRun(state);
+      return moveStep(state, (steps) => (action.type === 'step-move' ? steps.cursor + action.delta : action.edge === 'first' ? 0 : steps.view.length - 1));
     case 'diff-scroll':
       return { ...state, diffScroll: clamp(state.diffScroll + action.delta, 0, Math.max(0, action.max)) };
     case 'open-detail':
       if (!state.steps || state.steps.view.length === 0) return { ...state, message: { text: 'select a session and a step first', tone: 'info' } };
       return { ...state, overlay: { kind: 'detail', scroll: 0 } };
     case 'overlay-scroll':
-      if (state.overlay?.kind !== 'detail') return state;
-      return { ...state, overlay: { kind: 'detail', scroll: clamp(state.overlay.scroll + action.delta, 0, Math.max(0, action.max)) } };
+      if (state.overlay?.kind !== 'detail' && state.overlay?.kind !== 'help') return state;
+      return { ...state, overlay: { ...state.overlay, scroll: clamp(state.overlay.scroll + action.delta, 0, Math.max(0, action.max)) } };
     case 'close-overlay':
       return { ...state, overlay: null };
     case 'help':
-      return { ...state, overlay: state.overlay?.kind === 'help' ? null : { kind: 'help' } };
+      return { ...state, overlay: state.overlay?.kind === 'help' ? null : { kind: 'help', scroll: 0 } };
     case 'goto-open':
       return { ...state, overlay: { kind: 'goto', text: '', error: null, pending: false } };
     case 'goto-submit':
@@ -358,12 +363,12 @@ export function reducer(state: TuiState, action: Action): TuiState {
     case 'debugger-status':
       return { ...state, debugger: action.status };
     case 'debugger-info':
-      if (!state.debugger) return { ...state, message: { text: 'no debugger: start with `replay tui --inspect` to replay under one', tone: 'info' } };
+      if (!state.debugger) return { ...state, message: { text: 'no debugger: start it with `replay tui --inspect`', tone: 'info' } };
       return { ...state, overlay: state.overlay?.kind === 'debugger' ? null : { kind: 'debugger' } };
     case 'debugger-resume': {
       const d = state.debugger;
-      if (!d) return { ...state, message: { text: 'no debugger: start with `replay tui --inspect` to replay under one', tone: 'info' } };
-      if (d.state === 'waiting') return { ...state, resumes: state.resumes + 1, message: { text: 'going on without a debugger (a session still pauses where it starts: R again)', tone: 'info' } };
+      if (!d) return { ...state, message: { text: 'no debugger: start it with `replay tui --inspect`', tone: 'info' } };
+      if (d.state === 'waiting') return { ...state, resumes: state.resumes + 1, message: { text: "going on without a debugger (R again at each session's start)", tone: 'info' } };
       if (d.state === 'paused') return { ...state, resumes: state.resumes + 1, message: { text: `resuming session ${d.session}`, tone: 'info' } };
       return { ...state, message: { text: 'the debugger is not paused', tone: 'info' } };
     }

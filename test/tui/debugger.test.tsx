@@ -84,6 +84,16 @@ describe('the reducer under --inspect', () => {
     expect(r.message?.text).toBe('the debugger is not paused');
     expect(run(initialState({ range }), { type: 'debugger-resume' }).resumes).toBe(0);
   });
+
+  it('says it in one status line at 80 columns (65 left of "? help  q quit"), never cut', () => {
+    const said = [
+      run(initialState({ range, debugger: waiting }), { type: 'debugger-resume' }),
+      run(initialState({ range }), { type: 'debugger-resume' }),
+      run(initialState({ range }), { type: 'debugger-info' }),
+      run(initialState({ range, debugger: status({ state: 'running', session: 5 }) }), { type: 'debugger-resume' }),
+    ].map((s) => s.message?.text ?? '');
+    for (const text of said) expect([...text].length, text).toBeLessThanOrEqual(65);
+  });
 });
 
 describe('what the TUI says about the debugger', () => {

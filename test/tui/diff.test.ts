@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { displayWidth } from '../../src/tui/format.js';
 import { changesAgainst, flatten, lineText, rowChanges, stepDetail, stepDiff, structuralDiff, wrapLines, type Line } from '../../src/tui/diff.js';
 import { formatAge, stepSummary, timelineStrip, truncate, windowStart } from '../../src/tui/format.js';
 import { buildView } from '../../src/tui/state.js';
@@ -98,6 +99,20 @@ describe('stepDiff', () => {
     ]);
   });
 
+  it('what went wrong is wrapped to the pane, not cut: the error the replay threw ends the message', () => {
+    const rows = transferRows();
+    const message = "the replay ended without the recorded value at position 41912; the replay threw TypeError: Cannot read properties of undefined (reading 'daily')";
+    const missing = { step: 7, position: rows[7].position, kind: 'missing-step', message, expected: null, actual: null, location: 'app.ts:88:105', construct: null };
+    const view = buildView(rows, { events: [...stepEvents(rows).slice(0, 6), { type: 'divergence', attempt: 1, divergence: missing }, { type: 'end', equal: false, steps: 7 }], done: false });
+    const lines = text(stepDiff(view, 7, undefined, 76));
+    expect(lines.slice(1, 4)).toEqual([
+      '✗ the replay ended without the recorded value at position 41912; the replay',
+      "  threw TypeError: Cannot read properties of undefined (reading 'daily')",
+      'recorded → replayed',
+    ]);
+    for (const line of lines.slice(1, 3)) expect([...line].length).toBeLessThanOrEqual(76);
+  });
+
   it('a call: its request and its result, from either of its two records', () => {
     const { view } = viewOf();
     for (const index of [4, 5]) {
@@ -146,6 +161,10 @@ describe('the step view', () => {
   it('hard-wraps long lines at the width, keeping the indent', () => {
     expect(wrapLines(`  "k": "${'x'.repeat(30)}"`, 20)).toEqual(['  "k": "xxxxxxxxxxxx', '  xxxxxxxxxxxxxxxxxx', '  "']);
     expect(wrapLines('short\n\nlines', 20)).toEqual(['short', '', 'lines']);
+    // By columns: a CJK character takes two, so no line is wider than the view (ink would cut it).
+    const cjk = wrapLines(`  "owner": "${'山田太郎'.repeat(4)}"`, 20);
+    expect(cjk).toEqual(['  "owner": "山田太郎', '  山田太郎山田太郎山', '  田太郎"']);
+    for (const line of cjk) expect(displayWidth(line)).toBeLessThanOrEqual(20);
   });
 });
 

@@ -1,8 +1,11 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BANK_APP } from '../../scripts/load.js';
 import { TuiData } from '../../src/services/tui-data.js';
 import { tempDirs } from '../helpers/cli.js';
 import { BANK_CHANGED_APP, recordBankJournal, type BankJournal } from './fixture.js';
-import { lineWith, renderTui, type Rendered } from './render.js';
+import { KEYS, lineWith, renderTui, type Rendered } from './render.js';
 
 // The key flows of the whole TUI at 80x24, through ink-testing-library, over a
 // journal the real recording server wrote (see fixture.ts for its shape).
@@ -224,6 +227,76 @@ describe('divergence', () => {
   });
 });
 
+describe('a what-if that throws', () => {
+  it('shows at the divergence the error the replayed code threw and where, wrapped, not only that a step is missing', async () => {
+    const app = fs.readFileSync(BANK_APP, 'utf8');
+    const line = 'const latencyMs = Math.round(performance.now() - started);';
+    const code = path.join(tmp(), 'throws.ts');
+    fs.writeFileSync(code, app.replace(line, `${line} (config as unknown as { limits: { daily: number } }).limits.daily.toFixed();`));
+    const throws = TuiData.open({ journal: journal.dir, code });
+    try {
+      const r = start({ session: 5, tx: 7 }, throws);
+      await r.waitFor(replayDone, 'the what-if replay');
+      const frame = await r.press('c', (f) => /divergence at step \d+/.test(f) && /Diff · step \d+ value/.test(f));
+      // Where it threw (a long temporary path here, cut by the header).
+      expect(frame).toMatch(/step \d+ value · ✗ DIVERGED · \/\S*windback-tui-flows/);
+      expect(frame).toMatch(/✗ the replay ended without the recorded value at position \d+; the replay\s*│\n│ +threw TypeError: Cannot read properties of undefined \(reading 'daily'\)/);
+    } finally {
+      throws.close();
+    }
+  });
+});
+
+describe('keys read together', () => {
+  // A busy process (a frame, a re-execution) or a slow link hands the TUI
+  // several keys in one read, before anything renders: each must count, in
+  // the pane focused when it lands.
+  it('the keys after a focus change count in the pane it focused: Tab ↓ ↓, Shift-Tab Home, Enter n, q n', async () => {
+    const r = start({ session: 5, tx: 7 });
+    await r.waitFor((f) => replayDone(f) && f.includes('Diff · step 4 call-start'));
+    // Shift-Tab to Timeline, Tab back to Sessions, whose ↓ moves to session 6.
+    await r.press('shiftTab', (f) => f.includes('┏━ Sessions'));
+    let frame = await r.press(KEYS.shiftTab + KEYS.tab + KEYS.down, (f) => /▸ 6 deposit/.test(f));
+    expect(frame).toContain('┏━ Sessions');
+    expect(frame).toContain('Timeline · tx 7 of 1–8');
+    // Enter replays session 6 from its tx 7 (step 2); the ↓ typed with it, before its records are read, steps on to 3.
+    frame = await r.press(KEYS.enter + KEYS.down, (f) => /Steps #6 · ✓ replays equal · 3\/4/.test(f) && f.includes('Diff · step 3 response'));
+    expect(frame).not.toContain('select a session first');
+    await r.press('shiftTab', (f) => f.includes('┏━ Sessions'));
+    await r.press(KEYS.up + KEYS.enter, (f) => /Steps #5 · ✓ replays equal · 4\/13/.test(f));
+    await r.press('shiftTab', (f) => f.includes('┏━ Sessions'));
+    // Tab focuses Steps: its two ↓ step from 4 to 6.
+    frame = await r.press(KEYS.tab + KEYS.down + KEYS.down, (f) => f.includes('Diff · step 6 value'));
+    expect(frame).toMatch(/┏━ Steps #5 · ✓ replays equal · 6\/13 ━/);
+    await r.press('tab', (f) => f.includes('┏━ Diff'));
+    frame = await r.press(KEYS.shiftTab + KEYS.home, (f) => f.includes('Diff · step 0 session-start'));
+    expect(frame).toMatch(/┏━ Steps #5 · ✓ replays equal · 0\/13 ━/);
+    // Enter then n (Esc then n would read as Alt-n): the step view closes and the n steps.
+    await r.press('enter', (f) => f.includes('┏━ Step 0 session-start'));
+    frame = await r.press(KEYS.enter + 'n', (f) => f.includes('Diff · step 1 read-tx'));
+    expect(frame).not.toContain('┏━ Step ');
+    // q closes the help, and does not quit as well.
+    await r.press('?', (f) => f.includes('Keys · ? or Esc closes'));
+    frame = await r.press('qn', (f) => f.includes('Diff · step 2 checkpoint'));
+    expect(frame).toContain('Sessions at tx 7');
+  });
+
+  it('a held Backspace (several in one read) deletes as many characters in the filter and in the go-to prompt', async () => {
+    const r = start({ tx: 7 });
+    await r.waitFor((f) => f.includes('Sessions at tx 7 (2)'));
+    await r.press('/');
+    await r.press('depo', (f) => f.includes('(1/2)'));
+    let frame = await r.press(KEYS.backspace.repeat(3), (f) => f.includes('Sessions at tx 7 (2/2)'));
+    expect(lineWith(frame, 'Enter keep')).toMatch(/\/d {2,}Enter keep/);
+    await r.press('escape', (f) => f.includes('Sessions at tx 7 (2)'));
+    await r.press('g', (f) => f.includes('go to tx or ISO time:'));
+    await r.press('abc');
+    await r.press(KEYS.backspace.repeat(3) + '3', (f) => /go to tx or ISO time: 3 /.test(f));
+    frame = await r.press('enter', timelineAt(3));
+    expect(frame).not.toContain('go to tx');
+  });
+});
+
 describe('help', () => {
   it('? shows every key and closes again', async () => {
     const r = start();
@@ -233,5 +306,17 @@ describe('help', () => {
     expect(frame).toMatch(/Enter\s+open the step in full/);
     frame = await r.press('?', (f) => f.includes('Timeline · tx 8'));
     expect(frame).not.toContain('Keys ·');
+  });
+
+  it('at 60x16 scrolls in one column, and the keys scroll it rather than move the panes', async () => {
+    const r = start({ size: { columns: 60, rows: 16 } });
+    await r.waitFor((f) => f.includes('Sessions at tx 8'));
+    let frame = await r.press('?', (f) => f.includes('┏━ Keys · 1–13 of '));
+    expect(frame).toContain('Anywhere');
+    frame = await r.press('end', (f) => f.includes('Step view, help') && !f.includes('Keys · 1–13'));
+    expect(frame).toMatch(/Esc Enter q\s+close/);
+    frame = await r.press('home', (f) => f.includes('Keys · 1–13'));
+    frame = await r.press('escape', (f) => f.includes('Timeline · tx 8 of 1–8'));
+    expect(frame).toContain('Sessions at tx 8 (1)');
   });
 });

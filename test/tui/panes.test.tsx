@@ -3,13 +3,14 @@ import chalk from 'chalk';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DetailOverlay } from '../../src/tui/components/DetailOverlay.js';
 import { DiffPane } from '../../src/tui/components/DiffPane.js';
-import { HelpOverlay } from '../../src/tui/components/HelpOverlay.js';
+import { helpLayout, HelpOverlay } from '../../src/tui/components/HelpOverlay.js';
 import { Pane } from '../../src/tui/components/Pane.js';
 import { SessionsPane } from '../../src/tui/components/SessionsPane.js';
 import { StatusBar } from '../../src/tui/components/StatusBar.js';
 import { StepsPane } from '../../src/tui/components/StepsPane.js';
 import { TimelinePane } from '../../src/tui/components/TimelinePane.js';
 import { stepDiff } from '../../src/tui/diff.js';
+import { displayWidth, padEnd, padStart, truncate } from '../../src/tui/format.js';
 import { BINDINGS } from '../../src/tui/keys.js';
 import { initialState, reducer, type Action, type TuiState } from '../../src/tui/state.js';
 import { ThemeProvider } from '../../src/tui/theme.js';
@@ -49,6 +50,26 @@ describe('Pane', () => {
     expect(plain[2]).toBe('╰──────────────────╯');
     const focused = show(<Pane title="Sessions" width={20} height={3} focused />).frame().split('\n');
     expect(focused[0]).toBe('┏━ Sessions ━━━━━━━┓');
+  });
+
+  it('measures a title with wide characters in columns: its border stays whole (a filter typed in CJK, an emoji)', () => {
+    const wide = show(<Pane title="Sessions /山田 🏦" width={24} height={3} focused />).frame().split('\n');
+    expect(wide[0]).toBe('┏━ Sessions /山田 🏦 ━━┓');
+    const cut = show(<Pane title="Sessions at tx 36 (0/8) /山田太郎株式会社" width={30} height={3} focused />).frame().split('\n');
+    expect(cut[0]).toBe('┏━ Sessions at tx 36 (0/8) … ┓');
+  });
+});
+
+describe('column widths', () => {
+  it('count a CJK character or an emoji as two columns, a combining mark as none', () => {
+    expect(displayWidth('abc')).toBe(3);
+    expect(displayWidth('山田')).toBe(4);
+    expect(displayWidth('🏦 ok')).toBe(5);
+    expect(displayWidth('é')).toBe(1);
+    expect(displayWidth('✓ ✗ ▸ … ━')).toBe(9);
+    expect(truncate('山田太郎', 5)).toBe('山田…');
+    expect(padEnd('山田', 6)).toBe('山田  ');
+    expect(padStart('🏦', 4)).toBe('  🏦');
   });
 });
 
@@ -98,7 +119,10 @@ describe('SessionsPane', () => {
 
 describe('StepsPane', () => {
   it('invites a selection when none is made', () => {
-    expect(show(<StepsPane state={state()} width={42} height={11} focused />).frame()).toContain('No session selected');
+    const empty = show(<StepsPane state={state()} width={42} height={11} focused />).frame();
+    expect(empty).toContain('No session selected');
+    // Wrapped at words, no line starting with the space it broke at.
+    expect(empty.split('\n').slice(1, 4).map((l) => l.slice(2, -2).trimEnd())).toEqual(['No session selected. Pick one in', 'Sessions (Tab, ↑/↓) and press Enter to', 'replay it.']);
   });
 
   it('marks the steps up to the cursor with their verdict, and the ones after as not yet stepped', () => {
@@ -167,17 +191,45 @@ describe('StatusBar', () => {
     expect(show(<StatusBar state={state()} width={80} />).frame()).toMatch(/^sessions: ↑\/↓ move {2}Enter replay {2}\/ filter\s+\? help {2}q quit$/);
     expect(show(<StatusBar state={state({ type: 'message', text: 'tx 90 is the last transaction' })} width={80} />).frame()).toContain('tx 90 is the last transaction');
     const prompt = state({ type: 'goto-open' }, { type: 'goto-type', text: '12x' }, { type: 'goto-error', message: 'not a tx' });
-    expect(show(<StatusBar state={prompt} width={80} />).frame()).toBe('go to tx or ISO time: 12x   not a tx');
+    expect(show(<StatusBar state={prompt} width={80} />).frame()).toBe('go to: 12x   not a tx');
+    expect(show(<StatusBar state={state({ type: 'goto-open' })} width={80} />).frame()).toMatch(/^go to tx or ISO time: {2}\s*Enter go · Esc cancel/);
+    // The errors of the go-to prompt fit one line of 80 after what was typed.
+    const typed = (text: string, message: string): string =>
+      show(<StatusBar state={state({ type: 'goto-open' }, { type: 'goto-type', text }, { type: 'goto-error', message })} width={80} />).frame();
+    expect(typed('yesterday 9am', 'not a tx id nor an ISO-8601 time (2026-11-24T09:30Z)')).toBe('go to: yesterday 9am   not a tx id nor an ISO-8601 time (2026-11-24T09:30Z)');
+    expect(typed('2026-11-01', 'none committed by then: tx 1 at 2026-11-28T20:39:10.081Z')).toBe('go to: 2026-11-01   none committed by then: tx 1 at 2026-11-28T20:39:10.081Z');
   });
 });
 
 describe('HelpOverlay', () => {
   it('lists every key binding at 80x24', () => {
-    const frame = show(<HelpOverlay width={80} height={23} />).frame();
+    const frame = show(<HelpOverlay width={80} height={23} scroll={0} />).frame();
     expect(frame.split('\n')).toHaveLength(23);
+    expect(helpLayout(80, 23)).toMatchObject({ columns: 2, max: 0 });
     for (const group of BINDINGS) {
       expect(frame).toContain(group.group);
       for (const b of group.bindings) expect(frame, `${b.keys} ${b.does}`).toMatch(new RegExp(`${escape(b.keys)}\\s+${escape(b.does)}`));
+    }
+  });
+
+  it('at the smallest screen (60x16) is one column that scrolls: every group and key shows, none cut off', () => {
+    const { columns, max, page } = helpLayout(60, 15);
+    expect(columns).toBe(1);
+    expect(max).toBeGreaterThan(0);
+    let seen = '';
+    for (let scroll = 0; ; scroll += page) {
+      const frame = show(<HelpOverlay width={60} height={15} scroll={Math.min(scroll, max)} />).frame();
+      expect(frame.split('\n')).toHaveLength(15);
+      expect(frame).not.toContain('…');
+      seen += `${frame}\n`;
+      if (scroll >= max) {
+        expect(frame.split('\n')[0]).toMatch(new RegExp(`^┏━ Keys · ${max + 1}–${max + 13} of ${max + 13} · ↑/↓ · \\? or Esc closes ━+┓$`));
+        break;
+      }
+    }
+    for (const group of BINDINGS) {
+      expect(seen).toContain(group.group);
+      for (const b of group.bindings) expect(seen, `${b.keys} ${b.does}`).toMatch(new RegExp(`${escape(b.keys)}\\s+${escape(b.does)}`));
     }
   });
 });

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import chalk from 'chalk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TuiData, type TuiSource } from '../../src/services/tui-data.js';
 import { showTui, type TuiStreams } from '../../src/tui/run.js';
@@ -115,6 +116,28 @@ describe('showTui', () => {
       process.exitCode = before;
     }
     expectRestored(stdin, stdout);
+  });
+
+  it('without colour (NO_COLOR) still draws bold, dim and inverse: the cursor row shows, and no colour does', async () => {
+    const { stdin, stdout, streams } = terminal();
+    const level = chalk.level;
+    chalk.level = 0; // as NO_COLOR leaves it (commands/format.ts)
+    try {
+      const done = showTui({ source: data, color: false }, streams);
+      await until(() => stdout.out.includes('Sessions at tx 8 (1)'), 'the first frame');
+      // The sessions cursor row, focused: inverse; the filter's caret too.
+      expect(stdout.out).toMatch(/\x1b\[7m▸ 5 transfer/);
+      stdin.type('/');
+      await until(() => stdout.out.includes('Enter keep'), 'the filter');
+      expect(stdout.out).toMatch(/\/\x1b\[7m \x1b\[27m/);
+      expect(stdout.out).not.toMatch(/\x1b\[(3[0-7]|9[0-7]|38;|4[0-7]|48;)/);
+      stdin.type('\x03');
+      await done;
+      expectRestored(stdin, stdout);
+      expect(chalk.level).toBe(0);
+    } finally {
+      chalk.level = level;
+    }
   });
 
   it('draws a complete first frame: the transaction and its sessions, no "winding to tx" frame before', async () => {

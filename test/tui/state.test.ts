@@ -27,6 +27,23 @@ describe('initial state', () => {
     expect(given).toMatchObject({ tx: 4, focus: 'steps', steps: { session: 5, rows: null } });
   });
 
+  it('--session puts the sessions cursor on that session, not on the first one alive', () => {
+    const s = run(initialState({ range, tx: 8, session: 6 }), { type: 'tx-loaded', view: txView(8), alive: alive() });
+    expect(visibleSessions(s)[s.sessions.cursor].id).toBe(6);
+    // Tab back to Sessions and Enter: the same session, not another replay.
+    const again = run(s, { type: 'focus', pane: 'sessions' }, { type: 'select-session' });
+    expect(again.steps).toBe(s.steps);
+  });
+
+  it('moves made while the session is still being read are made once it is (Enter, then ↓ ↓ at once)', () => {
+    const rows = transferRows();
+    let s = run(initialState({ range, tx: 8 }), { type: 'tx-loaded', view: txView(8, rows[7].position), alive: alive() }, { type: 'select-session' });
+    s = run(s, { type: 'step-move', delta: 1 }, { type: 'step-move', delta: 1 });
+    expect(s.message).toBeNull();
+    s = run(s, { type: 'steps-loaded', session: 5, steps: steps(rows) });
+    expect(s.steps).toMatchObject({ cursor: 9, deferred: [] });
+  });
+
   it('clamps a tx outside the journal, and is at tx 0 for a journal without transactions', () => {
     expect(initialState({ range, tx: 99 }).tx).toBe(10);
     expect(initialState({ range: { first: 0, last: 0 } }).tx).toBe(0);
@@ -279,7 +296,7 @@ describe('overlays', () => {
 
   it('toggles the help, and refuses the step view without a session', () => {
     const s = reducer(initialState({ range }), { type: 'help' });
-    expect(s.overlay).toEqual({ kind: 'help' });
+    expect(s.overlay).toEqual({ kind: 'help', scroll: 0 });
     expect(reducer(s, { type: 'help' }).overlay).toBeNull();
     expect(reducer(initialState({ range }), { type: 'open-detail' }).overlay).toBeNull();
   });

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BANK_APP } from '../../scripts/load.js';
 import { HEADER_SIZE } from '../../src/journal/constants.js';
 import type { JournalRecord, ResponseRecord } from '../../src/model/records.js';
 import { openJournal } from '../../src/services/journal-access.js';
@@ -43,8 +44,8 @@ describe('the timeline', () => {
     expect(data.resolveTx(data.tx(6).at)).toBe(6);
     expect(data.resolveTx('2999-01-01T00:00:00Z')).toBe(8);
     expect(() => data.resolveTx('9')).toThrow('tx 9 is out of range: the journal holds tx 1 to 8');
-    expect(() => data.resolveTx('2000-01-01')).toThrow(/no transaction committed at or before 2000-01-01/);
-    expect(() => data.resolveTx('soon')).toThrow(/ISO-8601/);
+    expect(() => data.resolveTx('2000-01-01')).toThrow(`none committed by then: tx 1 at ${data.tx(1).at}`);
+    expect(() => data.resolveTx('soon')).toThrow('not a tx id nor an ISO-8601 time (2026-11-24T09:30Z)');
   });
 });
 
@@ -135,6 +136,30 @@ describe("a session's steps and their re-execution", () => {
       const tx = whatIf.steps(5).rows.find((r) => r.kind === 'write-tx')!;
       expect(trace.divergences[0]).toMatchObject({ kind: 'tx', position: tx.position, message: 'transaction 8 wrote different rows' });
       expect(trace.events.some((e) => e.type === 'divergence')).toBe(true);
+    } finally {
+      whatIf.close();
+    }
+  });
+
+  it('a what-if that throws: the full replay names the error where it diverges; a move there finds the same divergence', async () => {
+    // The bank app, throwing a TypeError after the fraud check: the transfer ends without its value steps and transaction.
+    const app = fs.readFileSync(BANK_APP, 'utf8');
+    const line = 'const latencyMs = Math.round(performance.now() - started);';
+    expect(app).toContain(line);
+    const code = path.join(tmp(), 'throws.ts');
+    fs.writeFileSync(code, app.replace(line, `${line} (config as unknown as { limits: { daily: number } }).limits.daily.toFixed();`));
+    const whatIf = TuiData.open({ journal: journal.dir, code });
+    try {
+      const trace = await whatIf.replay(5);
+      const first = trace.divergences[0];
+      expect(first).toMatchObject({ kind: 'missing-step', message: expect.stringMatching(/; the replay threw TypeError: Cannot read properties of undefined \(reading 'daily'\)$/) });
+      expect(first.location).toMatch(/throws\.ts:\d+:\d+$/);
+      // The diff pane's state of that step comes from the stepping API: the same divergence (a run to a step leaves the error out;
+      // the diff tells it as the full replay does, diff.ts `fuller`).
+      const moved = await whatIf.stepTo(5, first.step);
+      expect(moved.verdict).toBe('diverged');
+      expect(moved.divergence).toMatchObject({ kind: 'missing-step', step: first.step, position: first.position });
+      expect(first.message.startsWith(moved.divergence!.message)).toBe(true);
     } finally {
       whatIf.close();
     }

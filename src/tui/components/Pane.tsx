@@ -1,6 +1,6 @@
 import type { ReactNode } from 'react';
 import { Box, Text } from 'ink';
-import { truncate } from '../format.js';
+import { displayWidth, truncate } from '../format.js';
 import { useColor } from '../theme.js';
 
 // A bordered pane with its title in the top border. The focused pane has a
@@ -19,7 +19,7 @@ export function Pane({ title, width, height, focused = false, children }: PanePr
   const color = useColor();
   const h = focused ? '━' : '─';
   const t = truncate(title, Math.max(0, width - 5));
-  const fill = Math.max(0, width - [...t].length - 5);
+  const fill = Math.max(0, width - displayWidth(t) - 5);
   const top = `${focused ? '┏' : '╭'}${h} ${t} ${h.repeat(fill)}${focused ? '┓' : '╮'}`;
   return (
     <Box flexDirection="column" width={width} height={height} flexShrink={0}>

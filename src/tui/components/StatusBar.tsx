@@ -14,7 +14,8 @@ export function StatusBar({ state, width }: { state: TuiState; width: number }):
     return (
       <Box width={width} height={1}>
         <Text wrap="truncate-end">
-          <Text bold color={color('cyan')}>go to tx or ISO time: </Text>
+          {/* With an error, a shorter label: the error is what matters, on one line. */}
+          <Text bold color={color('cyan')}>{overlay.error ? 'go to: ' : 'go to tx or ISO time: '}</Text>
           {overlay.text}
           <Text inverse> </Text>
           {overlay.error ? <Text color={color('red')}>  {overlay.error}</Text> : <Text dimColor>  Enter go · Esc cancel</Text>}

@@ -1,12 +1,12 @@
 import type { ReactNode } from 'react';
 import { Text } from 'ink';
 import type { DebuggerStatus } from '../../services/replay-child.js';
-import { debuggerVerdict } from '../debugger.js';
+import { debuggerVerdict, wordWrap } from '../debugger.js';
 import { VERDICT_MARK, VERDICT_TONE } from '../diff.js';
-import { padEnd, padStart, SHORT_KIND, stepSummary, windowStart } from '../format.js';
+import { displayWidth, padEnd, padStart, SHORT_KIND, stepSummary, windowStart } from '../format.js';
 import type { StepsState, TuiState } from '../state.js';
 import { toneStyle, useTheme } from '../theme.js';
-import { innerRows, Pane } from './Pane.js';
+import { innerColumns, innerRows, Pane } from './Pane.js';
 
 // (3) The chosen session's steps, re-executed by the replay engine. Steps up
 // to the cursor have been stepped through and show their verdict (✓ equal,
@@ -49,7 +49,7 @@ export function stepsTitle(steps: StepsState | null, width = Infinity, debuggerS
     `#${steps.session} · ${short}${where}`,
     `#${steps.session} · ${short}`,
   ];
-  return candidates.find((c) => [...c].length <= width) ?? candidates[candidates.length - 1];
+  return candidates.find((c) => displayWidth(c) <= width) ?? candidates[candidates.length - 1];
 }
 
 export function StepsPane({ state, width, height, focused }: StepsPaneProps): ReactNode {
@@ -58,11 +58,12 @@ export function StepsPane({ state, width, height, focused }: StepsPaneProps): Re
   const rows = innerRows(height);
   let content: ReactNode;
   if (!steps) {
-    content = (
-      <Text dimColor wrap="wrap">
-        No session selected. Pick one in Sessions (Tab, ↑/↓) and press Enter to replay it.
+    // Wrapped here: ink's own wrap starts a line with the space it broke at.
+    content = wordWrap('No session selected. Pick one in Sessions (Tab, ↑/↓) and press Enter to replay it.', innerColumns(width)).map((line, i) => (
+      <Text key={i} dimColor>
+        {line}
       </Text>
-    );
+    ));
   } else if (steps.loadError) {
     content = <Text color={theme.color ? 'red' : undefined}>{steps.loadError}</Text>;
   } else if (!steps.rows) {
