@@ -1,8 +1,7 @@
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
 import { LoadClient, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
 import { readJournal, type SessionView } from '../runtime/journal-view.js';
+import { listenLocally } from './local-server.js';
 
 // A crash while a session waits on an external call: the stub holds the first
 // request open, the recorder is SIGKILLed meanwhile (the call is in doubt),
@@ -29,7 +28,7 @@ export async function crashDuringCall(app: string, dir: string, kind: string, an
   const bodies: string[] = [];
   let held: () => void = () => {};
   const first = new Promise<void>((resolve) => (held = resolve));
-  const stub = http.createServer((req, res) => {
+  const stub = await listenLocally((req, res) => {
     let body = '';
     req.setEncoding('utf8').on('data', (d: string) => (body += d));
     req.on('end', () => {
@@ -38,12 +37,8 @@ export async function crashDuringCall(app: string, dir: string, kind: string, an
       else res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
     });
   });
-  await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve));
-  const closeStub = async (): Promise<void> => {
-    stub.closeAllConnections();
-    await new Promise((resolve) => stub.close(resolve));
-  };
-  const hold = `http://127.0.0.1:${(stub.address() as AddressInfo).port}/hold`;
+  const closeStub = stub.close;
+  const hold = `${stub.url}/hold`;
   let recorder = await spawnRecorder(app, { journal: dir });
   try {
     const cutClient = new LoadClient(recorder.url);

@@ -1,5 +1,4 @@
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocally } from './local-server.js';
 
 // An HTTP callee that reads every request and never answers: what a hung
 // dependency looks like to a session's fetch.
@@ -17,23 +16,19 @@ export interface SilentStub {
 export async function startSilentStub(): Promise<SilentStub> {
   const arrivals: (() => void)[] = [];
   let received = 0;
-  const server = http.createServer((req) => {
+  const server = await listenLocally((req) => {
     req.resume();
     req.on('end', () => {
       received++;
       arrivals.shift()?.();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hold`,
+    url: `${server.url}/hold`,
     get received() {
       return received;
     },
     next: () => new Promise((resolve) => arrivals.push(resolve)),
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
+    close: server.close,
   };
 }

@@ -1,9 +1,9 @@
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LoadClient, ROOT, spawnRecorder, type RecorderOptions, type RecorderProcess } from '../../scripts/load.js';
 import { replay, tempDirs } from '../helpers/cli.js';
+import { listenLocally } from '../helpers/local-server.js';
 import { readJournal, type SessionView } from './journal-view.js';
 
 // What a session resumed after a crash runs with, through `replay record`
@@ -34,7 +34,7 @@ interface Callee {
 async function startCallee(): Promise<Callee> {
   const received: Callee['received'] = [];
   const holds: { path: string; nth: number; arrived: () => void }[] = [];
-  const server = http.createServer((req, res) => {
+  const server = await listenLocally((req, res) => {
     req.resume();
     req.on('end', () => {
       const pathname = req.url ?? '/';
@@ -45,15 +45,11 @@ async function startCallee(): Promise<Callee> {
       res.writeHead(200, { 'content-type': 'text/plain' }).end(`${pathname} #${n}`);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const callee: Callee = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: server.url,
     received,
     hold: (pathname, nth) => new Promise((arrived) => holds.push({ path: pathname, nth, arrived })),
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
+    close: server.close,
   };
   callees.push(callee);
   return callee;

@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
 import { replay, tempDirs } from '../helpers/cli.js';
+import { listenLocally } from '../helpers/local-server.js';
 import { readJournal } from './journal-view.js';
 
 // Secret config fields (docs/server.md, "Secrets"), end to end through
@@ -42,7 +41,7 @@ async function startCallee(): Promise<Callee> {
   const received: Callee['received'] = [];
   let hold = false;
   const arrivals: (() => void)[] = [];
-  const server = http.createServer((req, res) => {
+  const server = await listenLocally((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -56,16 +55,12 @@ async function startCallee(): Promise<Callee> {
       res.writeHead(200, { 'content-type': 'text/plain' }).end(`${req.headers.authorization} ${body}`);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const callee: Callee = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: server.url,
     received,
     holdNext: () => void (hold = true),
     arrived: () => new Promise((resolve) => arrivals.push(resolve)),
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
+    close: server.close,
   };
   callees.push(callee);
   return callee;

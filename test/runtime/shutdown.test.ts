@@ -1,10 +1,9 @@
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BANK_APP, LoadClient, ROOT, spawnRecorder, type RecorderProcess } from '../../scripts/load.js';
 import { tempDirs } from '../helpers/cli.js';
+import { listenLocally, type LocalServer } from '../helpers/local-server.js';
 import { readJournal } from './journal-view.js';
 
 // SIGTERM: stop accepting, wait for in-flight sessions (at most
@@ -14,28 +13,26 @@ import { readJournal } from './journal-view.js';
 
 const STAMPS_APP = path.join(ROOT, 'fixtures', 'apps', 'stamps', 'app.ts');
 const tmp = tempDirs('windback-shutdown');
-let stub: http.Server;
+let stub: LocalServer | null = null;
 let stubUrl: string;
 const arrivals: ((path: string) => void)[] = [];
 const recorders: RecorderProcess[] = [];
 
 beforeAll(async () => {
   // /slow answers after 300 ms; /hold never answers.
-  stub = http.createServer((req, res) => {
+  stub = await listenLocally((req, res) => {
     req.resume();
     req.on('end', () => {
       arrivals.shift()?.(req.url ?? '');
       if (req.url === '/slow') setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'), 300);
     });
   });
-  await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve));
-  stubUrl = `http://127.0.0.1:${(stub.address() as AddressInfo).port}`;
+  stubUrl = stub.url;
 });
 
 afterAll(async () => {
   for (const r of recorders) await r.kill('SIGKILL').catch(() => {});
-  stub?.closeAllConnections();
-  await new Promise((resolve) => stub?.close(resolve));
+  await stub?.close();
 });
 
 async function until(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
