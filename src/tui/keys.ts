@@ -17,7 +17,7 @@ export const BINDINGS: readonly BindingGroup[] = [
     bindings: [
       { keys: 'Tab S-Tab', does: 'next / previous pane' },
       { keys: '[  ]', does: 'previous / next transaction' },
-      { keys: 'g', does: 'go to a tx id or ISO time' },
+      { keys: 'g', does: 'go to tx, time or s<id>' },
       { keys: 'n  p', does: 'step forward / back' },
       { keys: 'c', does: 'next divergence or checkpoint' },
       { keys: 'r', does: 're-execute the session' },

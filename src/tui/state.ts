@@ -148,6 +148,8 @@ export type Action =
   | { type: 'goto-backspace' }
   | { type: 'goto-error'; message: string }
   | { type: 'goto-submit' }
+  /** `g s<id>`: wind to the session's first transaction (or one it was alive at) and open its steps. */
+  | { type: 'goto-session'; session: SessionId; tx: TxId }
   | { type: 'message'; text: string; tone?: 'info' | 'error' }
   | { type: 'quit' }
   | { type: 'debugger-status'; status: DebuggerStatus }
@@ -232,6 +234,16 @@ export function reducer(state: TuiState, action: Action): TuiState {
       return windTo(state, state.tx + action.delta);
     case 'tx-set':
       return windTo(state, action.tx);
+    case 'goto-session': {
+      const wound = windTo(state, action.tx);
+      const steps = state.steps?.session === action.session ? state.steps : newSteps(action.session, (state.steps?.trace.run ?? 0) + 1);
+      const selected: TuiState = { ...wound, focus: 'steps', steps, diffScroll: 0 };
+      // At another transaction, the sessions cursor lands on it once that loads
+      // (as for --session); at this one, it moves there now.
+      if (wound.tx !== state.tx) return { ...selected, alive: null };
+      const at = visibleSessions(selected).findIndex((s) => s.id === action.session);
+      return at < 0 ? selected : { ...selected, sessions: { ...selected.sessions, cursor: at } };
+    }
     case 'tx-loaded': {
       if (action.view.tx !== state.tx) return state;
       // The session under the cursor, or at the first load the one selected (--session).

@@ -40,7 +40,7 @@ describe('replay tui in a terminal', () => {
     for (const row of rows) expect([...row].length).toBeLessThanOrEqual(80);
 
     t.key('g');
-    await t.waitFor((s) => s.includes('go to tx or ISO time:'), 'the go-to prompt');
+    await t.waitFor((s) => s.includes('go to tx, ISO time or s<session>:'), 'the go-to prompt');
     t.key('8');
     t.key('Enter');
     await t.waitFor((s) => s.includes('Timeline · tx 8 of 1–15'), 'tx 8');

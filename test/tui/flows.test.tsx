@@ -106,17 +106,32 @@ describe('winding', () => {
   it('g goes to a transaction id or an ISO time, and says what is wrong with anything else', async () => {
     const r = start();
     await r.waitFor(timelineAt(8));
-    await r.press('g', (f) => f.includes('go to tx or ISO time:'));
+    await r.press('g', (f) => f.includes('go to tx, ISO time or s<session>:'));
     await r.press('3');
     await r.press('enter', timelineAt(3));
-    await r.press('g', (f) => f.includes('go to tx or ISO time:'));
+    await r.press('g', (f) => f.includes('go to tx, ISO time or s<session>:'));
     await r.press(data.tx(6).at);
     await r.press('enter', timelineAt(6));
-    await r.press('g', (f) => f.includes('go to tx or ISO time:'));
+    await r.press('g', (f) => f.includes('go to tx, ISO time or s<session>:'));
     await r.press('42');
     expect(await r.press('enter', (f) => f.includes('tx 42 is out of range'))).toContain('tx 42 is out of range: the journal holds tx 1 to 8');
     await r.press('escape', (f) => !f.includes('go to tx'));
     expect(r.frame()).toContain('Timeline · tx 6 of 1–8');
+  });
+});
+
+describe('g s<session>', () => {
+  it('goes to a session (the id a response\'s Windback-Session header gives): its first transaction, its steps replaying, the cursor on it', async () => {
+    const r = start({ tx: 1 });
+    await r.waitFor(timelineAt(1));
+    await r.press('g', (f) => f.includes('go to tx, ISO time or s<session>:'));
+    await r.press('s5');
+    const frame = await r.press('enter', (f) => f.includes('Steps #5') && replayDone(f) && timelineAt(data.txForSession(5))(f));
+    expect(frame).toContain('┏━ Steps #5 · ✓ replays equal');
+    expect(lineWith(frame, /▸\s*5 /)).toMatch(/transfer/);
+    await r.press('g', (f) => f.includes('go to tx, ISO time or s<session>:'));
+    await r.press('s99');
+    expect(await r.press('enter', (f) => f.includes('unknown session 99'))).toMatch(/unknown session 99: the journal holds \d+ sessions/);
   });
 });
 
@@ -289,9 +304,9 @@ describe('keys read together', () => {
     let frame = await r.press(KEYS.backspace.repeat(3), (f) => f.includes('Sessions at tx 7 (2/2)'));
     expect(lineWith(frame, 'Enter keep')).toMatch(/\/d {2,}Enter keep/);
     await r.press('escape', (f) => f.includes('Sessions at tx 7 (2)'));
-    await r.press('g', (f) => f.includes('go to tx or ISO time:'));
+    await r.press('g', (f) => f.includes('go to tx, ISO time or s<session>:'));
     await r.press('abc');
-    await r.press(KEYS.backspace.repeat(3) + '3', (f) => /go to tx or ISO time: 3 /.test(f));
+    await r.press(KEYS.backspace.repeat(3) + '3', (f) => /go to tx, ISO time or s<session>: 3 /.test(f));
     frame = await r.press('enter', timelineAt(3));
     expect(frame).not.toContain('go to tx');
   });

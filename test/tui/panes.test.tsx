@@ -192,7 +192,7 @@ describe('StatusBar', () => {
     expect(show(<StatusBar state={state({ type: 'message', text: 'tx 90 is the last transaction' })} width={80} />).frame()).toContain('tx 90 is the last transaction');
     const prompt = state({ type: 'goto-open' }, { type: 'goto-type', text: '12x' }, { type: 'goto-error', message: 'not a tx' });
     expect(show(<StatusBar state={prompt} width={80} />).frame()).toBe('go to: 12x   not a tx');
-    expect(show(<StatusBar state={state({ type: 'goto-open' })} width={80} />).frame()).toMatch(/^go to tx or ISO time: {2}\s*Enter go · Esc cancel/);
+    expect(show(<StatusBar state={state({ type: 'goto-open' })} width={80} />).frame()).toMatch(/^go to tx, ISO time or s<session>: {2}\s*Enter go · Esc cancel/);
     // The errors of the go-to prompt fit one line of 80 after what was typed.
     const typed = (text: string, message: string): string =>
       show(<StatusBar state={state({ type: 'goto-open' }, { type: 'goto-type', text }, { type: 'goto-error', message })} width={80} />).frame();

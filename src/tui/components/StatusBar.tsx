@@ -15,7 +15,7 @@ export function StatusBar({ state, width }: { state: TuiState; width: number }):
       <Box width={width} height={1}>
         <Text wrap="truncate-end">
           {/* With an error, a shorter label: the error is what matters, on one line. */}
-          <Text bold color={color('cyan')}>{overlay.error ? 'go to: ' : 'go to tx or ISO time: '}</Text>
+          <Text bold color={color('cyan')}>{overlay.error ? 'go to: ' : 'go to tx, ISO time or s<session>: '}</Text>
           {overlay.text}
           <Text inverse> </Text>
           {overlay.error ? <Text color={color('red')}>  {overlay.error}</Text> : <Text dimColor>  Enter go · Esc cancel</Text>}
